@@ -1,0 +1,21 @@
+//! The only code that touches DuckDB's API: one file per SQL function, plus the runtime and the
+//! conversion of lakemig's errors and types into DuckDB's.
+
+mod args;
+mod connection_info;
+mod runtime;
+mod version;
+
+use duckdb::Connection;
+
+/// Register every SQL function of lakemig on the database behind `con`.
+pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
+    con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
+    con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
+    Ok(())
+}
+
+/// Hand an error to DuckDB as one flat string (duckdb-rs would otherwise append `source()` again).
+pub(crate) fn flat(err: crate::error::Error) -> Box<dyn std::error::Error> {
+    Box::from(err.to_string())
+}

@@ -1,0 +1,160 @@
+//! The one error type of lakemig. Every message says what is wrong and, where we can tell, how to fix it.
+//! Messages never contain a password. `Display` is already flat (no `source()` chain to append), because
+//! duckdb-rs appends each `source()` again when it reports an error.
+
+use thiserror::Error;
+
+/// Every failure lakemig reports. The function name (`pg_incremental_scan`, ...) is prefixed by the caller
+/// with [`Error::in_function`], so the variants themselves stay reusable.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A connection string that cannot be parsed.
+    #[error("invalid connection string: {0}")]
+    Dsn(String),
+
+    /// The server could not be reached or refused the login. `target` is `host:port/db as user`.
+    #[error("could not connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+
+    /// An error the server reported, with its DETAIL, HINT and SQLSTATE.
+    #[error("{context}: {message}")]
+    Server { context: String, message: String },
+
+    /// The connection broke while we were reading or writing.
+    #[error("the connection to PostgreSQL at {target} broke during {context}: {reason}")]
+    ConnectionLost {
+        target: String,
+        context: String,
+        reason: String,
+    },
+
+    /// A table that does not exist.
+    #[error("table {table} does not exist{hint}")]
+    UnknownTable { table: String, hint: String },
+
+    /// A column that does not exist.
+    #[error("column {column} does not exist in table {table} (its columns are: {columns})")]
+    UnknownColumn {
+        table: String,
+        column: String,
+        columns: String,
+    },
+
+    /// A value that cannot be represented in the DuckDB type chosen for its column.
+    #[error("column {column}: value {value} cannot be represented as DuckDB {duck_type}{hint}")]
+    Unrepresentable {
+        column: String,
+        value: String,
+        duck_type: String,
+        hint: String,
+    },
+
+    /// Bytes from the server that do not decode as the declared type.
+    #[error("column {column}: malformed {pg_type} value from the server: {reason}")]
+    Decode {
+        column: String,
+        pg_type: String,
+        reason: String,
+    },
+
+    /// A bad argument to a SQL function.
+    #[error("{0}")]
+    Argument(String),
+
+    /// A file we could not read or write.
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+
+    /// The same error, prefixed by the SQL function that raised it.
+    #[error("{function}: {inner}")]
+    InFunction {
+        function: &'static str,
+        inner: Box<Error>,
+    },
+}
+
+/// Result with lakemig's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Prefix the message with the SQL function's name, once.
+    pub fn in_function(self, function: &'static str) -> Error {
+        match self {
+            Error::InFunction { .. } => self,
+            inner => Error::InFunction {
+                function,
+                inner: Box::new(inner),
+            },
+        }
+    }
+
+    /// An argument error.
+    pub fn argument(msg: impl Into<String>) -> Error {
+        Error::Argument(msg.into())
+    }
+
+    /// Turn a tokio-postgres error into ours: server errors keep message, DETAIL, HINT and SQLSTATE;
+    /// a closed connection says so. `context` says what we were doing ("reading the table list").
+    pub fn from_pg(err: tokio_postgres::Error, context: &str, target: &str) -> Error {
+        if let Some(db) = err.as_db_error() {
+            let mut message = db.message().to_string();
+            if let Some(detail) = db.detail() {
+                message.push_str(&format!(" DETAIL: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                message.push_str(&format!(" HINT: {hint}"));
+            }
+            message.push_str(&format!(" (SQLSTATE {})", db.code().code()));
+            return Error::Server {
+                context: context.to_string(),
+                message,
+            };
+        }
+        Error::ConnectionLost {
+            target: target.to_string(),
+            context: context.to_string(),
+            reason: flatten_source(&err),
+        }
+    }
+
+    /// The SQLSTATE of a server error, if this is one.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, Error::Server { .. })
+    }
+}
+
+/// Render an error and its whole `source()` chain as one line, skipping repeats.
+pub fn flatten_source(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_function_prefixes_once() {
+        let e = Error::argument("bad").in_function("f").in_function("g");
+        assert_eq!(e.to_string(), "f: bad");
+    }
+
+    #[test]
+    fn unknown_column_lists_columns() {
+        let e = Error::UnknownColumn {
+            table: "\"a\".\"b\"".into(),
+            column: "\"x\"".into(),
+            columns: "id, name".into(),
+        };
+        assert!(e.to_string().contains("its columns are: id, name"));
+    }
+}

@@ -1,0 +1,19 @@
+//! lakemig: a DuckDB extension that syncs PostgreSQL tables into DuckDB/DuckLake and migrates SQLite
+//! databases and DuckLake catalogs into PostgreSQL, in plain SQL.
+//!
+//! Only `src/duck/` touches DuckDB's API; everything else is plain Rust, testable with `cargo test`.
+
+pub mod duck;
+pub mod error;
+pub mod postgres;
+pub mod types;
+pub mod version;
+
+use duckdb::Connection;
+use duckdb_loadable_macros::duckdb_entrypoint_c_api;
+
+/// Called by DuckDB on `LOAD lakemig`: registers the SQL functions, nothing else.
+#[duckdb_entrypoint_c_api()]
+pub fn lakemig_init(con: Connection) -> Result<(), Box<dyn std::error::Error>> {
+    duck::register(&con)
+}

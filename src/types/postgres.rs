@@ -1,0 +1,1 @@
+//! The PostgreSQL -> DuckDB type map (filled in by the type-mapping work).
