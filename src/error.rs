@@ -57,6 +57,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// A binary COPY stream that breaks PostgreSQL's format outside any one value (signature, field
+    /// count, truncation).
+    #[error("malformed binary COPY data from PostgreSQL: {reason}")]
+    CopyFormat { reason: String },
+
     /// A bad argument to a SQL function.
     #[error("{0}")]
     Argument(String),

@@ -1,11 +1,13 @@
 """Runs every test/sql/**/*.test file (sqllogictest format) against DuckDB 1.5.5 with lakemig loaded,
-with a throwaway PostgreSQL database per file (${PG_DSN}, ${PG_URL}, ${PG_PASSWORD}, ...)."""
+with a throwaway PostgreSQL database per file (loaded first with the file named by a
+`# fixture:` header line) (${PG_DSN}, ${PG_URL}, ${PG_PASSWORD}, ...)."""
 from __future__ import annotations
 
 from contextlib import closing
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -21,8 +23,10 @@ def test_sql_file(path, pg, pgdb, tmp_path):
         text = f.read()
     assert text.startswith("# name:"), f"{path}: missing '# name:' header"
     assert "# description:" in text, f"{path}: missing '# description:' header"
-    fixture = os.path.splitext(path)[0] + ".sql"
-    if os.path.exists(fixture):
+    # `# fixture: NAME.sql` loads test/fixtures/NAME.sql into the test's database first.
+    m = re.search(r"^# fixture: (\S+)$", text, re.M)
+    fixture = os.path.join(ROOT, "test", "fixtures", m.group(1)) if m else None
+    if fixture:
         with closing(pg.psycopg(pgdb)) as conn, conn.cursor() as cur, open(fixture) as f:
             cur.execute(f.read())
     variables = {

@@ -2,8 +2,11 @@
 //! conversion of lakemig's errors and types into DuckDB's.
 
 mod args;
+mod chunk;
 mod connection_info;
+mod incremental_scan;
 mod runtime;
+mod types;
 mod version;
 
 use duckdb::Connection;
@@ -12,6 +15,7 @@ use duckdb::Connection;
 pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
+    con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! Everything that speaks to PostgreSQL: connecting, reading the catalog, binary COPY.
 
+pub mod catalog;
 pub mod connect;
+pub mod copy;
+pub mod scan;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

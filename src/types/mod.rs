@@ -68,7 +68,14 @@ mod tests {
 
     #[test]
     fn display_is_duckdb_sql() {
-        assert_eq!(DuckType::Decimal { width: 12, scale: 2 }.to_string(), "DECIMAL(12,2)");
+        assert_eq!(
+            DuckType::Decimal {
+                width: 12,
+                scale: 2
+            }
+            .to_string(),
+            "DECIMAL(12,2)"
+        );
         assert_eq!(
             DuckType::List(Box::new(DuckType::List(Box::new(DuckType::Integer)))).to_string(),
             "INTEGER[][]"

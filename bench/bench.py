@@ -1,0 +1,228 @@
+"""`make bench`: lakemig side by side with the reference tools, in one run, reported as ratios.
+
+pg_incremental_scan (issue 3) on a SaaS `analytics.subscriptions` table (default 2,000,000 rows, ~600 MB):
+  - full scan into an in-memory DuckDB table, and into a database file (with peak memory),
+    vs DuckDB's postgres extension (`postgres_scan`);
+  - 1,000 changed rows vs `postgres_scan ... WHERE`, ATTACH + WHERE, and `postgres_query` with the filter.
+Each measurement runs in a fresh DuckDB process (so peak RSS is that process's own); medians of --repeat runs.
+
+    python bench/bench.py [--rows N] [--repeat K]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "test"))
+
+import pgcluster  # noqa: E402
+
+EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
+
+SCHEMA = """
+CREATE SCHEMA analytics;
+CREATE TABLE analytics.subscriptions (
+    id             bigint PRIMARY KEY,
+    email          text NOT NULL,
+    plan           text NOT NULL,
+    lifetime_value numeric(12,2) NOT NULL,
+    created_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    deleted_at     timestamptz,
+    account_uuid   uuid NOT NULL,
+    attributes     jsonb,
+    seats          int NOT NULL,
+    is_trial       bool NOT NULL,
+    tags           text[]
+);
+"""
+
+FILL = """
+INSERT INTO analytics.subscriptions
+SELECT g,
+       'user' || g || '@example.com',
+       (ARRAY['free','starter','team','business','enterprise'])[1 + g % 5],
+       round((g % 100000) * 1.37, 2),
+       TIMESTAMPTZ '2020-01-01' + (g % 2000) * interval '1 day' + (g % 86400) * interval '1 second',
+       TIMESTAMPTZ '2026-01-01' + g * interval '1 second',
+       CASE WHEN g % 50 = 0 THEN TIMESTAMPTZ '2026-06-01' + (g % 1000) * interval '1 minute' END,
+       md5(g::text)::uuid,
+       jsonb_build_object('source', (ARRAY['ads','organic','referral'])[1 + g % 3], 'score', g % 97,
+                          'flags', jsonb_build_array(g % 2 = 0, g % 3 = 0), 'note', repeat('n', 40 + g % 60)),
+       1 + g % 40,
+       g % 7 = 0,
+       ARRAY['tag' || (g % 11), 'tag' || (g % 13), 'segment-' || (g % 5)]
+FROM generate_series(1, %(rows)s) AS g;
+CREATE INDEX subscriptions_updated_at ON analytics.subscriptions (updated_at);
+ANALYZE analytics.subscriptions;
+"""
+
+RUNNER = r"""
+import duckdb, json, os, resource, sys, time
+spec = json.loads(sys.argv[1])
+con = duckdb.connect(spec["database"], config={"allow_unsigned_extensions": "true"})
+for ext in spec["load"]:
+    con.load_extension(ext)
+for sql in spec.get("setup", []):
+    con.execute(sql)
+t = time.perf_counter()
+rows = con.execute(spec["sql"]).fetchall()
+elapsed = time.perf_counter() - t
+check = con.execute(spec["check"]).fetchone()[0] if spec.get("check") else None
+print(json.dumps({"seconds": elapsed, "check": check,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def ext_path(name: str) -> str:
+    import duckdb
+    site = os.path.dirname(os.path.dirname(duckdb.__file__))
+    pkg = {"postgres_scanner": "duckdb_extension_postgres_scanner"}[name]
+    return os.path.join(site, pkg, "extensions", "v1.5.5", f"{name}.duckdb_extension")
+
+
+def run(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(spec)], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"{spec['sql']}\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(name: str, spec: dict, repeat: int, tmpdir: str) -> dict:
+    results = []
+    for i in range(repeat):
+        s = dict(spec)
+        if s.get("database") == "FILE":
+            path = os.path.join(tmpdir, f"bench-{name}-{i}.duckdb")
+            for p in (path, path + ".wal"):
+                if os.path.exists(p):
+                    os.unlink(p)
+            s["database"] = path
+        results.append(run(s))
+        if s["database"].endswith(".duckdb"):
+            os.unlink(s["database"])
+    med = {
+        "seconds": statistics.median(r["seconds"] for r in results),
+        "peak_mb": statistics.median(r["peak_mb"] for r in results),
+        "check": results[0]["check"],
+        "runs": [round(r["seconds"], 3) for r in results],
+    }
+    print(f"  {name:<44} {med['seconds']:8.3f} s  {med['peak_mb']:7.0f} MB peak  rows={med['check']}  runs={med['runs']}", flush=True)
+    return med
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--changed", type=int, default=1000)
+    args = ap.parse_args()
+    lake = [EXTENSION]
+    pgext = [ext_path("postgres_scanner")]
+    report: dict = {"rows": args.rows, "repeat": args.repeat}
+    with pgcluster.Cluster(settings={"shared_buffers": "2GB", "max_wal_size": "8GB",
+                                     "checkpoint_timeout": "30min", "autovacuum": "off"}) as pg, \
+            tempfile.TemporaryDirectory(prefix="lakemig-bench-") as tmp:
+        pg.create_database("bench")
+        dsn = pg.dsn("bench")
+        print(f"== generating analytics.subscriptions ({args.rows:,} rows)", flush=True)
+        t = time.time()
+        with closing(pg.psycopg("bench")) as conn, conn.cursor() as cur:
+            cur.execute(SCHEMA)
+            cur.execute(FILL, {"rows": args.rows})
+            cur.execute("SELECT pg_size_pretty(pg_table_size('analytics.subscriptions'))")
+            size = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM analytics.subscriptions")  # warm the cache
+        print(f"   {size} in {time.time() - t:.1f} s", flush=True)
+        report["table_size"] = size
+
+        print("== full scan into a DuckDB table (in memory)", flush=True)
+        full_lake = measure("lakemig pg_incremental_scan", {
+            "database": ":memory:", "load": lake,
+            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        full_ref = measure("postgres_scan", {
+            "database": ":memory:", "load": pgext,
+            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+
+        print("== full scan into a DuckDB database file", flush=True)
+        file_lake = measure("lakemig pg_incremental_scan -> file", {
+            "database": "FILE", "load": lake,
+            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        file_ref = measure("postgres_scan -> file", {
+            "database": "FILE", "load": pgext,
+            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+
+        print(f"== {args.changed:,} changed rows", flush=True)
+        with closing(pg.psycopg("bench")) as conn, conn.cursor() as cur:
+            cur.execute("SELECT max(updated_at) FROM analytics.subscriptions")
+            watermark = cur.fetchone()[0].isoformat()
+            cur.execute(
+                "UPDATE analytics.subscriptions SET updated_at = %s::timestamptz + id * interval '1 microsecond', seats = seats + 1 "
+                "WHERE id IN (SELECT id FROM analytics.subscriptions ORDER BY random() LIMIT %s)",
+                (watermark, args.changed))
+            cur.execute("ANALYZE analytics.subscriptions")
+        where = f"updated_at > TIMESTAMPTZ '{watermark}'"
+        inc_lake = measure("lakemig pg_incremental_scan(since :=)", {
+            "database": ":memory:", "load": lake,
+            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions', since := TIMESTAMPTZ '{watermark}')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        inc_scan = measure("postgres_scan ... WHERE updated_at > x", {
+            "database": ":memory:", "load": pgext,
+            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions') WHERE {where}",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        inc_attach = measure("ATTACH + WHERE", {
+            "database": ":memory:", "load": pgext,
+            "setup": [f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)"],
+            "sql": f"CREATE TABLE t AS SELECT * FROM pg.analytics.subscriptions WHERE {where}",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        inc_query = measure("postgres_query with the filter in SQL", {
+            "database": ":memory:", "load": pgext,
+            "setup": [f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)"],
+            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_query('pg', 'SELECT * FROM analytics.subscriptions WHERE updated_at > ''{watermark}''::timestamptz')",
+            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+
+    def ratio(a, b):
+        return a["seconds"] / b["seconds"]
+
+    print("\n== results (lakemig / reference; < 1.0 means lakemig is faster)")
+    rows = [
+        ("full scan, in memory: lakemig / postgres_scan", ratio(full_lake, full_ref), "goal <= 1.0"),
+        ("full scan, into a file: lakemig / postgres_scan", ratio(file_lake, file_ref), "goal <= 1.0"),
+        ("peak memory into a file: lakemig / postgres_scan", file_lake["peak_mb"] / file_ref["peak_mb"],
+         f"{file_lake['peak_mb']:.0f} MB vs {file_ref['peak_mb']:.0f} MB"),
+        ("1,000 changed: lakemig / postgres_query", ratio(inc_lake, inc_query), "goal <= 1.0"),
+        ("1,000 changed: lakemig / ATTACH + WHERE", ratio(inc_lake, inc_attach), ""),
+        ("1,000 changed: lakemig / postgres_scan WHERE", ratio(inc_lake, inc_scan), ""),
+        ("1,000 changed: lakemig incremental / lakemig full", ratio(inc_lake, full_lake), "goal < 0.02"),
+    ]
+    for name, value, note in rows:
+        print(f"  {name:<52} {value:7.3f}   {note}")
+    report["measurements"] = {
+        "full_lakemig": full_lake, "full_postgres_scan": full_ref, "file_lakemig": file_lake,
+        "file_postgres_scan": file_ref, "inc_lakemig": inc_lake, "inc_postgres_scan_where": inc_scan,
+        "inc_attach_where": inc_attach, "inc_postgres_query": inc_query,
+    }
+    report["ratios"] = {name: round(value, 4) for name, value, _ in rows}
+    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "out", "results.json"), "w") as f:
+        json.dump(report, f, indent=2, default=str)
+    for a, b in ((full_lake, full_ref), (file_lake, file_ref), (inc_lake, inc_query)):
+        assert a["check"] == b["check"], f"row counts differ: {a['check']} vs {b['check']}"
+
+
+if __name__ == "__main__":
+    main()

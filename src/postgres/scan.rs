@@ -1,0 +1,526 @@
+//! Reading a PostgreSQL table with binary COPY: planning (which columns, which types, which rows) and
+//! the readers. A full read splits the table into ctid page ranges read in parallel by several
+//! connections sharing one exported snapshot; an incremental read (`since`) is one indexed query
+//! ordered by the cursor. Batches flow through a bounded channel, so memory stays bounded.
+
+use std::fmt::Write as _;
+
+use futures_util::{pin_mut, StreamExt};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use super::catalog::{self, quote_ident, quote_literal, QualifiedName, Table};
+use super::connect::{self, ConnParams};
+use super::copy::{Batch, CopyDecoder};
+use crate::error::{Error, Result};
+use crate::types::postgres::{self as pgtypes, Decode, PgColumnType};
+use crate::types::DuckType;
+
+/// Rows per batch handed to DuckDB (DuckDB's vector size).
+pub const BATCH_ROWS: usize = 2048;
+/// Tables smaller than this many 8 KiB pages are read over one connection.
+const PARALLEL_MIN_PAGES: i64 = 4096;
+
+/// What kind of value a `since`/`until` bound is (from its DuckDB type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKind {
+    Timestamp,
+    TimestampTz,
+    Date,
+    Integer,
+    Text,
+    /// Any other DuckDB type; carries nothing but its name for the error.
+    Other,
+}
+
+/// A `since`/`until` value: its text form (DuckDB's cast to VARCHAR) and its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub text: String,
+    pub kind: BoundKind,
+    /// DuckDB's name of the value's type, for messages.
+    pub type_name: String,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    pub table: QualifiedName,
+    pub cursor: String,
+    pub since: Option<Bound>,
+    pub until: Option<Bound>,
+    pub columns: Option<Vec<String>>,
+    pub batch_size: usize,
+    /// Most connections for a full read (1 = no parallelism).
+    pub max_connections: usize,
+}
+
+/// One output column.
+#[derive(Debug, Clone)]
+pub struct ScanColumn {
+    pub name: String,
+    pub pg_type: PgColumnType,
+    pub duck_type: DuckType,
+    pub decode: Decode,
+    /// The expression in the COPY's SELECT list (quoted, cast to text where needed).
+    pub select_expr: String,
+}
+
+/// A planned read, made at bind time.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    pub params: ConnParams,
+    pub table: Table,
+    pub relkind: char,
+    pub columns: Vec<ScanColumn>,
+    /// `WHERE ...` (empty for a full read).
+    pub filter: String,
+    pub order_by: String,
+    pub batch_size: usize,
+    pub max_connections: usize,
+    pub function: &'static str,
+}
+
+impl ScanPlan {
+    /// True for an incremental read (a `since` bound was given).
+    pub fn is_incremental(&self) -> bool {
+        !self.filter.is_empty()
+    }
+}
+
+/// Which DuckDB value kinds compare with which cursor column types.
+pub fn bound_fits_cursor(cursor: &PgColumnType, bound: BoundKind) -> bool {
+    use BoundKind::*;
+    match cursor.oid {
+        pgtypes::TIMESTAMP | pgtypes::TIMESTAMPTZ | pgtypes::DATE => {
+            matches!(bound, Timestamp | TimestampTz | Date | Text)
+        }
+        pgtypes::INT2 | pgtypes::INT4 | pgtypes::INT8 | pgtypes::NUMERIC | pgtypes::OID => {
+            matches!(bound, Integer | Text)
+        }
+        _ => false,
+    }
+}
+
+/// True when the cursor column's type can serve as a watermark at all.
+pub fn is_cursor_type(t: &PgColumnType) -> bool {
+    matches!(
+        t.oid,
+        pgtypes::TIMESTAMP
+            | pgtypes::TIMESTAMPTZ
+            | pgtypes::DATE
+            | pgtypes::INT2
+            | pgtypes::INT4
+            | pgtypes::INT8
+            | pgtypes::NUMERIC
+            | pgtypes::OID
+    )
+}
+
+/// Open a connection with the session settings every lakemig read relies on.
+pub async fn open(params: &ConnParams) -> Result<Client> {
+    let client = connect::connect(params).await?;
+    client
+        .batch_execute(
+            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; \
+             SET extra_float_digits = 3; SET standard_conforming_strings = on",
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "setting up the session", &params.target()))?;
+    Ok(client)
+}
+
+/// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
+pub async fn plan_scan(
+    params: &ConnParams,
+    req: &ScanRequest,
+    function: &'static str,
+) -> Result<ScanPlan> {
+    let target = params.target();
+    let client = open(params).await?;
+    let table = catalog::resolve_table(&client, &req.table, &target).await?;
+    let relkind: String = client
+        .query_one(
+            "SELECT relkind::text FROM pg_class WHERE oid = $1",
+            &[&table.oid],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "reading the table's kind", &target))?
+        .get(0);
+    let all = catalog::table_columns(&client, &table, &target).await?;
+    let list = || {
+        all.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    // Which columns, in which order.
+    let chosen: Vec<&catalog::Column> = match &req.columns {
+        None => all.iter().collect(),
+        Some(names) => {
+            if names.is_empty() {
+                return Err(Error::argument(
+                    "columns must name at least one column (or be NULL for all)",
+                ));
+            }
+            let mut out = Vec::new();
+            for n in names {
+                let c = all
+                    .iter()
+                    .find(|c| &c.name == n)
+                    .ok_or_else(|| Error::UnknownColumn {
+                        table: table.quoted(),
+                        column: quote_ident(n),
+                        columns: list(),
+                    })?;
+                out.push(c);
+            }
+            out
+        }
+    };
+
+    // The watermark filter.
+    let mut filter = String::new();
+    let mut order_by = String::new();
+    if req.since.is_some() || req.until.is_some() {
+        let cursor =
+            all.iter()
+                .find(|c| c.name == req.cursor)
+                .ok_or_else(|| Error::UnknownColumn {
+                    table: table.quoted(),
+                    column: quote_ident(&req.cursor),
+                    columns: list(),
+                })?;
+        if !is_cursor_type(&cursor.pg_type) {
+            return Err(Error::argument(format!(
+                "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
+                quote_ident(&cursor.name),
+                cursor.pg_type.name
+            )));
+        }
+        let col = quote_ident(&cursor.name);
+        let mut conds = Vec::new();
+        let mut literals = Vec::new();
+        for (bound, op, what) in [(&req.since, ">", "since"), (&req.until, "<=", "until")] {
+            if let Some(b) = bound {
+                if !bound_fits_cursor(&cursor.pg_type, b.kind) {
+                    return Err(Error::argument(format!(
+                        "{what} is a {} value, which cannot be compared with cursor column {} of type {}",
+                        b.type_name, col, cursor.pg_type.name
+                    )));
+                }
+                let literal = format!(
+                    "{}::{}",
+                    quote_literal(&b.text),
+                    cursor_cast(&cursor.pg_type)
+                );
+                conds.push(format!("{col} {op} {literal}"));
+                literals.push(literal);
+            }
+        }
+        filter = format!(" WHERE {}", conds.join(" AND "));
+        order_by = format!(" ORDER BY {col}");
+        // Check the bound values parse on the server, so a bad literal fails here, not mid-read.
+        client
+            .query(&format!("SELECT {}", literals.join(", ")), &[])
+            .await
+            .map_err(|e| Error::from_pg(e, "checking since/until", &target))?;
+    }
+
+    // Unconstrained numeric: DECIMAL(38,s) when every value read fits, else exact text.
+    let unconstrained: Vec<&catalog::Column> = chosen
+        .iter()
+        .copied()
+        .filter(|c| {
+            c.pg_type.oid == pgtypes::NUMERIC
+                && matches!(pgtypes::pg_type_to_duck(&c.pg_type).1, Decode::NumericText)
+        })
+        .collect();
+    let probed = probe_numeric(&client, &table, &unconstrained, &filter, &target).await?;
+
+    let mut columns = Vec::with_capacity(chosen.len());
+    for c in chosen {
+        let (duck_type, decode) = match probed.iter().find(|(n, _)| n == &c.name) {
+            Some((_, Some(scale))) => pgtypes::numeric_decimal(*scale),
+            _ => pgtypes::pg_type_to_duck(&c.pg_type),
+        };
+        let select_expr = if pgtypes::needs_text_cast(&c.pg_type) {
+            if c.pg_type.elem_oid.is_some() {
+                format!("{}::text[]", quote_ident(&c.name))
+            } else {
+                format!("{}::text", quote_ident(&c.name))
+            }
+        } else {
+            quote_ident(&c.name)
+        };
+        columns.push(ScanColumn {
+            name: c.name.clone(),
+            pg_type: c.pg_type.clone(),
+            duck_type,
+            decode,
+            select_expr,
+        });
+    }
+    Ok(ScanPlan {
+        params: params.clone(),
+        table,
+        relkind: relkind.chars().next().unwrap_or('r'),
+        columns,
+        filter,
+        order_by,
+        batch_size: req.batch_size,
+        max_connections: req.max_connections.max(1),
+        function,
+    })
+}
+
+/// The type to cast a bound literal to: the cursor's own type, by oid (domains resolved).
+fn cursor_cast(t: &PgColumnType) -> &'static str {
+    match t.oid {
+        pgtypes::TIMESTAMP => "timestamp",
+        pgtypes::TIMESTAMPTZ => "timestamptz",
+        pgtypes::DATE => "date",
+        pgtypes::INT2 => "int2",
+        pgtypes::INT4 => "int4",
+        pgtypes::INT8 => "int8",
+        pgtypes::OID => "oid",
+        _ => "numeric",
+    }
+}
+
+/// For each unconstrained numeric column: Some(scale) when every value fits DECIMAL(38, scale),
+/// None when a value needs more digits or is NaN/Infinity.
+async fn probe_numeric(
+    client: &Client,
+    table: &Table,
+    cols: &[&catalog::Column],
+    filter: &str,
+    target: &str,
+) -> Result<Vec<(String, Option<u8>)>> {
+    if cols.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from("SELECT ");
+    for (i, c) in cols.iter().enumerate() {
+        let q = quote_ident(&c.name);
+        let finite = format!("{q} NOT IN ('NaN', 'Infinity', '-Infinity')");
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(
+            sql,
+            "coalesce(max(scale({q})) FILTER (WHERE {finite}), 0)::int, \
+             coalesce(max(length(trunc(abs({q}))::text)) FILTER (WHERE {finite} AND trunc({q}) <> 0), 0)::int, \
+             count(*) FILTER (WHERE NOT ({finite}))"
+        );
+    }
+    let _ = write!(sql, " FROM {}{}", table.quoted(), filter);
+    let row = client
+        .query_one(&sql, &[])
+        .await
+        .map_err(|e| Error::from_pg(e, "measuring numeric columns", target))?;
+    let mut out = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        let scale: i32 = row.get(3 * i);
+        let int_digits: i32 = row.get(3 * i + 1);
+        let specials: i64 = row.get(3 * i + 2);
+        let fits = specials == 0 && scale >= 0 && scale + int_digits <= 38;
+        out.push((c.name.clone(), fits.then_some(scale as u8)));
+    }
+    Ok(out)
+}
+
+/// The COPY statement for a set of output columns (`projection` indexes into `plan.columns`).
+pub fn copy_sql(
+    plan: &ScanPlan,
+    projection: &[usize],
+    ctid_range: Option<(i64, Option<i64>)>,
+) -> String {
+    let select: Vec<&str> = projection
+        .iter()
+        .map(|&i| plan.columns[i].select_expr.as_str())
+        .collect();
+    let mut sql = format!(
+        "COPY (SELECT {} FROM {}{}",
+        select.join(", "),
+        plan.table.quoted(),
+        plan.filter
+    );
+    if let Some((start, end)) = ctid_range {
+        let _ = write!(sql, " WHERE ctid >= '({start},0)'::tid");
+        if let Some(end) = end {
+            let _ = write!(sql, " AND ctid < '({end},0)'::tid");
+        }
+    }
+    sql.push_str(&plan.order_by);
+    sql.push_str(") TO STDOUT (FORMAT binary)");
+    sql
+}
+
+/// Split `pages` pages into `n` contiguous ranges; the last is open-ended so pages added since the
+/// size was read are still covered (the snapshot decides what is visible).
+pub fn page_ranges(pages: i64, n: usize) -> Vec<(i64, Option<i64>)> {
+    let n = n.max(1) as i64;
+    (0..n)
+        .map(|i| {
+            let start = pages * i / n;
+            let end = (i + 1 < n).then(|| pages * (i + 1) / n);
+            (start, end)
+        })
+        .collect()
+}
+
+/// A running read: batches arrive on `rx` until every reader is done (channel closed).
+pub struct Scan {
+    pub rx: mpsc::Receiver<Result<Batch>>,
+    pub connections: usize,
+}
+
+/// Start reading: connect, take the snapshot, spawn the readers. Errors in connecting surface here;
+/// errors while reading arrive on the channel.
+pub async fn start_scan(plan: &ScanPlan, projection: &[usize]) -> Result<Scan> {
+    let target = plan.params.target();
+    let ctx = format!("reading {}", plan.table.quoted());
+    let lead = open(&plan.params).await?;
+    lead.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+
+    let mut ranges: Vec<Option<(i64, Option<i64>)>> = vec![None];
+    let mut followers = Vec::new();
+    let can_split =
+        !plan.is_incremental() && matches!(plan.relkind, 'r' | 'm') && plan.max_connections > 1;
+    if can_split {
+        let row = lead
+            .query_one(
+                "SELECT pg_export_snapshot(), \
+                 (pg_relation_size($1::oid) / current_setting('block_size')::int8)::int8",
+                &[&plan.table.oid],
+            )
+            .await
+            .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+        let snapshot: String = row.get(0);
+        let pages: i64 = row.get(1);
+        let n = ((pages / PARALLEL_MIN_PAGES) as usize).clamp(1, plan.max_connections);
+        if n > 1 {
+            ranges = page_ranges(pages, n).into_iter().map(Some).collect();
+            for _ in 1..n {
+                let c = open(&plan.params).await?;
+                c.batch_execute(&format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+                    quote_literal(&snapshot)
+                ))
+                .await
+                .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+                followers.push(c);
+            }
+        }
+    }
+    // Each connection may buffer this many batches ahead of DuckDB.
+    let per_reader = plan.batch_size.div_ceil(BATCH_ROWS).max(1);
+    let (tx, rx) = mpsc::channel(per_reader * ranges.len());
+    let columns: Vec<(String, Decode)> = projection
+        .iter()
+        .map(|&i| (plan.columns[i].name.clone(), plan.columns[i].decode.clone()))
+        .collect();
+    let clients = std::iter::once(lead).chain(followers);
+    let connections = ranges.len();
+    for (client, range) in clients.zip(ranges) {
+        let sql = copy_sql(plan, projection, range);
+        let tx = tx.clone();
+        let columns = columns.clone();
+        let target = target.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = read_copy(&client, &sql, columns, &tx, &target, &ctx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+    }
+    Ok(Scan { rx, connections })
+}
+
+async fn read_copy(
+    client: &Client,
+    sql: &str,
+    columns: Vec<(String, Decode)>,
+    tx: &mpsc::Sender<Result<Batch>>,
+    target: &str,
+    ctx: &str,
+) -> Result<()> {
+    let stream = client
+        .copy_out(sql)
+        .await
+        .map_err(|e| Error::from_pg(e, ctx, target))?;
+    pin_mut!(stream);
+    let mut decoder = CopyDecoder::new(columns, BATCH_ROWS);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::from_pg(e, ctx, target))?;
+        decoder.feed(&chunk)?;
+        while let Some(batch) = decoder.next_batch() {
+            if tx.send(Ok(batch)).await.is_err() {
+                return Ok(()); // DuckDB stopped reading (LIMIT, cancel): drop the connection.
+            }
+        }
+    }
+    if let Some(batch) = decoder.finish()? {
+        if tx.send(Ok(batch)).await.is_err() {
+            return Ok(());
+        }
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| Error::from_pg(e, ctx, target))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(oid: u32) -> PgColumnType {
+        PgColumnType {
+            oid,
+            typmod: -1,
+            name: "t".into(),
+            typtype: 'b',
+            elem_oid: None,
+            elem_typtype: None,
+            ndims: 0,
+        }
+    }
+
+    #[test]
+    fn ranges_cover_every_page_once() {
+        assert_eq!(page_ranges(10, 1), vec![(0, None)]);
+        assert_eq!(page_ranges(10, 2), vec![(0, Some(5)), (5, None)]);
+        let r = page_ranges(10_001, 3);
+        assert_eq!(r[0].0, 0);
+        assert_eq!(r[0].1, Some(r[1].0));
+        assert_eq!(r[1].1, Some(r[2].0));
+        assert_eq!(r[2].1, None);
+    }
+
+    #[test]
+    fn bounds_and_cursors() {
+        assert!(bound_fits_cursor(
+            &ty(pgtypes::TIMESTAMPTZ),
+            BoundKind::TimestampTz
+        ));
+        assert!(bound_fits_cursor(
+            &ty(pgtypes::TIMESTAMPTZ),
+            BoundKind::Date
+        ));
+        assert!(!bound_fits_cursor(
+            &ty(pgtypes::TIMESTAMPTZ),
+            BoundKind::Integer
+        ));
+        assert!(bound_fits_cursor(&ty(pgtypes::INT8), BoundKind::Integer));
+        assert!(!bound_fits_cursor(&ty(pgtypes::INT8), BoundKind::Timestamp));
+        assert!(!bound_fits_cursor(&ty(pgtypes::TEXT), BoundKind::Text));
+        assert!(is_cursor_type(&ty(pgtypes::DATE)));
+        assert!(!is_cursor_type(&ty(pgtypes::UUID)));
+    }
+}
