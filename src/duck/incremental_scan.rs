@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, Value};
+use tokio_postgres::Client;
 
 use super::{args, chunk, flat, runtime, types};
 use crate::error::{Error, Result};
@@ -125,29 +126,42 @@ pub fn scan_named_parameters() -> Vec<(String, LogicalTypeHandle)> {
     ]
 }
 
-fn bind_plan(bind: &BindInfo) -> Result<ScanPlan> {
+/// The plan, and the connection that made it (taken by init, so a read connects only once).
+pub struct Bind {
+    plan: ScanPlan,
+    client: Mutex<Option<Client>>,
+}
+
+fn bind_plan(bind: &BindInfo) -> Result<Bind> {
     let (params, req) = request_from_bind(bind)?;
-    runtime::block_on(scan::plan_scan(&params, &req, NAME))
+    let (plan, client) = runtime::block_on(scan::plan_scan(&params, &req, NAME))?;
+    Ok(Bind {
+        plan,
+        client: Mutex::new(Some(client)),
+    })
 }
 
 impl VTab for PgIncrementalScan {
     type InitData = Init;
-    type BindData = ScanPlan;
+    type BindData = Bind;
 
-    fn bind(bind: &BindInfo) -> Result<ScanPlan, Box<dyn std::error::Error>> {
-        let plan = bind_plan(bind).map_err(|e| flat(e.in_function(NAME)))?;
+    fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
+        let data = bind_plan(bind).map_err(|e| flat(e.in_function(NAME)))?;
+        let plan = &data.plan;
         for c in &plan.columns {
             bind.add_result_column(&c.name, types::logical_type(&c.duck_type));
         }
         if plan.table.estimated_rows >= 0 && !plan.is_incremental() {
             bind.set_cardinality(plan.table.estimated_rows as u64, false);
         }
-        Ok(plan)
+        Ok(data)
     }
 
     fn init(init: &InitInfo) -> Result<Init, Box<dyn std::error::Error>> {
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
-        let plan = unsafe { &*init.get_bind_data::<ScanPlan>() };
+        let bind = unsafe { &*init.get_bind_data::<Bind>() };
+        let plan = &bind.plan;
+        let lead = bind.client.lock().ok().and_then(|mut c| c.take());
         let ncols = plan.columns.len();
         let mut projection = Vec::new();
         let mut targets = Vec::new();
@@ -162,8 +176,14 @@ impl VTab for PgIncrementalScan {
             .iter()
             .map(|&i| plan.columns[i].duck_type.clone())
             .collect();
-        let scan = runtime::block_on(scan::start_scan(plan, &projection))
+        let scan = runtime::block_on(scan::start_scan(plan, &projection, lead))
             .map_err(|e| flat(e.in_function(NAME)))?;
+        // A full read is unordered: let several DuckDB threads take batches, so DuckDB's own work
+        // (inserting, compressing) runs in parallel too. An incremental read keeps cursor order.
+        if !plan.is_incremental() {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            init.set_max_threads(threads as u64);
+        }
         Ok(Init {
             scan: Mutex::new(scan),
             targets,

@@ -131,11 +131,12 @@ pub async fn open(params: &ConnParams) -> Result<Client> {
 }
 
 /// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
+/// Returns the connection it used too, so the read can reuse it instead of connecting again.
 pub async fn plan_scan(
     params: &ConnParams,
     req: &ScanRequest,
     function: &'static str,
-) -> Result<ScanPlan> {
+) -> Result<(ScanPlan, Client)> {
     let target = params.target();
     let client = open(params).await?;
     let table = catalog::resolve_table(&client, &req.table, &target).await?;
@@ -262,7 +263,7 @@ pub async fn plan_scan(
             select_expr,
         });
     }
-    Ok(ScanPlan {
+    let plan = ScanPlan {
         params: params.clone(),
         table,
         relkind: relkind.chars().next().unwrap_or('r'),
@@ -272,7 +273,8 @@ pub async fn plan_scan(
         batch_size: req.batch_size,
         max_connections: req.max_connections.max(1),
         function,
-    })
+    };
+    Ok((plan, client))
 }
 
 /// The type to cast a bound literal to: the cursor's own type, by oid (domains resolved).
@@ -377,12 +379,19 @@ pub struct Scan {
     pub connections: usize,
 }
 
-/// Start reading: connect, take the snapshot, spawn the readers. Errors in connecting surface here;
-/// errors while reading arrive on the channel.
-pub async fn start_scan(plan: &ScanPlan, projection: &[usize]) -> Result<Scan> {
+/// Start reading: connect (or reuse `lead`, the planning connection), take the snapshot, spawn the
+/// readers. Errors in connecting surface here; errors while reading arrive on the channel.
+pub async fn start_scan(
+    plan: &ScanPlan,
+    projection: &[usize],
+    lead: Option<Client>,
+) -> Result<Scan> {
     let target = plan.params.target();
     let ctx = format!("reading {}", plan.table.quoted());
-    let lead = open(&plan.params).await?;
+    let lead = match lead {
+        Some(c) if !c.is_closed() => c,
+        _ => open(&plan.params).await?,
+    };
     lead.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(|e| Error::from_pg(e, &ctx, &target))?;
