@@ -10,6 +10,12 @@ pub mod types;
 pub mod version;
 
 use duckdb::Connection;
+
+/// Decoded batches are allocated and freed at a high rate; glibc's malloc returns their pages to the
+/// kernel and faults them back in zeroed (measured: 11% of a full read in `clear_page_erms`).
+/// mimalloc keeps and reuses them. Only lakemig's own Rust allocations use it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use duckdb_loadable_macros::duckdb_entrypoint_c_api;
 
 /// Called by DuckDB on `LOAD lakemig`: registers the SQL functions, nothing else.
