@@ -125,6 +125,8 @@ pub struct Table {
     pub name: String,
     /// pg_class.reltuples (an estimate; -1 when never analyzed).
     pub estimated_rows: i64,
+    /// pg_class.relkind: `r` table, `p` partitioned, `v` view, `m` materialized view, `f` foreign.
+    pub relkind: char,
 }
 
 impl Table {
@@ -157,7 +159,7 @@ pub async fn resolve_table(client: &Client, name: &QualifiedName, target: &str) 
         Some(schema) => {
             client
                 .query(
-                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8 \
+                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
                     &[schema, &name.name],
@@ -167,7 +169,7 @@ pub async fn resolve_table(client: &Client, name: &QualifiedName, target: &str) 
         None => {
             client
                 .query(
-                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8 \
+                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relname = $1 AND c.relkind IN ('r','p','v','m','f') \
                    AND n.nspname = ANY (current_schemas(true)) \
@@ -180,11 +182,13 @@ pub async fn resolve_table(client: &Client, name: &QualifiedName, target: &str) 
     .map_err(|e| Error::from_pg(e, "looking up the table", target))?;
     if let Some(row) = rows.first() {
         let reltuples: f64 = row.get(3);
+        let relkind: String = row.get(4);
         return Ok(Table {
             oid: row.get(0),
             schema: row.get(1),
             name: row.get(2),
             estimated_rows: reltuples as i64,
+            relkind: relkind.chars().next().unwrap_or('r'),
         });
     }
     let hint = suggest_table(client, name).await.unwrap_or_default();

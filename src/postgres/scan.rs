@@ -71,7 +71,6 @@ pub struct ScanColumn {
 pub struct ScanPlan {
     pub params: ConnParams,
     pub table: Table,
-    pub relkind: char,
     pub columns: Vec<ScanColumn>,
     /// `WHERE ...` (empty for a full read).
     pub filter: String,
@@ -140,14 +139,6 @@ pub async fn plan_scan(
     let target = params.target();
     let client = open(params).await?;
     let table = catalog::resolve_table(&client, &req.table, &target).await?;
-    let relkind: String = client
-        .query_one(
-            "SELECT relkind::text FROM pg_class WHERE oid = $1",
-            &[&table.oid],
-        )
-        .await
-        .map_err(|e| Error::from_pg(e, "reading the table's kind", &target))?
-        .get(0);
     let all = catalog::table_columns(&client, &table, &target).await?;
     let list = || {
         all.iter()
@@ -266,7 +257,6 @@ pub async fn plan_scan(
     let plan = ScanPlan {
         params: params.clone(),
         table,
-        relkind: relkind.chars().next().unwrap_or('r'),
         columns,
         filter,
         order_by,
@@ -398,8 +388,9 @@ pub async fn start_scan(
 
     let mut ranges: Vec<Option<(i64, Option<i64>)>> = vec![None];
     let mut followers = Vec::new();
-    let can_split =
-        !plan.is_incremental() && matches!(plan.relkind, 'r' | 'm') && plan.max_connections > 1;
+    let can_split = !plan.is_incremental()
+        && matches!(plan.table.relkind, 'r' | 'm')
+        && plan.max_connections > 1;
     if can_split {
         let row = lead
             .query_one(
