@@ -150,25 +150,24 @@ def main() -> None:
         print(f"   {size} in {time.time() - t:.1f} s", flush=True)
         report["table_size"] = size
 
+        lake_src = f"pg_incremental_scan('{dsn}', 'analytics.subscriptions')"
+        ref_src = f"postgres_scan('{dsn}', 'analytics', 'subscriptions')"
+
+        def ctas(label: str, load: list[str], source: str, database: str = ":memory:",
+                 timed_setup: tuple[str, ...] = ()) -> dict:
+            """Time `CREATE TABLE t AS SELECT * FROM <source>` in a fresh DuckDB process."""
+            return measure(label, {
+                "database": database, "load": load, "timed_setup": list(timed_setup),
+                "sql": f"CREATE TABLE t AS SELECT * FROM {source}",
+                "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+
         print("== full scan into a DuckDB table (in memory)", flush=True)
-        full_lake = measure("lakemig pg_incremental_scan", {
-            "database": ":memory:", "load": lake,
-            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
-        full_ref = measure("postgres_scan", {
-            "database": ":memory:", "load": pgext,
-            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        full_lake = ctas("lakemig pg_incremental_scan", lake, lake_src)
+        full_ref = ctas("postgres_scan", pgext, ref_src)
 
         print("== full scan into a DuckDB database file", flush=True)
-        file_lake = measure("lakemig pg_incremental_scan -> file", {
-            "database": "FILE", "load": lake,
-            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
-        file_ref = measure("postgres_scan -> file", {
-            "database": "FILE", "load": pgext,
-            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        file_lake = ctas("lakemig pg_incremental_scan -> file", lake, lake_src, "FILE")
+        file_ref = ctas("postgres_scan -> file", pgext, ref_src, "FILE")
 
         print(f"== {args.changed:,} changed rows", flush=True)
         with closing(pg.psycopg("bench")) as conn, conn.cursor() as cur:
@@ -180,24 +179,14 @@ def main() -> None:
                 (watermark, args.changed))
             cur.execute("ANALYZE analytics.subscriptions")
         where = f"updated_at > TIMESTAMPTZ '{watermark}'"
-        inc_lake = measure("lakemig pg_incremental_scan(since :=)", {
-            "database": ":memory:", "load": lake,
-            "sql": f"CREATE TABLE t AS SELECT * FROM pg_incremental_scan('{dsn}', 'analytics.subscriptions', since := TIMESTAMPTZ '{watermark}')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
-        inc_scan = measure("postgres_scan ... WHERE updated_at > x", {
-            "database": ":memory:", "load": pgext,
-            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_scan('{dsn}', 'analytics', 'subscriptions') WHERE {where}",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
-        inc_attach = measure("ATTACH + WHERE", {
-            "database": ":memory:", "load": pgext,
-            "timed_setup": [f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)"],
-            "sql": f"CREATE TABLE t AS SELECT * FROM pg.analytics.subscriptions WHERE {where}",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
-        inc_query = measure("postgres_query with the filter in SQL", {
-            "database": ":memory:", "load": pgext,
-            "timed_setup": [f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)"],
-            "sql": f"CREATE TABLE t AS SELECT * FROM postgres_query('pg', 'SELECT * FROM analytics.subscriptions WHERE updated_at > ''{watermark}''::timestamptz')",
-            "check": "SELECT count(*) FROM t"}, args.repeat, tmp)
+        attach = (f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)",)
+        inc_lake = ctas("lakemig pg_incremental_scan(since :=)", lake,
+                        f"pg_incremental_scan('{dsn}', 'analytics.subscriptions', since := TIMESTAMPTZ '{watermark}')")
+        inc_scan = ctas("postgres_scan ... WHERE updated_at > x", pgext, f"{ref_src} WHERE {where}")
+        inc_attach = ctas("ATTACH + WHERE", pgext, f"pg.analytics.subscriptions WHERE {where}", timed_setup=attach)
+        inc_query = ctas("postgres_query with the filter in SQL", pgext,
+                         f"postgres_query('pg', 'SELECT * FROM analytics.subscriptions WHERE updated_at > ''{watermark}''::timestamptz')",
+                         timed_setup=attach)
 
     def ratio(a, b):
         return a["seconds"] / b["seconds"]
