@@ -41,6 +41,28 @@ def main() -> None:
         step("connecting with lakemig's connection layer (password from PGPASSWORD)")
         show(con, f"SELECT * FROM pg_connection_info('{dsn} sslmode=disable')")
         show(con, f"SELECT host, ssl, ssl_version FROM pg_connection_info('{dsn} sslmode=require')")
+        step("a SaaS subscriptions table in PostgreSQL (10,000 rows, updated_at indexed)")
+        with closing(pg.psycopg("demo")) as conn, conn.cursor() as cur:
+            cur.execute("""
+                CREATE SCHEMA analytics;
+                CREATE TABLE analytics.subscriptions (
+                    id bigint PRIMARY KEY, email text NOT NULL, plan text NOT NULL,
+                    lifetime_value numeric(12,2), updated_at timestamptz NOT NULL, deleted_at timestamptz);
+                CREATE INDEX ON analytics.subscriptions (updated_at);
+                INSERT INTO analytics.subscriptions
+                SELECT g, 'user' || g || '@example.com', (ARRAY['free','team','business'])[1 + g % 3],
+                       round(g * 1.5, 2), TIMESTAMPTZ '2026-11-01' + g * interval '1 second', NULL
+                FROM generate_series(1, 10000) g;""")
+        src = f"'{dsn} sslmode=disable', 'analytics.subscriptions'"
+        show(con, f"SELECT count(*) AS rows, max(updated_at) AS watermark FROM pg_incremental_scan({src})")
+        step("live changes in PostgreSQL: an update, an insert and a soft delete")
+        with closing(pg.psycopg("demo")) as conn, conn.cursor() as cur:
+            cur.execute("UPDATE analytics.subscriptions SET plan = 'enterprise', updated_at = now() WHERE id = 42;"
+                        "INSERT INTO analytics.subscriptions VALUES (10001, 'new@example.com', 'team', 0, now(), NULL);"
+                        "UPDATE analytics.subscriptions SET deleted_at = now(), updated_at = now() WHERE id = 7;")
+        step("only the rows changed since the watermark (read through the updated_at index)")
+        show(con, f"SELECT id, email, plan, deleted_at IS NOT NULL AS deleted FROM pg_incremental_scan({src}, "
+                  "since := TIMESTAMPTZ '2026-11-01 02:46:40+00') ORDER BY id")
         step("done; stopping PostgreSQL")
 
 
