@@ -121,11 +121,6 @@ impl Error {
             reason: flatten_source(&err),
         }
     }
-
-    /// The SQLSTATE of a server error, if this is one.
-    pub fn is_server_error(&self) -> bool {
-        matches!(self, Error::Server { .. })
-    }
 }
 
 /// Render an error and its whole `source()` chain as one line, skipping repeats.

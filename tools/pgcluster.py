@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 RUN_AS = "lakemig_pg"
 
@@ -138,13 +137,6 @@ class Cluster:
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop"])
         self.started = False
 
-    def restart(self) -> None:
-        self._run([
-            os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
-            os.path.join(self.root, "server.log"), "-w", "-t", "60", "start",
-        ])
-        self.started = True
-
     def __enter__(self) -> "Cluster":
         return self.start()
 
@@ -174,13 +166,3 @@ class Cluster:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             cur.execute(f'CREATE DATABASE "{name}"')
         return name
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                self.psycopg().close()
-                return
-            except Exception:
-                time.sleep(0.2)
-        raise RuntimeError("PostgreSQL did not come up")

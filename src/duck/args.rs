@@ -14,23 +14,13 @@ pub fn required_string(bind: &BindInfo, idx: u64, name: &str) -> Result<String> 
 }
 
 /// Named argument as text, or None when absent or NULL.
-#[allow(dead_code)]
 pub fn named_string(bind: &BindInfo, name: &str) -> Option<String> {
     bind.get_named_parameter(name)
         .filter(|v| !v.is_null())
         .map(|v| v.to_string())
 }
 
-/// Named boolean argument with a default.
-#[allow(dead_code)]
-pub fn named_bool(bind: &BindInfo, name: &str, default: bool) -> bool {
-    bind.get_named_parameter(name)
-        .filter(|v| !v.is_null())
-        .map_or(default, |v| v.to_bool())
-}
-
 /// Named integer argument with a default and a lower bound.
-#[allow(dead_code)]
 pub fn named_int(bind: &BindInfo, name: &str, default: i64, min: i64) -> Result<i64> {
     match bind.get_named_parameter(name).filter(|v| !v.is_null()) {
         None => Ok(default),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::{args, flat, runtime};
+use super::{args, fail, runtime};
 use crate::postgres::{self, connect};
 
 const NAME: &str = "pg_connection_info";
@@ -22,9 +22,8 @@ impl VTab for PgConnectionInfo {
     type BindData = Bind;
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
-        let dsn = args::required_string(bind, 0, "dsn").map_err(|e| flat(e.in_function(NAME)))?;
-        let params =
-            connect::resolve(&dsn, &connect::ProcessEnv).map_err(|e| flat(e.in_function(NAME)))?;
+        let dsn = args::required_string(bind, 0, "dsn").map_err(fail(NAME))?;
+        let params = connect::resolve(&dsn, &connect::ProcessEnv).map_err(fail(NAME))?;
         let cols = [
             ("host", LogicalTypeId::Varchar),
             ("port", LogicalTypeId::Integer),
@@ -53,8 +52,7 @@ impl VTab for PgConnectionInfo {
             return Ok(());
         }
         let params = &func.get_bind_data().params;
-        let info = runtime::block_on(postgres::connection_info(params))
-            .map_err(|e| flat(e.in_function(NAME)))?;
+        let info = runtime::block_on(postgres::connection_info(params)).map_err(fail(NAME))?;
         output.flat_vector(0).insert(0, info.host.as_str());
         // SAFETY: column 1 was declared INTEGER (physical i32) in bind; one row fits any chunk.
         unsafe { output.flat_vector(1).copy::<i32>(&[i32::from(info.port)]) };

@@ -8,7 +8,7 @@ use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, Value};
 use tokio_postgres::Client;
 
-use super::{args, chunk, flat, runtime, types};
+use super::{args, chunk, fail, runtime, types};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::parse_qualified_name;
 use crate::postgres::connect;
@@ -134,7 +134,7 @@ pub struct Bind {
 
 fn bind_plan(bind: &BindInfo) -> Result<Bind> {
     let (params, req) = request_from_bind(bind)?;
-    let (plan, client) = runtime::block_on(scan::plan_scan(&params, &req, NAME))?;
+    let (plan, client) = runtime::block_on(scan::plan_scan(&params, &req))?;
     Ok(Bind {
         plan,
         client: Mutex::new(Some(client)),
@@ -146,7 +146,7 @@ impl VTab for PgIncrementalScan {
     type BindData = Bind;
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
-        let data = bind_plan(bind).map_err(|e| flat(e.in_function(NAME)))?;
+        let data = bind_plan(bind).map_err(fail(NAME))?;
         let plan = &data.plan;
         for c in &plan.columns {
             bind.add_result_column(&c.name, types::logical_type(&c.duck_type));
@@ -176,8 +176,8 @@ impl VTab for PgIncrementalScan {
             .iter()
             .map(|&i| plan.columns[i].duck_type.clone())
             .collect();
-        let scan = runtime::block_on(scan::start_scan(plan, &projection, lead))
-            .map_err(|e| flat(e.in_function(NAME)))?;
+        let scan =
+            runtime::block_on(scan::start_scan(plan, &projection, lead)).map_err(fail(NAME))?;
         // A full read is unordered: let several DuckDB threads take batches, so DuckDB's own work
         // (inserting, compressing) runs in parallel too. An incremental read keeps cursor order.
         if !plan.is_incremental() {
@@ -197,7 +197,7 @@ impl VTab for PgIncrementalScan {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
         let mut scan = init.scan.lock().map_err(|_| {
-            flat(Error::argument("scan state poisoned by an earlier failure").in_function(NAME))
+            fail(NAME)(Error::argument("scan state poisoned by an earlier failure"))
         })?;
         loop {
             match scan.rx.blocking_recv() {
@@ -205,12 +205,12 @@ impl VTab for PgIncrementalScan {
                     output.set_len(0);
                     return Ok(());
                 }
-                Some(Err(e)) => return Err(flat(e.in_function(NAME))),
+                Some(Err(e)) => return Err(fail(NAME)(e)),
                 // An empty batch would read as the end of the scan: skip it.
                 Some(Ok(batch)) if batch.len == 0 => continue,
                 Some(Ok(batch)) => {
                     chunk::write_batch(output, &batch, &init.targets, &init.types)
-                        .map_err(|e| flat(e.in_function(NAME)))?;
+                        .map_err(fail(NAME))?;
                     return Ok(());
                 }
             }

@@ -19,7 +19,10 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Hand an error to DuckDB as one flat string (duckdb-rs would otherwise append `source()` again).
-pub(crate) fn flat(err: crate::error::Error) -> Box<dyn std::error::Error> {
-    Box::from(err.to_string())
+/// For `map_err`: prefix the error with the SQL function's name and hand it to DuckDB as one flat
+/// string (duckdb-rs would otherwise append `source()` again).
+pub(crate) fn fail(
+    function: &'static str,
+) -> impl Fn(crate::error::Error) -> Box<dyn std::error::Error> {
+    move |err| Box::from(err.in_function(function).to_string())
 }

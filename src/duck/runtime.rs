@@ -17,13 +17,6 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 /// Run a future to completion from a (non-runtime) DuckDB thread.
-#[allow(dead_code)]
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     RUNTIME.block_on(fut)
-}
-
-/// The runtime's handle, for spawning background readers.
-#[allow(dead_code)]
-pub fn handle() -> &'static tokio::runtime::Handle {
-    RUNTIME.handle()
 }

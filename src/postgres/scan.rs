@@ -77,7 +77,6 @@ pub struct ScanPlan {
     pub order_by: String,
     pub batch_size: usize,
     pub max_connections: usize,
-    pub function: &'static str,
 }
 
 impl ScanPlan {
@@ -131,11 +130,7 @@ pub async fn open(params: &ConnParams) -> Result<Client> {
 
 /// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
 /// Returns the connection it used too, so the read can reuse it instead of connecting again.
-pub async fn plan_scan(
-    params: &ConnParams,
-    req: &ScanRequest,
-    function: &'static str,
-) -> Result<(ScanPlan, Client)> {
+pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPlan, Client)> {
     let target = params.target();
     let client = open(params).await?;
     let table = catalog::resolve_table(&client, &req.table, &target).await?;
@@ -237,15 +232,11 @@ pub async fn plan_scan(
             Some((_, Some(scale))) => pgtypes::numeric_decimal(*scale),
             _ => pgtypes::pg_type_to_duck(&c.pg_type),
         };
-        let select_expr = if pgtypes::needs_text_cast(&c.pg_type) {
-            if c.pg_type.elem_oid.is_some() {
-                format!("{}::text[]", quote_ident(&c.name))
-            } else {
-                format!("{}::text", quote_ident(&c.name))
-            }
-        } else {
-            quote_ident(&c.name)
-        };
+        let select_expr = format!(
+            "{}{}",
+            quote_ident(&c.name),
+            pgtypes::text_cast_sql(&c.pg_type).unwrap_or("")
+        );
         columns.push(ScanColumn {
             name: c.name.clone(),
             pg_type: c.pg_type.clone(),
@@ -262,7 +253,6 @@ pub async fn plan_scan(
         order_by,
         batch_size: req.batch_size,
         max_connections: req.max_connections.max(1),
-        function,
     };
     Ok((plan, client))
 }
@@ -366,7 +356,6 @@ pub fn page_ranges(pages: i64, n: usize) -> Vec<(i64, Option<i64>)> {
 /// A running read: batches arrive on `rx` until every reader is done (channel closed).
 pub struct Scan {
     pub rx: mpsc::Receiver<Result<Batch>>,
-    pub connections: usize,
 }
 
 /// Start reading: connect (or reuse `lead`, the planning connection), take the snapshot, spawn the
@@ -425,7 +414,6 @@ pub async fn start_scan(
         .map(|&i| (plan.columns[i].name.clone(), plan.columns[i].decode.clone()))
         .collect();
     let clients = std::iter::once(lead).chain(followers);
-    let connections = ranges.len();
     for (client, range) in clients.zip(ranges) {
         let sql = copy_sql(plan, projection, range);
         let tx = tx.clone();
@@ -438,7 +426,7 @@ pub async fn start_scan(
             }
         });
     }
-    Ok(Scan { rx, connections })
+    Ok(Scan { rx })
 }
 
 async fn read_copy(
