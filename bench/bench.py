@@ -1,5 +1,8 @@
 """`make bench`: lakemig side by side with the reference tools, in one run, reported as ratios.
 
+pg_sync (issue 4): bootstrap into a database file vs `CREATE TABLE AS SELECT * FROM postgres_scan(...)`,
+and an incremental sync of 1,000 changed rows (ms, and as a fraction of the bootstrap).
+
 pg_incremental_scan (issue 3) on a SaaS `analytics.subscriptions` table (default 2,000,000 rows, ~600 MB):
   - full scan into an in-memory DuckDB table, and into a database file (with peak memory),
     vs DuckDB's postgres extension (`postgres_scan`);
@@ -102,9 +105,11 @@ def run(spec: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(name: str, spec: dict, repeat: int, tmpdir: str) -> dict:
+def measure(name: str, spec: dict, repeat: int, tmpdir: str, before_each=None) -> dict:
     results = []
     for i in range(repeat):
+        if before_each:
+            before_each(i)
         s = dict(spec)
         if s.get("database") == "FILE":
             path = os.path.join(tmpdir, f"bench-{name}-{i}.duckdb")
@@ -113,7 +118,7 @@ def measure(name: str, spec: dict, repeat: int, tmpdir: str) -> dict:
                     os.unlink(p)
             s["database"] = path
         results.append(run(s))
-        if s["database"].endswith(".duckdb"):
+        if s["database"].endswith(".duckdb") and not s.get("keep"):
             os.unlink(s["database"])
     med = {
         "seconds": statistics.median(r["seconds"] for r in results),
@@ -169,6 +174,24 @@ def main() -> None:
         file_lake = ctas("lakemig pg_incremental_scan -> file", lake, lake_src, "FILE")
         file_ref = ctas("postgres_scan -> file", pgext, ref_src, "FILE")
 
+        print("== pg_sync (issue 4): bootstrap into a database file, then incremental syncs", flush=True)
+        sync_sql = f"SELECT * FROM pg_sync('{dsn}', 'analytics.subscriptions')"
+        sync_boot = measure("lakemig pg_sync bootstrap -> file", {
+            "database": "FILE", "load": lake, "sql": sync_sql,
+            "check": "SELECT count(*) FROM subscriptions"}, args.repeat, tmp)
+        synced = os.path.join(tmp, "synced.duckdb")
+        run({"database": synced, "load": lake, "sql": sync_sql})
+
+        def change_rows(i: int) -> None:
+            with closing(pg.psycopg("bench")) as conn, conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE analytics.subscriptions SET updated_at = clock_timestamp(), seats = seats + 1 "
+                    "WHERE id IN (SELECT id FROM analytics.subscriptions ORDER BY random() LIMIT %s)", (args.changed,))
+
+        sync_inc = measure(f"lakemig pg_sync, {args.changed:,} changed rows", {
+            "database": synced, "keep": True, "load": lake, "sql": sync_sql,
+            "check": "SELECT last_rows_upserted FROM pg_sync_state()"}, args.repeat, tmp, before_each=change_rows)
+
         print(f"== {args.changed:,} changed rows", flush=True)
         with closing(pg.psycopg("bench")) as conn, conn.cursor() as cur:
             cur.execute("SELECT max(updated_at) FROM analytics.subscriptions")
@@ -201,6 +224,11 @@ def main() -> None:
         ("1,000 changed: lakemig / ATTACH + WHERE", ratio(inc_lake, inc_attach), ""),
         ("1,000 changed: lakemig / postgres_scan WHERE", ratio(inc_lake, inc_scan), ""),
         ("1,000 changed: lakemig incremental / lakemig full", ratio(inc_lake, full_lake), "goal < 0.02"),
+        ("pg_sync bootstrap / CTAS postgres_scan (into a file)", ratio(sync_boot, file_ref), "goal <= 1.1"),
+        ("pg_sync peak memory / CTAS postgres_scan (into a file)", sync_boot["peak_mb"] / file_ref["peak_mb"],
+         f"{sync_boot['peak_mb']:.0f} MB vs {file_ref['peak_mb']:.0f} MB"),
+        ("pg_sync 1,000 changed / pg_sync bootstrap", ratio(sync_inc, sync_boot),
+         f"goal < 0.02 ({sync_inc['seconds'] * 1000:.0f} ms)"),
     ]
     for name, value, note in rows:
         print(f"  {name:<52} {value:7.3f}   {note}")
@@ -208,12 +236,14 @@ def main() -> None:
         "full_lakemig": full_lake, "full_postgres_scan": full_ref, "file_lakemig": file_lake,
         "file_postgres_scan": file_ref, "inc_lakemig": inc_lake, "inc_postgres_scan_where": inc_scan,
         "inc_attach_where": inc_attach, "inc_postgres_query": inc_query,
+        "sync_bootstrap": sync_boot, "sync_incremental": sync_inc,
     }
     report["ratios"] = {name: round(value, 4) for name, value, _ in rows}
     os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "out", "results.json"), "w") as f:
         json.dump(report, f, indent=2, default=str)
-    for a, b in ((full_lake, full_ref), (file_lake, file_ref), (inc_lake, inc_query)):
+    assert sync_inc["check"] == args.changed, f"pg_sync upserted {sync_inc['check']} rows, not {args.changed}"
+    for a, b in ((full_lake, full_ref), (file_lake, file_ref), (inc_lake, inc_query), (sync_boot, file_ref)):
         assert a["check"] == b["check"], f"row counts differ: {a['check']} vs {b['check']}"
 
 

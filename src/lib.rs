@@ -6,6 +6,7 @@
 pub mod duck;
 pub mod error;
 pub mod postgres;
+pub mod sync;
 pub mod types;
 pub mod version;
 

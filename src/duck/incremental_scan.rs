@@ -98,6 +98,7 @@ pub fn request_from_bind(bind: &BindInfo) -> Result<(connect::ConnParams, ScanRe
             columns,
             batch_size,
             max_connections,
+            snapshot: args::named_string(bind, "snapshot"),
         },
     ))
 }
@@ -122,6 +123,10 @@ pub fn scan_named_parameters() -> Vec<(String, LogicalTypeHandle)> {
         (
             "max_connections".into(),
             LogicalTypeHandle::from(LogicalTypeId::Bigint),
+        ),
+        (
+            "snapshot".into(),
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
         ),
     ]
 }

@@ -5,7 +5,9 @@ mod args;
 mod chunk;
 mod connection_info;
 mod incremental_scan;
+mod rows;
 mod runtime;
+mod sync;
 mod types;
 mod version;
 
@@ -16,6 +18,11 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
     con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
+    // Functions that write to the database run their SQL on a connection of their own, one per
+    // database that loaded lakemig (a process-wide one would send every write to the first).
+    let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));
+    con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
+    con.register_table_function_with_extra_info::<sync::PgSyncState, _>(sync::STATE_NAME, &side)?;
     Ok(())
 }
 

@@ -34,15 +34,10 @@ pub fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-/// Parse `schema.table` / `"Sales"."odd ""name"""` / `table`. Unquoted parts are folded to lower case,
-/// as PostgreSQL does; quoted parts are kept exactly. Anything else (a third part, a stray quote, an
-/// empty name) is an error that quotes the input back.
-pub fn parse_qualified_name(input: &str) -> Result<QualifiedName> {
-    let bad = |why: &str| {
-        Error::argument(format!(
-            "table name {input:?} is not a valid PostgreSQL name ({why}); write schema.table, with double quotes around parts that need them"
-        ))
-    };
+/// Split a dotted SQL name into its parts. Unquoted parts are folded to lower case (as PostgreSQL
+/// does; DuckDB matches names case-insensitively); quoted parts are kept exactly. The error says
+/// what is wrong with the text.
+pub fn split_name(input: &str) -> std::result::Result<Vec<String>, &'static str> {
     let mut parts: Vec<String> = Vec::new();
     let mut chars = input.trim().chars().peekable();
     loop {
@@ -65,10 +60,10 @@ pub fn parse_qualified_name(input: &str) -> Result<QualifiedName> {
                     }
                 }
                 if !closed {
-                    return Err(bad("unterminated double quote"));
+                    return Err("unterminated double quote");
                 }
                 if part.is_empty() {
-                    return Err(bad("empty quoted name"));
+                    return Err("empty quoted name");
                 }
             }
             _ => {
@@ -77,28 +72,40 @@ pub fn parse_qualified_name(input: &str) -> Result<QualifiedName> {
                         break;
                     }
                     if c == '"' {
-                        return Err(bad("a double quote inside an unquoted name"));
+                        return Err("a double quote inside an unquoted name");
                     }
                     part.push(c);
                     chars.next();
                 }
                 let trimmed = part.trim();
                 if trimmed.is_empty() {
-                    return Err(bad("empty name"));
+                    return Err("empty name");
                 }
                 if trimmed.chars().any(|c| c.is_whitespace()) {
-                    return Err(bad("spaces in an unquoted name"));
+                    return Err("spaces in an unquoted name");
                 }
                 part = trimmed.to_lowercase();
             }
         }
         parts.push(part);
         match chars.next() {
-            None => break,
+            None => return Ok(parts),
             Some('.') => continue,
-            Some(_) => return Err(bad("unexpected text after a quoted name")),
+            Some(_) => return Err("unexpected text after a quoted name"),
         }
     }
+}
+
+/// Parse `schema.table` / `"Sales"."odd ""name"""` / `table`. Unquoted parts are folded to lower case,
+/// as PostgreSQL does; quoted parts are kept exactly. Anything else (a third part, a stray quote, an
+/// empty name) is an error that quotes the input back.
+pub fn parse_qualified_name(input: &str) -> Result<QualifiedName> {
+    let bad = |why: &str| {
+        Error::argument(format!(
+            "table name {input:?} is not a valid PostgreSQL name ({why}); write schema.table, with double quotes around parts that need them"
+        ))
+    };
+    let mut parts = split_name(input).map_err(bad)?;
     match parts.len() {
         1 => Ok(QualifiedName {
             schema: None,

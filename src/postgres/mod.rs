@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod connect;
 pub mod copy;
 pub mod scan;
+pub mod sync;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

@@ -53,6 +53,9 @@ pub struct ScanRequest {
     pub batch_size: usize,
     /// Most connections for a full read (1 = no parallelism).
     pub max_connections: usize,
+    /// Read in this exported snapshot (`pg_export_snapshot()` of a transaction that stays open
+    /// until the read has started) instead of taking a new one.
+    pub snapshot: Option<String>,
 }
 
 /// One output column.
@@ -77,6 +80,7 @@ pub struct ScanPlan {
     pub order_by: String,
     pub batch_size: usize,
     pub max_connections: usize,
+    pub snapshot: Option<String>,
 }
 
 impl ScanPlan {
@@ -253,6 +257,7 @@ pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPl
         order_by,
         batch_size: req.batch_size,
         max_connections: req.max_connections.max(1),
+        snapshot: req.snapshot.clone(),
     };
     Ok((plan, client))
 }
@@ -371,9 +376,20 @@ pub async fn start_scan(
         Some(c) if !c.is_closed() => c,
         _ => open(&plan.params).await?,
     };
-    lead.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await
-        .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+    let begin = |snapshot: &str| {
+        format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            quote_literal(snapshot)
+        )
+    };
+    match &plan.snapshot {
+        Some(s) => lead.batch_execute(&begin(s)).await,
+        None => {
+            lead.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await
+        }
+    }
+    .map_err(|e| Error::from_pg(e, &ctx, &target))?;
 
     let mut ranges: Vec<Option<(i64, Option<i64>)>> = vec![None];
     let mut followers = Vec::new();
@@ -383,25 +399,25 @@ pub async fn start_scan(
     if can_split {
         let row = lead
             .query_one(
-                "SELECT pg_export_snapshot(), \
+                "SELECT CASE WHEN $2 THEN pg_export_snapshot() END, \
                  (pg_relation_size($1::oid) / current_setting('block_size')::int8)::int8",
-                &[&plan.table.oid],
+                &[&plan.table.oid, &plan.snapshot.is_none()],
             )
             .await
             .map_err(|e| Error::from_pg(e, &ctx, &target))?;
-        let snapshot: String = row.get(0);
+        let snapshot: String = match &plan.snapshot {
+            Some(s) => s.clone(),
+            None => row.get(0),
+        };
         let pages: i64 = row.get(1);
         let n = ((pages / PARALLEL_MIN_PAGES) as usize).clamp(1, plan.max_connections);
         if n > 1 {
             ranges = page_ranges(pages, n).into_iter().map(Some).collect();
             for _ in 1..n {
                 let c = open(&plan.params).await?;
-                c.batch_execute(&format!(
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
-                    quote_literal(&snapshot)
-                ))
-                .await
-                .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+                c.batch_execute(&begin(&snapshot))
+                    .await
+                    .map_err(|e| Error::from_pg(e, &ctx, &target))?;
                 followers.push(c);
             }
         }

@@ -1,0 +1,191 @@
+//! The PostgreSQL side of `pg_sync`: one exported snapshot that every read of a sync shares, and the
+//! safe watermark bound taken around it (see `crate::sync` for why).
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use super::catalog::{self, QualifiedName, Table};
+use super::connect::ConnParams;
+use super::scan;
+use crate::error::{Error, Result};
+use crate::sync::CursorKind;
+
+/// Open transactions in the same database, other than our own: the oldest start, and how many we
+/// cannot see (another role's sessions, without `pg_read_all_stats`).
+const ACTIVITY_SQL: &str = "SELECT min(xact_start), \
+     count(*) FILTER (WHERE state IS NULL)::int8, \
+     (array_agg(pid ORDER BY xact_start) FILTER (WHERE xact_start IS NOT NULL))[1] \
+     FROM pg_stat_activity \
+     WHERE datname = current_database() AND pid <> pg_backend_pid() \
+     AND backend_type = 'client backend' AND (xact_start IS NOT NULL OR state IS NULL)";
+
+/// A sync's view of the source: the exporting transaction stays open (in `client`) until every read
+/// that imports `snapshot` has started.
+pub struct SyncSnapshot {
+    pub client: Client,
+    pub snapshot: String,
+    pub table: Table,
+    pub columns: Vec<catalog::Column>,
+    pub primary_key: Vec<String>,
+    /// The safe upper bound for the next watermark, as text in the cursor's type (None for integer
+    /// cursors).
+    pub bound: Option<String>,
+    /// Why the bound is where it is, for the result row: e.g. `open transaction (pid 123) since ...`.
+    pub bound_reason: String,
+}
+
+/// Take the snapshot a sync reads through, and the watermark bound around it:
+/// 1. outside any transaction, note the time and the oldest open transaction's start;
+/// 2. begin REPEATABLE READ and export the snapshot;
+/// 3. look at open transactions again (a transaction that started between 1 and 2 and is still open).
+///
+/// The bound is the least of the three times. When some sessions are not visible to this role,
+/// their transactions are assumed to be at most `blind_window` old.
+pub async fn take_snapshot(
+    params: &ConnParams,
+    table: &QualifiedName,
+    cursor: &str,
+    blind_window: Duration,
+) -> Result<(SyncSnapshot, CursorKind)> {
+    let target = params.target();
+    let pg = |e| Error::from_pg(e, "taking the sync snapshot", &target);
+    let client = scan::open(params).await?;
+    let table = catalog::resolve_table(&client, table, &target).await?;
+    let columns = catalog::table_columns(&client, &table, &target).await?;
+    let primary_key = catalog::primary_key(&client, &table, &target).await?;
+    let list = || {
+        columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cursor_col =
+        columns
+            .iter()
+            .find(|c| c.name == cursor)
+            .ok_or_else(|| Error::UnknownColumn {
+                table: table.quoted(),
+                column: catalog::quote_ident(cursor),
+                columns: list(),
+            })?;
+    let kind = CursorKind::of(&cursor_col.pg_type).ok_or_else(|| {
+        Error::argument(format!(
+            "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
+            catalog::quote_ident(cursor),
+            cursor_col.pg_type.name
+        ))
+    })?;
+
+    let before = client
+        .query_one(
+            &format!(
+                "SELECT clock_timestamp()::text, \
+                 (SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'), \
+                 a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
+            ),
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(pg)?;
+    let snapshot: String = client
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(pg)?
+        .get(0);
+    let after = client
+        .query_one(
+            &format!(
+                "SELECT a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
+            ),
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+
+    let started: String = before.get(0);
+    let server_tz: String = before.get(1);
+    let mut oldest: Vec<(String, i32)> = Vec::new();
+    for (row, at) in [(&before, 2), (&after, 0)] {
+        if let (Some(t), Some(pid)) = (
+            row.get::<_, Option<String>>(at),
+            row.get::<_, Option<i32>>(at + 2),
+        ) {
+            oldest.push((t, pid));
+        }
+    }
+    let hidden = before.get::<_, i64>(3) + after.get::<_, i64>(1);
+    // The least of: our start, the oldest open transaction before and after the snapshot; minus
+    // the blind window when some sessions are hidden from us.
+    let row = client
+        .query_one(
+            "SELECT (least($1::text::timestamptz, $2::text::timestamptz, $3::text::timestamptz) \
+             - CASE WHEN $4 THEN $5::float8 * interval '1 second' ELSE interval '0' END)::text, \
+             $2::text::timestamptz <= coalesce($3::text::timestamptz, 'infinity')",
+            &[
+                &started,
+                &oldest.first().map(|o| o.0.clone()),
+                &oldest.get(1).map(|o| o.0.clone()),
+                &(hidden > 0),
+                &blind_window.as_secs_f64(),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    let least: String = row.get(0);
+    let mut bound_reason = match oldest.as_slice() {
+        [] => "sync start".to_string(),
+        [only] => format!("open transaction (pid {}) since {}", only.1, only.0),
+        [a, b, ..] => {
+            let o = if row.get::<_, Option<bool>>(1).unwrap_or(true) {
+                a
+            } else {
+                b
+            };
+            format!("open transaction (pid {}) since {}", o.1, o.0)
+        }
+    };
+    if hidden > 0 {
+        bound_reason.push_str(&format!(
+            "; {hidden} session(s) hidden from this role (grant pg_read_all_stats for an exact bound), assumed open for at most {} s",
+            blind_window.as_secs()
+        ));
+    }
+    let bound = match kind.bound_sql() {
+        None => None,
+        Some(sql) => Some(
+            client
+                .query_one(sql, &[&least, &server_tz])
+                .await
+                .map_err(pg)?
+                .get(0),
+        ),
+    };
+    Ok((
+        SyncSnapshot {
+            client,
+            snapshot,
+            table,
+            columns,
+            primary_key,
+            bound,
+            bound_reason,
+        },
+        kind,
+    ))
+}
+
+impl SyncSnapshot {
+    /// End the exporting transaction (read-only: nothing to keep).
+    pub async fn finish(self, params: &ConnParams) -> Result<()> {
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| Error::from_pg(e, "ending the sync snapshot", &params.target()))
+    }
+}
