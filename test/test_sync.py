@@ -85,10 +85,8 @@ def test_bootstrap_then_every_kind_of_change(pg, pgdb, tmp_path):
     assert r["mode"] == "bootstrap" and r["rows_upserted"] == 2000 and r["watermark_before"] is None
     assert r["target"] == "t.main.subscriptions"
     assert_same(con, dsn)
-    # The key and the exact types came along.
-    assert con.execute(
-        "SELECT constraint_column_names FROM duckdb_constraints() "
-        "WHERE table_name = 'subscriptions' AND constraint_type = 'PRIMARY KEY'").fetchone()[0] == ["id"]
+    # The exact types came along, and the key is recorded (not declared: see test_enforced_key).
+    assert con.execute("SELECT primary_key FROM t.main.lakemig_sync_state").fetchone()[0] == ["id"]
     types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'subscriptions'").fetchall())
     assert types["amount"] == "DECIMAL(12,2)" and types["meta"] == "JSON" and types["tags"] == "VARCHAR[]"
 
@@ -143,6 +141,22 @@ def test_bootstrap_then_every_kind_of_change(pg, pgdb, tmp_path):
         sync(con, dsn)
     assert con.execute("SELECT * FROM subscriptions ORDER BY id").fetchall() == before
     assert con.execute("SELECT runs FROM pg_sync_state()").fetchone()[0] == 7
+
+
+def test_enforced_key(pg, pgdb, tmp_path):
+    """enforce_key := true declares the key as the target's PRIMARY KEY; upserts then use INSERT OR REPLACE."""
+    make_source(pg, pgdb, rows=500)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(str(tmp_path / "t.duckdb"), ("postgres_scanner",))
+    sync(con, dsn, enforce_key="true")
+    assert con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        "WHERE table_name = 'subscriptions' AND constraint_type = 'PRIMARY KEY'").fetchone()[0] == ["id"]
+    pg_exec(pg, pgdb, "UPDATE analytics.subscriptions SET plan = 'x' WHERE id <= 10")
+    pg_exec(pg, pgdb, ROWS.format(start=501, stop=510))
+    r = sync(con, dsn, enforce_key="true")
+    assert r["rows_upserted"] == 20
+    assert_same(con, dsn)
 
 
 def test_late_commit_is_not_lost(pg, pgdb, tmp_path):

@@ -39,6 +39,7 @@ pub struct Args {
     primary_key: Option<Vec<String>>,
     cursor: String,
     hard_deletes: bool,
+    enforce_key: bool,
     parquet_dir: Option<String>,
     batch_size: i64,
     blind_window: Duration,
@@ -92,6 +93,9 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
         hard_deletes: bind
             .get_named_parameter("hard_deletes")
             .is_some_and(|v| !v.is_null() && v.to_string() == "true"),
+        enforce_key: bind
+            .get_named_parameter("enforce_key")
+            .is_some_and(|v| !v.is_null() && v.to_string() == "true"),
         parquet_dir: args::named_string(bind, "parquet_dir"),
         batch_size: args::named_int(bind, "batch_size", 10_000, 1)?,
         blind_window: Duration::from_secs(window as u64),
@@ -103,6 +107,18 @@ fn duck(context: &str) -> impl Fn(duckdb::Error) -> Error + '_ {
     move |e| Error::Server {
         context: context.to_string(),
         message: e.to_string(),
+    }
+}
+
+/// With `LAKEMIG_TRACE=1`, print how long each step of a sync took (to stderr).
+fn trace(started: Instant, step: &str) {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("LAKEMIG_TRACE").is_some());
+    if *ON {
+        eprintln!(
+            "lakemig: {:>8.1} ms  {step}",
+            started.elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -241,17 +257,22 @@ fn run_sync(con: &Connection, args: &Args) -> Result<Outcome> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
     let target = resolve_target(con, args)?;
+    trace(started, "target resolved");
     let (snap, _kind) = runtime::block_on(take_snapshot(
         &args.params,
         &args.source,
         &args.cursor,
         args.blind_window,
     ))?;
+    trace(started, "snapshot taken");
     let result = (|| {
         exec(con, "starting the DuckDB transaction", "BEGIN TRANSACTION")?;
         match apply(con, args, &target, &snap, started, run_micros) {
-            Ok(out) => {
+            Ok(mut out) => {
+                trace(started, "applied");
                 exec(con, "committing", "COMMIT")?;
+                trace(started, "committed");
+                out.duration = started.elapsed();
                 Ok(out)
             }
             Err(e) => {
@@ -332,6 +353,7 @@ fn apply(
             )));
         }
     }
+    trace(started, "checkpoint read");
     let existing = table_columns(con, &target.catalog, &target.schema, &target.name)?;
     let incremental = state.is_some() && !existing.is_empty();
     if !incremental && !existing.is_empty() {
@@ -380,7 +402,7 @@ fn apply(
         rows_upserted = con
             .query_row(&format!("SELECT count(*) FROM {tq}"), [], |r| r.get(0))
             .map_err(duck("counting the copied rows"))?;
-        if !target.ducklake && !has_primary_key(con, target)? {
+        if args.enforce_key && !target.ducklake && !has_primary_key(con, target)? {
             let cols = key
                 .iter()
                 .map(|k| quote_ident(k))
@@ -417,6 +439,7 @@ fn apply(
             params![p.0, p.1, p.2, p.3, p.4, p.5],
         )
         .map_err(duck("reading the changed rows"))?;
+        trace(started, "changed rows staged");
         let staged = table_columns(con, "temp", "main", STAGE_TABLE)?;
         let added = plan::diff_columns(&tq, &staged, &existing)?;
         for (name, ty) in &added {
@@ -462,6 +485,7 @@ fn apply(
                 )?;
             }
         }
+        trace(started, "upserted");
         if args.hard_deletes {
             let p = scan_params(None);
             con.execute(
@@ -505,6 +529,7 @@ fn apply(
         )
         .map_err(duck("computing the new watermark"))?;
 
+    trace(started, "watermark computed");
     let mode = if incremental {
         "incremental"
     } else {
@@ -753,6 +778,7 @@ impl VTab for PgSync {
             ("primary_key".into(), v(LogicalTypeId::Any)),
             ("cursor".into(), v(LogicalTypeId::Varchar)),
             ("hard_deletes".into(), v(LogicalTypeId::Boolean)),
+            ("enforce_key".into(), v(LogicalTypeId::Boolean)),
             ("parquet_dir".into(), v(LogicalTypeId::Varchar)),
             ("batch_size".into(), v(LogicalTypeId::Bigint)),
             ("blind_window_seconds".into(), v(LogicalTypeId::Bigint)),
