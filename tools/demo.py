@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from contextlib import closing
 
@@ -41,28 +42,46 @@ def main() -> None:
         step("connecting with lakemig's connection layer (password from PGPASSWORD)")
         show(con, f"SELECT * FROM pg_connection_info('{dsn} sslmode=disable')")
         show(con, f"SELECT host, ssl, ssl_version FROM pg_connection_info('{dsn} sslmode=require')")
-        step("a SaaS subscriptions table in PostgreSQL (10,000 rows, updated_at indexed)")
+        step("a SaaS subscriptions table in PostgreSQL: 10,000 rows, an updated_at trigger, deleted_at tombstones")
         with closing(pg.psycopg("demo")) as conn, conn.cursor() as cur:
             cur.execute("""
                 CREATE SCHEMA analytics;
                 CREATE TABLE analytics.subscriptions (
                     id bigint PRIMARY KEY, email text NOT NULL, plan text NOT NULL,
-                    lifetime_value numeric(12,2), updated_at timestamptz NOT NULL, deleted_at timestamptz);
+                    lifetime_value numeric(12,2), tags text[],
+                    updated_at timestamptz NOT NULL DEFAULT now(), deleted_at timestamptz);
                 CREATE INDEX ON analytics.subscriptions (updated_at);
-                INSERT INTO analytics.subscriptions
+                CREATE FUNCTION analytics.touch() RETURNS trigger LANGUAGE plpgsql AS
+                    $$ BEGIN NEW.updated_at = now(); RETURN NEW; END $$;
+                CREATE TRIGGER touch BEFORE UPDATE ON analytics.subscriptions
+                    FOR EACH ROW EXECUTE FUNCTION analytics.touch();
+                INSERT INTO analytics.subscriptions (id, email, plan, lifetime_value, tags, updated_at)
                 SELECT g, 'user' || g || '@example.com', (ARRAY['free','team','business'])[1 + g % 3],
-                       round(g * 1.5, 2), TIMESTAMPTZ '2026-11-01' + g * interval '1 second', NULL
+                       round(g * 1.5, 2), ARRAY['seg-' || g % 4], TIMESTAMPTZ '2026-11-01' + g * interval '1 second'
                 FROM generate_series(1, 10000) g;""")
         src = f"'{dsn} sslmode=disable', 'analytics.subscriptions'"
         show(con, f"SELECT count(*) AS rows, max(updated_at) AS watermark FROM pg_incremental_scan({src})")
-        step("live changes in PostgreSQL: an update, an insert and a soft delete")
+
+        workdir = tempfile.mkdtemp(prefix="lakemig-demo-")
+        db = os.path.join(workdir, "warehouse.duckdb")
+        step(f"pg_sync, first run: bootstrap a DuckDB copy ({os.path.basename(db)}) in one transaction")
+        con.execute(f"ATTACH '{db}' AS warehouse")
+        show(con, f"SELECT mode, rows_upserted, watermark_after, duration FROM pg_sync({src}, target := 'warehouse.subscriptions')")
+        show(con, "SELECT count(*) AS rows, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS soft_deleted FROM warehouse.subscriptions")
+
+        step("live changes in PostgreSQL: an update, an insert and a soft delete (the trigger moves updated_at)")
         with closing(pg.psycopg("demo")) as conn, conn.cursor() as cur:
-            cur.execute("UPDATE analytics.subscriptions SET plan = 'enterprise', updated_at = now() WHERE id = 42;"
-                        "INSERT INTO analytics.subscriptions VALUES (10001, 'new@example.com', 'team', 0, now(), NULL);"
-                        "UPDATE analytics.subscriptions SET deleted_at = now(), updated_at = now() WHERE id = 7;")
-        step("only the rows changed since the watermark (read through the updated_at index)")
-        show(con, f"SELECT id, email, plan, deleted_at IS NOT NULL AS deleted FROM pg_incremental_scan({src}, "
-                  "since := TIMESTAMPTZ '2026-11-01 02:46:40+00') ORDER BY id")
+            cur.execute("UPDATE analytics.subscriptions SET plan = 'enterprise' WHERE id = 42;"
+                        "INSERT INTO analytics.subscriptions (id, email, plan, lifetime_value) VALUES (10001, 'new@example.com', 'team', 0);"
+                        "UPDATE analytics.subscriptions SET deleted_at = now() WHERE id = 7;")
+
+        step("pg_sync, second run: only the 3 changed rows are read (updated_at index) and upserted")
+        show(con, f"SELECT mode, rows_upserted, watermark_before, watermark_after, duration FROM pg_sync({src}, target := 'warehouse.subscriptions')")
+        show(con, "SELECT id, email, plan, deleted_at IS NOT NULL AS deleted FROM warehouse.subscriptions WHERE id IN (7, 42, 10001) ORDER BY id")
+        step("pg_sync, third run: nothing changed, nothing to do")
+        show(con, f"SELECT mode, rows_upserted, rows_deleted FROM pg_sync({src}, target := 'warehouse.subscriptions')")
+        step("the checkpoints (committed with the rows, in the same DuckDB transaction)")
+        show(con, "SELECT target, source, watermark, rows_total, runs, last_mode FROM pg_sync_state()")
         step("done; stopping PostgreSQL")
 
 
