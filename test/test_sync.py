@@ -324,3 +324,28 @@ def test_sigkill_mid_sync_leaves_a_consistent_target(pg, pgdb, tmp_path):
     r = sync(con, dsn)
     assert r["mode"] == "incremental" and r["rows_upserted"] == 150_000
     assert_same(con, dsn)
+
+
+@pytest.mark.parametrize("cursor_type, bump", [
+    ("timestamp", "localtimestamp"),
+    ("date", "current_date"),
+    ("bigint", "nextval('public.versions')"),
+])
+def test_other_cursor_types(pg, pgdb, tmp_path, cursor_type, bump):
+    pg_exec(pg, pgdb, f"""
+        CREATE SEQUENCE public.versions;
+        CREATE TABLE public.items (id int PRIMARY KEY, name text, version {cursor_type} NOT NULL DEFAULT {bump});
+        INSERT INTO public.items (id, name) SELECT g, 'n' || g FROM generate_series(1, 100) g;
+    """)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(str(tmp_path / "t.duckdb"), ("postgres_scanner",))
+    r = sync(con, dsn, "public.items", cursor="'version'")
+    assert r["rows_upserted"] == 100 and r["watermark_after"] is not None
+    pg_exec(pg, pgdb, f"UPDATE public.items SET name = 'changed', version = {bump} WHERE id <= 3")
+    pg_exec(pg, pgdb, "INSERT INTO public.items (id, name) VALUES (101, 'new')")
+    r = sync(con, dsn, "public.items", cursor="'version'")
+    # A date cursor re-reads the last day (a later change the same day has the same value).
+    assert r["rows_upserted"] == (101 if cursor_type == "date" else 4)
+    src = f"SELECT id, name FROM postgres_scan('{dsn}', 'public', 'items')"
+    assert con.execute(f"SELECT count(*) FROM (({src}) EXCEPT (SELECT id, name FROM items))").fetchone()[0] == 0
+    assert con.execute(f"SELECT count(*) FROM ((SELECT id, name FROM items) EXCEPT ({src}))").fetchone()[0] == 0
