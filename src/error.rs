@@ -66,6 +66,15 @@ pub enum Error {
     #[error("{0}")]
     Argument(String),
 
+    /// A catalog value that cannot be converted to the column's native type. `place` is
+    /// `"schema"."table"."column"`.
+    #[error("cannot convert {place} to {to_type}: {detail}; nothing was changed (fix or delete that row, then run again)")]
+    Unconvertible {
+        place: String,
+        to_type: String,
+        detail: String,
+    },
+
     /// A file we could not read or write.
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },

@@ -4,7 +4,9 @@
 mod args;
 mod chunk;
 mod connection_info;
+mod fix_types;
 mod incremental_scan;
+mod rows;
 mod runtime;
 mod types;
 mod version;
@@ -16,6 +18,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
     con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
+    con.register_table_function::<fix_types::DuckLakeFixTypes>(fix_types::NAME)?;
     Ok(())
 }
 
