@@ -7,6 +7,7 @@ pub mod duck;
 pub mod ducklake;
 pub mod error;
 pub mod postgres;
+pub mod sqlite;
 pub mod types;
 pub mod version;
 
