@@ -2,6 +2,7 @@
 //! conversion of lakemig's errors and types into DuckDB's.
 
 mod args;
+mod catalog_migrate;
 mod chunk;
 mod connection_info;
 mod fix_types;
@@ -19,6 +20,7 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
     con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
     con.register_table_function::<fix_types::DuckLakeFixTypes>(fix_types::NAME)?;
+    con.register_table_function::<catalog_migrate::SqliteCatalogMigrate>(catalog_migrate::NAME)?;
     Ok(())
 }
 

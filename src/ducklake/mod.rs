@@ -6,4 +6,5 @@
 pub mod catalog;
 pub mod fix_types;
 pub mod inlined;
+pub mod migrate;
 pub mod types;
