@@ -4,8 +4,10 @@
 //! Only `src/duck/` touches DuckDB's API; everything else is plain Rust, testable with `cargo test`.
 
 pub mod duck;
+pub mod ducklake;
 pub mod error;
 pub mod postgres;
+pub mod sqlite;
 pub mod sync;
 pub mod types;
 pub mod version;

@@ -35,3 +35,10 @@ pub fn named_int(bind: &BindInfo, name: &str, default: i64, min: i64) -> Result<
         }
     }
 }
+
+/// Named boolean argument with a default (NULL = the default).
+pub fn named_bool(bind: &BindInfo, name: &str, default: bool) -> bool {
+    bind.get_named_parameter(name)
+        .filter(|v| !v.is_null())
+        .map_or(default, |v| v.to_bool())
+}

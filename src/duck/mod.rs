@@ -2,8 +2,11 @@
 //! conversion of lakemig's errors and types into DuckDB's.
 
 mod args;
+mod catalog_migrate;
 mod chunk;
 mod connection_info;
+mod emit;
+mod fix_types;
 mod incremental_scan;
 mod rows;
 mod runtime;
@@ -18,6 +21,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
     con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
+    con.register_table_function::<fix_types::DuckLakeFixTypes>(fix_types::NAME)?;
+    con.register_table_function::<catalog_migrate::SqliteCatalogMigrate>(catalog_migrate::NAME)?;
     // Functions that write to the database run their SQL on a connection of their own, one per
     // database that loaded lakemig (a process-wide one would send every write to the first).
     let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));

@@ -1,0 +1,97 @@
+//! `ducklake_fix_types(pg_dsn, schema := 'public', dry_run := false)`: convert the columns of a DuckLake
+//! catalog on PostgreSQL to the types DuckLake itself creates there, in one transaction; one row per
+//! column changed (or, with `dry_run`, to change).
+
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+
+use super::emit::{Cell, Emitter};
+use super::{args, fail, runtime};
+use crate::ducklake::fix_types;
+use crate::postgres::connect;
+
+pub const NAME: &str = "ducklake_fix_types";
+
+pub struct DuckLakeFixTypes;
+
+pub struct Bind {
+    params: connect::ConnParams,
+    schema: String,
+    dry_run: bool,
+}
+
+impl VTab for DuckLakeFixTypes {
+    type InitData = Emitter;
+    type BindData = Bind;
+
+    fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
+        let dsn = args::required_string(bind, 0, "pg_dsn").map_err(fail(NAME))?;
+        let params = connect::resolve(&dsn, &connect::ProcessEnv).map_err(fail(NAME))?;
+        let schema = args::named_string(bind, "schema").unwrap_or_else(|| "public".into());
+        let dry_run = args::named_bool(bind, "dry_run", false);
+        for name in ["table", "column", "from_type", "to_type", "statement"] {
+            bind.add_result_column(name, LogicalTypeHandle::from(LogicalTypeId::Varchar));
+        }
+        bind.add_result_column("applied", LogicalTypeHandle::from(LogicalTypeId::Boolean));
+        Ok(Bind {
+            params,
+            schema,
+            dry_run,
+        })
+    }
+
+    fn init(_: &InitInfo) -> Result<Emitter, Box<dyn std::error::Error>> {
+        Ok(Emitter::default())
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let bind = func.get_bind_data();
+        func.get_init_data()
+            .next_chunk(output, || {
+                let changes = runtime::block_on(async {
+                    let mut client = connect::connect(&bind.params).await?;
+                    fix_types::fix_types(
+                        &mut client,
+                        &bind.schema,
+                        bind.dry_run,
+                        &bind.params.target(),
+                    )
+                    .await
+                })?;
+                Ok(changes
+                    .into_iter()
+                    .map(|c| {
+                        vec![
+                            Cell::Text(Some(c.table)),
+                            Cell::Text(Some(c.column)),
+                            Cell::Text(Some(c.from_type)),
+                            Cell::Text(Some(c.to_type)),
+                            Cell::Text(Some(c.statement)),
+                            Cell::Bool(!bind.dry_run),
+                        ]
+                    })
+                    .collect())
+            })
+            .map_err(fail(NAME))
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)])
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        Some(vec![
+            (
+                "schema".into(),
+                LogicalTypeHandle::from(LogicalTypeId::Varchar),
+            ),
+            (
+                "dry_run".into(),
+                LogicalTypeHandle::from(LogicalTypeId::Boolean),
+            ),
+        ])
+    }
+}
