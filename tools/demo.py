@@ -14,6 +14,12 @@ import duckdb  # noqa: E402
 
 import pgcluster  # noqa: E402
 
+def extension_path(name: str) -> str:
+    """A real DuckDB extension shipped by the pinned PyPI packages (nothing is downloaded)."""
+    site = os.path.dirname(os.path.dirname(duckdb.__file__))
+    return os.path.join(site, f"duckdb_extension_{name}", "extensions", "v1.5.5", f"{name}.duckdb_extension")
+
+
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
 
 
@@ -82,6 +88,34 @@ def main() -> None:
         show(con, f"SELECT mode, rows_upserted, rows_deleted FROM pg_sync({src}, target := 'warehouse.subscriptions')")
         step("the checkpoints (committed with the rows, in the same DuckDB transaction)")
         show(con, "SELECT target, source, watermark, rows_total, runs, last_mode FROM pg_sync_state()")
+        step("a DuckLake catalog on SQLite (the real ducklake extension): 2 tables, 4 snapshots, inlined rows")
+        for name in ("ducklake", "postgres_scanner"):
+            con.load_extension(extension_path(name))
+        lake_sqlite = os.path.join(workdir, "stage.sqlite")
+        data = os.path.join(workdir, "lake_data")
+        con.execute(f"ATTACH 'ducklake:sqlite:{lake_sqlite}' AS stage (DATA_PATH '{data}')")
+        con.execute("CREATE TABLE stage.subscriptions AS SELECT * FROM warehouse.subscriptions")
+        con.execute("CREATE TABLE stage.plans (plan VARCHAR, price DECIMAL(8,2), launched TIMESTAMPTZ, id UUID)")
+        con.execute("INSERT INTO stage.plans VALUES ('free', 0, '2024-01-01', uuid()), ('team', 49, '2024-06-01', uuid())")
+        con.execute("UPDATE stage.subscriptions SET plan = 'team' WHERE id = 3")
+        show(con, "SELECT snapshot_id, changes FROM ducklake_snapshots('stage')")
+        con.execute("DETACH stage")
+
+        step("sqlite_catalog_migrate: the catalog into PostgreSQL schema 'lake', native types, verified, one transaction")
+        show(con, f"SELECT \"table\", rows, verified FROM sqlite_catalog_migrate('{lake_sqlite}', '{dsn} sslmode=disable', "
+                  "schema := 'lake') WHERE rows > 0 ORDER BY \"table\"")
+        step("ATTACH the migrated catalog through DuckLake (PostgreSQL catalog, same data files) and query it")
+        con.execute(f"ATTACH 'ducklake:postgres:{dsn}' AS lake (DATA_PATH '{data}', METADATA_SCHEMA 'lake')")
+        show(con, "SELECT plan, count(*) AS subscriptions FROM lake.subscriptions GROUP BY plan ORDER BY plan")
+        show(con, "SELECT * FROM lake.plans ORDER BY plan")
+        show(con, "SELECT count(*) FILTER (WHERE plan = 'team') AS team_now, "
+                  "(SELECT count(*) FILTER (WHERE plan = 'team') FROM lake.subscriptions AT (VERSION => 1)) AS team_at_snapshot_1 "
+                  "FROM lake.subscriptions")
+        step("writing through DuckLake to the PostgreSQL catalog")
+        con.execute("INSERT INTO lake.plans VALUES ('business', 199, now(), uuid())")
+        show(con, "SELECT plan, price FROM lake.plans ORDER BY price")
+        show(con, f"SELECT * FROM ducklake_fix_types('{dsn} sslmode=disable', schema := 'lake', dry_run := true)")
+        print("(no rows: every column already has DuckLake's native PostgreSQL type)")
         step("done; stopping PostgreSQL")
 
 
