@@ -70,6 +70,29 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
 
+    /// A SQLite file that cannot be opened or read (missing, not SQLite, corrupt, locked).
+    #[error("{path}: {reason}")]
+    Sqlite { path: String, reason: String },
+
+    /// A value that cannot be converted to the PostgreSQL type chosen (or forced) for its column.
+    #[error(
+        "column {column}: value {value} cannot be converted to PostgreSQL {pg_type}: {reason}"
+    )]
+    Convert {
+        column: String,
+        value: String,
+        pg_type: String,
+        reason: String,
+    },
+
+    /// A COPY into PostgreSQL that stopped because its other side (reader or server) stopped.
+    #[error("COPY into {table} stopped: {reason}")]
+    CopyAborted { table: String, reason: String },
+
+    /// A migration whose verification found a difference between source and target.
+    #[error("verification failed for table {table}: {reason}")]
+    Verify { table: String, reason: String },
+
     /// The same error, prefixed by the SQL function that raised it.
     #[error("{function}: {inner}")]
     InFunction {

@@ -6,6 +6,7 @@
 pub mod duck;
 pub mod error;
 pub mod postgres;
+pub mod sqlite;
 pub mod types;
 pub mod version;
 

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod connect;
 pub mod copy;
+pub mod copy_in;
 pub mod scan;
 
 use crate::error::{Error, Result};
