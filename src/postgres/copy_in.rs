@@ -1161,6 +1161,20 @@ fn encode_numeric(n: &Numeric, buf: &mut Vec<u8>) {
     }
 }
 
+/// [`convert`] for one column of a table, with the error naming `table."column"` and the value.
+pub fn convert_column<'a>(
+    table: &str,
+    col: &CopyColumn,
+    v: SqliteValue<'a>,
+) -> Result<PgValue<'a>> {
+    convert(col.target, col.epoch, v).map_err(|reason| Error::Convert {
+        column: format!("{table}.\"{}\"", col.name.replace('"', "\"\"")),
+        value: v.describe(),
+        pg_type: col.target.sql_name().to_string(),
+        reason,
+    })
+}
+
 /// Encodes rows into binary COPY data in one growing buffer, to be handed over in chunks.
 pub struct BinaryCopyEncoder {
     table: String,
