@@ -5,6 +5,7 @@
 
 pub mod duck;
 pub mod error;
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod types;
