@@ -5,7 +5,10 @@ mod args;
 mod chunk;
 mod connection_info;
 mod incremental_scan;
+mod migration_plan;
+mod rows;
 mod runtime;
+mod sqlite_migrate;
 mod types;
 mod version;
 
@@ -16,6 +19,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     con.register_table_function::<version::LakemigVersion>("lakemig_version")?;
     con.register_table_function::<connection_info::PgConnectionInfo>("pg_connection_info")?;
     con.register_table_function::<incremental_scan::PgIncrementalScan>(incremental_scan::NAME)?;
+    con.register_table_function::<migration_plan::SqliteMigrationPlan>(migration_plan::NAME)?;
+    con.register_table_function::<sqlite_migrate::SqliteMigrate>(sqlite_migrate::NAME)?;
     Ok(())
 }
 
