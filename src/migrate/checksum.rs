@@ -308,7 +308,11 @@ impl JsonParser<'_> {
                     self.i += 1;
                 }
                 let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-                Json::Number(parse_numeric(text).ok()?.to_pg_text())
+                if plain_decimal(text) {
+                    Json::Number(text.to_string())
+                } else {
+                    Json::Number(parse_numeric(text).ok()?.to_pg_text())
+                }
             }
         };
         Some(v)
@@ -366,6 +370,26 @@ impl JsonParser<'_> {
         self.i += 4;
         u32::from_str_radix(h, 16).ok()
     }
+}
+
+/// A number `numeric_out` prints exactly as written: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, not `-0...`.
+fn plain_decimal(t: &str) -> bool {
+    let u = t.strip_prefix('-').unwrap_or(t);
+    let (int, frac) = match u.split_once('.') {
+        Some((a, f)) => (a, Some(f)),
+        None => (u, None),
+    };
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit());
+    if !digits(int) || (int.len() > 1 && int.starts_with('0')) {
+        return false;
+    }
+    if let Some(f) = frac {
+        if !digits(f) {
+            return false;
+        }
+    }
+    // "-0" and "-0.00" print without the sign.
+    !(t.starts_with('-') && u.bytes().all(|c| c == b'0' || c == b'.'))
 }
 
 fn write_json(v: &Json, out: &mut Vec<u8>) {

@@ -20,7 +20,7 @@
 //! | any blob | any | bytea (uuid if declared UUID and every value is a 16-byte blob) |
 //! | mixed storage classes | any | text (the reason lists the classes) |
 
-use crate::postgres::copy_in::{parse_datetime, parse_uuid, validate_json, EpochUnit, PgTarget};
+use crate::postgres::copy_in::{parse_uuid, scan_datetime, validate_json, EpochUnit, PgTarget};
 use crate::sqlite::{SqliteValue, StorageClass};
 
 /// What one column's values look like, gathered in one pass.
@@ -111,7 +111,7 @@ impl ColumnStats {
                     &v,
                 );
                 {
-                    match s.map(|s| (s, parse_datetime(s))) {
+                    match s.map(|s| (s, scan_datetime(s))) {
                         Some((_, Ok(dt))) => {
                             if dt.has_time {
                                 self.date.check(|| false, &v);
@@ -152,10 +152,10 @@ impl ColumnStats {
                 self.boolean.check(
                     || {
                         s.is_some_and(|s| {
-                            matches!(
-                                s.trim().to_ascii_lowercase().as_str(),
-                                "true" | "false" | "t" | "f"
-                            )
+                            let s = s.trim();
+                            ["true", "false", "t", "f"]
+                                .iter()
+                                .any(|w| s.eq_ignore_ascii_case(w))
                         })
                     },
                     &v,
