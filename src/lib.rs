@@ -6,6 +6,7 @@
 pub mod duck;
 pub mod ducklake;
 pub mod error;
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod sync;

@@ -8,8 +8,11 @@ mod connection_info;
 mod emit;
 mod fix_types;
 mod incremental_scan;
+mod migration_plan;
+mod report;
 mod rows;
 mod runtime;
+mod sqlite_migrate;
 mod sync;
 mod types;
 mod version;
@@ -28,6 +31,8 @@ pub fn register(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));
     con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
     con.register_table_function_with_extra_info::<sync::PgSyncState, _>(sync::STATE_NAME, &side)?;
+    con.register_table_function::<migration_plan::SqliteMigrationPlan>(migration_plan::NAME)?;
+    con.register_table_function::<sqlite_migrate::SqliteMigrate>(sqlite_migrate::NAME)?;
     Ok(())
 }
 

@@ -617,24 +617,32 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
         .and_then(|x| x.strip_suffix('}'))
         .unwrap_or(t);
     let b = t.as_bytes();
-    let hex: Vec<u8> = match b.len() {
+    match b.len() {
         36 => {
             if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
                 return None;
             }
-            b.iter().copied().filter(|&c| c != b'-').collect()
         }
-        32 => b.to_vec(),
+        32 => {}
         _ => return None,
-    };
-    if hex.len() != 32 {
-        return None;
     }
     let mut out = [0u8; 16];
-    for (k, pair) in hex.chunks(2).enumerate() {
-        out[k] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+    let mut k = 0;
+    let mut hi: Option<u8> = None;
+    for (i, &c) in b.iter().enumerate() {
+        if b.len() == 36 && matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        let v = hex_val(c)?;
+        match hi.take() {
+            None => hi = Some(v),
+            Some(h) => {
+                out[k] = (h << 4) | v;
+                k += 1;
+            }
+        }
     }
-    Some(out)
+    (k == 16).then_some(out)
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -706,20 +714,39 @@ pub struct DateTimeText {
     pub offset: Option<i32>,
 }
 
+/// Why text is not a date/time (no allocation: inference calls this for every value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateTimeError {
+    /// Not of the form `YYYY-MM-DD[ HH:MM[:SS[.f]]][zone]`.
+    Format,
+    /// The form is right but the day does not exist (`2026-02-30`).
+    Calendar,
+}
+
 /// Parse `YYYY-MM-DD`, optionally followed by ` ` or `T` and `HH:MM[:SS[.fraction]]`, optionally
 /// followed by a zone (`Z`, `UTC`, `±HH`, `±HHMM`, `±HH:MM[:SS]`). Fractions beyond microseconds
 /// are rounded (half to even, as PostgreSQL).
 pub fn parse_datetime(s: &str) -> std::result::Result<DateTimeText, String> {
+    scan_datetime(s).map_err(|e| match e {
+        DateTimeError::Format => format!(
+            "not an ISO-8601 date/time (YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]): {:?}",
+            s.trim()
+        ),
+        DateTimeError::Calendar => format!("{:?} is not a valid calendar date", s.trim()),
+    })
+}
+
+/// [`parse_datetime`] without building an error message.
+pub fn scan_datetime(s: &str) -> std::result::Result<DateTimeText, DateTimeError> {
+    use DateTimeError::{Calendar, Format};
     let t = s.trim();
-    let bad =
-        || format!("not an ISO-8601 date/time (YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]): {t:?}");
     let b = t.as_bytes();
     let mut i = 0;
     let year_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
     if !(4..=6).contains(&year_len) {
-        return Err(bad());
+        return Err(Format);
     }
-    let year: i64 = t[..year_len].parse().map_err(|_| bad())?;
+    let year: i64 = t[..year_len].parse().map_err(|_| Format)?;
     i += year_len;
     let num = |i: &mut usize, min: usize, max: usize| -> Option<u32> {
         let n = b[*i..]
@@ -735,17 +762,17 @@ pub fn parse_datetime(s: &str) -> std::result::Result<DateTimeText, String> {
         Some(v)
     };
     if b.get(i) != Some(&b'-') {
-        return Err(bad());
+        return Err(Format);
     }
     i += 1;
-    let month = num(&mut i, 1, 2).ok_or_else(bad)?;
+    let month = num(&mut i, 1, 2).ok_or(Format)?;
     if b.get(i) != Some(&b'-') {
-        return Err(bad());
+        return Err(Format);
     }
     i += 1;
-    let day = num(&mut i, 1, 2).ok_or_else(bad)?;
+    let day = num(&mut i, 1, 2).ok_or(Format)?;
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(format!("{t:?} is not a valid calendar date"));
+        return Err(Calendar);
     }
     let days = days_from_civil(year, month, day);
     if i == b.len() {
@@ -758,15 +785,15 @@ pub fn parse_datetime(s: &str) -> std::result::Result<DateTimeText, String> {
     }
     match b[i] {
         b' ' | b'T' | b't' => i += 1,
-        _ => return Err(bad()),
+        _ => return Err(Format),
     }
-    let (micros, used) = parse_clock(&t[i..]).ok_or_else(bad)?;
+    let (micros, used) = parse_clock(&t[i..]).ok_or(Format)?;
     i += used;
     let rest = t[i..].trim_start();
     let offset = if rest.is_empty() {
         None
     } else {
-        Some(parse_zone(rest).ok_or_else(bad)?)
+        Some(parse_zone(rest).ok_or(Format)?)
     };
     Ok(DateTimeText {
         days,
@@ -1159,6 +1186,20 @@ fn encode_numeric(n: &Numeric, buf: &mut Vec<u8>) {
     for d in digits {
         buf.extend_from_slice(&d.to_be_bytes());
     }
+}
+
+/// [`convert`] for one column of a table, with the error naming `table."column"` and the value.
+pub fn convert_column<'a>(
+    table: &str,
+    col: &CopyColumn,
+    v: SqliteValue<'a>,
+) -> Result<PgValue<'a>> {
+    convert(col.target, col.epoch, v).map_err(|reason| Error::Convert {
+        column: format!("{table}.\"{}\"", col.name.replace('"', "\"\"")),
+        value: v.describe(),
+        pg_type: col.target.sql_name().to_string(),
+        reason,
+    })
 }
 
 /// Encodes rows into binary COPY data in one growing buffer, to be handed over in chunks.

@@ -1,0 +1,139 @@
+//! `sqlite_migration_plan(path, tables := NULL, infer_types := true, types := NULL)`: what
+//! `sqlite_migrate` would create, one row per column, with the reason for each type. Reads the
+//! SQLite file (read-only) on the first scan call, never in bind.
+
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+
+use super::report::{declare, named_bool, named_string_list, Cell, Kind, Pager};
+use super::{args, fail};
+use crate::error::Result;
+use crate::migrate::plan::{parse_override, TypeOverride};
+use crate::migrate::{build_plan, PlanRequest};
+use crate::sqlite::SqliteSource;
+
+pub const NAME: &str = "sqlite_migration_plan";
+
+const COLUMNS: [(&str, Kind); 10] = [
+    ("table_name", Kind::Text),
+    ("column_name", Kind::Text),
+    ("declared_type", Kind::Text),
+    ("storage_classes", Kind::Text),
+    ("pg_type", Kind::Text),
+    ("reason", Kind::Text),
+    ("not_null", Kind::Bool),
+    ("pg_default", Kind::Text),
+    ("table_rows", Kind::Int),
+    ("notes", Kind::Text),
+];
+
+pub struct SqliteMigrationPlan;
+
+pub struct Bind {
+    path: String,
+    request: PlanRequest,
+}
+
+/// The arguments shared with `sqlite_migrate`: tables, infer_types, types.
+pub fn plan_request(bind: &BindInfo) -> Result<PlanRequest> {
+    let tables = named_string_list(bind, "tables")?;
+    let overrides = named_string_list(bind, "types")?
+        .unwrap_or_default()
+        .iter()
+        .map(|s| parse_override(s))
+        .collect::<Result<Vec<TypeOverride>>>()?;
+    Ok(PlanRequest {
+        tables,
+        overrides,
+        infer_types: named_bool(bind, "infer_types", true),
+    })
+}
+
+/// Named parameters shared with `sqlite_migrate`.
+pub fn plan_named_parameters() -> Vec<(String, LogicalTypeHandle)> {
+    let list = || LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
+    vec![
+        ("tables".into(), list()),
+        ("types".into(), list()),
+        (
+            "infer_types".into(),
+            LogicalTypeHandle::from(LogicalTypeId::Boolean),
+        ),
+    ]
+}
+
+fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
+    let src = SqliteSource::open(&bind.path)?;
+    let plans = build_plan(&src, &bind.request)?;
+    let mut rows = Vec::new();
+    for p in &plans {
+        let notes = p.notes.join("; ");
+        for c in &p.columns {
+            let mut reason = c.choice.reason.clone();
+            if let Some(unit) = c.choice.epoch {
+                reason.push_str(&format!(" [read as epoch {unit:?}]").to_lowercase());
+            }
+            if c.identity {
+                reason.push_str("; identity column, sequence set past the largest key");
+            }
+            let mut col_notes = notes.clone();
+            if let Some(n) = &c.default_note {
+                if !col_notes.is_empty() {
+                    col_notes.push_str("; ");
+                }
+                col_notes.push_str(n);
+            }
+            rows.push(vec![
+                Cell::Text(p.name().to_string()),
+                Cell::Text(c.name.clone()),
+                Cell::Text(c.declared_type.clone()),
+                Cell::Text(c.classes.clone()),
+                Cell::Text(c.choice.target.sql_name().to_string()),
+                Cell::Text(reason),
+                Cell::Bool(c.not_null),
+                c.default.clone().map_or(Cell::Null, Cell::Text),
+                Cell::Int(p.rows as i64),
+                if col_notes.is_empty() {
+                    Cell::Null
+                } else {
+                    Cell::Text(col_notes)
+                },
+            ]);
+        }
+    }
+    Ok(rows)
+}
+
+impl VTab for SqliteMigrationPlan {
+    type InitData = Pager;
+    type BindData = Bind;
+
+    fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
+        let path = args::required_string(bind, 0, "path").map_err(fail(NAME))?;
+        let request = plan_request(bind).map_err(fail(NAME))?;
+        declare(bind, &COLUMNS);
+        Ok(Bind { path, request })
+    }
+
+    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Ok(Pager::default())
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let bind = func.get_bind_data();
+        let kinds: Vec<Kind> = COLUMNS.iter().map(|c| c.1).collect();
+        func.get_init_data()
+            .next(output, &kinds, || compute(bind).map_err(fail(NAME)))
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)])
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        Some(plan_named_parameters())
+    }
+}

@@ -1,0 +1,133 @@
+//! `sqlite_migrate(path, dsn, schema := 'public', tables := NULL, if_exists := 'error',
+//! infer_types := true, dry_run := false, verify := true, types := NULL)`: migrate a SQLite file
+//! into PostgreSQL in one transaction; one row per table. All work (reading, writing) happens on the
+//! first scan call: bind only checks the arguments (DuckDB may bind twice).
+
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+
+use super::migration_plan::{plan_named_parameters, plan_request};
+use super::report::{declare, named_bool, Cell, Kind, Pager};
+use super::{args, fail, runtime};
+use crate::error::{Error, Result};
+use crate::migrate::execute::{migrate, Options};
+use crate::migrate::plan::IfExists;
+use crate::migrate::{build_plan, PlanRequest};
+use crate::postgres::connect::{self, ConnParams};
+use crate::sqlite::SqliteSource;
+
+pub const NAME: &str = "sqlite_migrate";
+
+const COLUMNS: [(&str, Kind); 8] = [
+    ("table_name", Kind::Text),
+    ("target", Kind::Text),
+    ("rows", Kind::Int),
+    ("verified", Kind::Bool),
+    ("checksum", Kind::Text),
+    ("seconds", Kind::Float),
+    ("committed", Kind::Bool),
+    ("notes", Kind::Text),
+];
+
+pub struct SqliteMigrate;
+
+pub struct Bind {
+    path: String,
+    params: ConnParams,
+    request: PlanRequest,
+    options: Options,
+}
+
+fn parse(bind: &BindInfo) -> Result<Bind> {
+    let path = args::required_string(bind, 0, "path")?;
+    let dsn = args::required_string(bind, 1, "pg_dsn")?;
+    let params = connect::resolve(&dsn, &connect::ProcessEnv)?;
+    let schema = args::named_string(bind, "schema").unwrap_or_else(|| "public".to_string());
+    if schema.is_empty() {
+        return Err(Error::argument("schema must not be empty"));
+    }
+    let if_exists = IfExists::parse(
+        &args::named_string(bind, "if_exists").unwrap_or_else(|| "error".to_string()),
+    )?;
+    Ok(Bind {
+        path,
+        params,
+        request: plan_request(bind)?,
+        options: Options {
+            schema,
+            if_exists,
+            verify: named_bool(bind, "verify", true),
+            dry_run: named_bool(bind, "dry_run", false),
+        },
+    })
+}
+
+fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
+    let src = SqliteSource::open(&bind.path)?;
+    let plans = build_plan(&src, &bind.request)?;
+    let results = runtime::block_on(migrate(src, &bind.params, &plans, &bind.options))?;
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            vec![
+                Cell::Text(r.table),
+                Cell::Text(r.target),
+                Cell::Int(r.rows as i64),
+                r.verified.map_or(Cell::Null, Cell::Bool),
+                r.checksum.map_or(Cell::Null, Cell::Text),
+                Cell::Float(r.seconds),
+                Cell::Bool(r.committed),
+                if r.notes.is_empty() {
+                    Cell::Null
+                } else {
+                    Cell::Text(r.notes)
+                },
+            ]
+        })
+        .collect())
+}
+
+impl VTab for SqliteMigrate {
+    type InitData = Pager;
+    type BindData = Bind;
+
+    fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
+        let data = parse(bind).map_err(fail(NAME))?;
+        declare(bind, &COLUMNS);
+        Ok(data)
+    }
+
+    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Ok(Pager::default())
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let bind = func.get_bind_data();
+        let kinds: Vec<Kind> = COLUMNS.iter().map(|c| c.1).collect();
+        func.get_init_data()
+            .next(output, &kinds, || compute(bind).map_err(fail(NAME)))
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
+        ])
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        let mut p = plan_named_parameters();
+        for (name, id) in [
+            ("schema", LogicalTypeId::Varchar),
+            ("if_exists", LogicalTypeId::Varchar),
+            ("dry_run", LogicalTypeId::Boolean),
+            ("verify", LogicalTypeId::Boolean),
+        ] {
+            p.push((name.to_string(), LogicalTypeHandle::from(id)));
+        }
+        Some(p)
+    }
+}

@@ -1,0 +1,381 @@
+//! Running a migration plan: one PostgreSQL transaction; tables created bare, rows streamed with
+//! binary COPY (the SQLite read on a blocking thread, one read transaction throughout), then keys,
+//! identity, indexes and foreign keys, then verification, then COMMIT (or ROLLBACK for a dry run).
+//! Any error rolls everything back: nothing is written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::checksum::{
+    canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, Checksum, RowHasher,
+};
+use super::plan::{
+    create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
+};
+use crate::error::{Error, Result};
+use crate::postgres::catalog::{quote_ident, quote_literal};
+use crate::postgres::connect::{self, ConnParams};
+use crate::postgres::copy_in::{
+    convert_column, copy_in_with, PgTarget, PgValue, DEFAULT_CHUNK_BYTES,
+};
+use crate::sqlite::{RowValues, SqliteSource};
+
+/// How to run a migration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub schema: String,
+    pub if_exists: IfExists,
+    pub verify: bool,
+    /// Run everything, then roll back.
+    pub dry_run: bool,
+}
+
+/// What happened to one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableResult {
+    pub table: String,
+    pub target: String,
+    pub rows: u64,
+    /// `None` when verification was off.
+    pub verified: Option<bool>,
+    /// Row count and checksum, `rows:sum`, as both sides computed it.
+    pub checksum: Option<String>,
+    pub seconds: f64,
+    pub committed: bool,
+    pub notes: String,
+}
+
+async fn exec(client: &Client, sql: &str, target: &str) -> Result<()> {
+    client
+        .batch_execute(sql)
+        .await
+        .map_err(|e| Error::from_pg(e, &format!("running {}", short(sql)), target))
+}
+
+fn short(sql: &str) -> String {
+    if sql.len() > 200 {
+        let mut end = 200;
+        while !sql.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &sql[..end])
+    } else {
+        sql.to_string()
+    }
+}
+
+/// Run the migration. `src` is moved to the blocking reader and back for each table.
+pub async fn migrate(
+    src: SqliteSource,
+    params: &ConnParams,
+    plans: &[TablePlan],
+    opts: &Options,
+) -> Result<Vec<TableResult>> {
+    let target = params.target();
+    let client = connect::connect(params).await?;
+    exec(
+        &client,
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
+         SET client_min_messages = warning; BEGIN",
+        &target,
+    )
+    .await?;
+    let mut src = Some(src);
+    let result = run(&client, &mut src, plans, opts, &target).await;
+    match result {
+        Ok(mut results) => {
+            let end = if opts.dry_run { "ROLLBACK" } else { "COMMIT" };
+            exec(&client, end, &target).await?;
+            for r in &mut results {
+                r.committed = !opts.dry_run;
+            }
+            Ok(results)
+        }
+        Err(e) => {
+            // Best effort: dropping the connection rolls back as well.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+async fn run(
+    client: &Client,
+    src: &mut Option<SqliteSource>,
+    plans: &[TablePlan],
+    opts: &Options,
+    target: &str,
+) -> Result<Vec<TableResult>> {
+    let schema = &opts.schema;
+    exec(
+        client,
+        &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
+        target,
+    )
+    .await?;
+    let names: Vec<String> = plans.iter().map(|p| p.name().to_string()).collect();
+    let existing: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = ANY($2) ORDER BY 1",
+            &[schema, &names],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "looking for existing tables", target))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !existing.is_empty() {
+        match opts.if_exists {
+            IfExists::Error => {
+                return Err(Error::argument(format!(
+                    "{} already exist{} in PostgreSQL; nothing was written. Pass if_exists := 'replace' to drop and re-create {}, or migrate into another schema := ...",
+                    existing.iter().map(|t| target_name(schema, t)).collect::<Vec<_>>().join(", "),
+                    if existing.len() == 1 { "s" } else { "" },
+                    if existing.len() == 1 { "it" } else { "them" },
+                )))
+            }
+            IfExists::Replace => {
+                for t in &existing {
+                    exec(client, &format!("DROP TABLE {} CASCADE", target_name(schema, t)), target).await?;
+                }
+            }
+        }
+    }
+    for p in plans {
+        exec(client, &create_table_sql(schema, p), target).await?;
+    }
+    let mut results = Vec::with_capacity(plans.len());
+    let mut sums = Vec::with_capacity(plans.len());
+    for p in plans {
+        let t0 = Instant::now();
+        let tq = target_name(schema, p.name());
+        let (rows, ck) = copy_table(client, src, p, &tq, opts.verify, target).await?;
+        for sql in post_load_sql(schema, p) {
+            exec(client, &sql, target).await?;
+        }
+        sums.push(ck);
+        results.push(TableResult {
+            table: p.name().to_string(),
+            target: tq,
+            rows,
+            verified: None,
+            checksum: None,
+            seconds: t0.elapsed().as_secs_f64(),
+            committed: false,
+            notes: p.notes.join("; "),
+        });
+    }
+    let by_name: BTreeMap<String, &TablePlan> =
+        plans.iter().map(|p| (p.name().to_string(), p)).collect();
+    for (p, r) in plans.iter().zip(results.iter_mut()) {
+        let (sql, notes) = foreign_key_sql(schema, p, &by_name);
+        for s in sql {
+            exec(client, &s, target).await?;
+        }
+        if !notes.is_empty() {
+            if !r.notes.is_empty() {
+                r.notes.push_str("; ");
+            }
+            r.notes.push_str(&notes.join("; "));
+        }
+    }
+    if opts.verify {
+        for ((p, r), ck) in plans.iter().zip(results.iter_mut()).zip(&sums) {
+            let t0 = Instant::now();
+            let source = src.as_ref().ok_or_else(lost_source)?;
+            verify_table(client, source, p, &r.target, ck, target).await?;
+            r.verified = Some(true);
+            r.checksum = Some(format!("{}:{}", ck.rows, ck.sum));
+            r.seconds += t0.elapsed().as_secs_f64();
+        }
+    }
+    Ok(results)
+}
+
+fn typed_columns(p: &TablePlan) -> Vec<(String, PgTarget)> {
+    p.columns
+        .iter()
+        .map(|c| (c.name.clone(), c.choice.target))
+        .collect()
+}
+
+/// Copy one table's rows; returns the rows PostgreSQL took and the source-side checksum.
+fn lost_source() -> Error {
+    Error::argument("internal: the SQLite reader was not handed back")
+}
+
+async fn copy_table(
+    client: &Client,
+    src: &mut Option<SqliteSource>,
+    p: &TablePlan,
+    tq: &str,
+    verify: bool,
+    target: &str,
+) -> Result<(u64, Checksum)> {
+    // The reader needs the source by value on its blocking thread: lend it and take it back.
+    let placeholder = src.take().ok_or_else(lost_source)?;
+    let columns = p.copy_columns();
+    let names = p.column_names();
+    let table = p.name().to_string();
+    let label = tq.to_string();
+    let result = copy_in_with(
+        client,
+        tq,
+        columns.clone(),
+        DEFAULT_CHUNK_BYTES,
+        target,
+        move |w| {
+            let source = placeholder;
+            let mut hasher = RowHasher::default();
+            let mut ck = Checksum::default();
+            let n = columns.len();
+            let read = source.for_each_row(&table, &names, |row| {
+                let mut values: Vec<PgValue<'_>> = Vec::with_capacity(n);
+                for (i, col) in columns.iter().enumerate() {
+                    values.push(convert_column(&label, col, row.value(i))?);
+                }
+                if verify {
+                    ck.add(hasher.hash(&values));
+                }
+                w.write_values(&values)
+            });
+            match read {
+                Ok(_) => Ok(Ok((source, ck))),
+                // Keep the source even on failure (it is needed to roll back cleanly).
+                Err(e) => Ok(Err((source, e))),
+            }
+        },
+    )
+    .await;
+    match result {
+        Ok((rows, Ok((source, ck)))) => {
+            *src = Some(source);
+            Ok((rows, ck))
+        }
+        Ok((_, Err((source, e)))) => {
+            *src = Some(source);
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn verify_table(
+    client: &Client,
+    src: &SqliteSource,
+    p: &TablePlan,
+    tq: &str,
+    ck: &Checksum,
+    target: &str,
+) -> Result<()> {
+    let cols = typed_columns(p);
+    let row = client
+        .query_one(pg_checksum_sql(tq, &cols).as_str(), &[])
+        .await
+        .map_err(|e| Error::from_pg(e, &format!("verifying {tq}"), target))?;
+    let pg_rows: i64 = row.get(0);
+    let pg_sum: String = row.get(1);
+    if pg_rows as u64 == ck.rows && pg_sum == ck.sum.to_string() {
+        return Ok(());
+    }
+    let sample = differing_key(client, src, p, tq, target)
+        .await
+        .unwrap_or_else(|e| format!("(could not find a sample row: {e})"));
+    Err(Error::Verify {
+        table: tq.to_string(),
+        reason: format!(
+            "SQLite has {} rows with checksum {}, PostgreSQL has {pg_rows} rows with checksum {pg_sum}; {sample}. The transaction was rolled back: nothing was written",
+            ck.rows, ck.sum
+        ),
+    })
+}
+
+/// Find one row that differs: by primary key (or, without one, by the whole row).
+async fn differing_key(
+    client: &Client,
+    src: &SqliteSource,
+    p: &TablePlan,
+    tq: &str,
+    target: &str,
+) -> Result<String> {
+    let pk: Vec<String> = p
+        .source
+        .primary_key()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let key_idx: Vec<usize> = if pk.is_empty() {
+        (0..p.columns.len()).collect()
+    } else {
+        pk.iter()
+            .filter_map(|k| p.columns.iter().position(|c| &c.name == k))
+            .collect()
+    };
+    let key_sql: Vec<String> = key_idx
+        .iter()
+        .map(|&i| {
+            let c = &p.columns[i];
+            format!(
+                "{} || '=' || coalesce({}, 'NULL')",
+                quote_literal(&c.name),
+                pg_canonical_sql(&c.name, c.choice.target)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT concat_ws(', ', {}), {} FROM {tq}",
+        key_sql.join(", "),
+        pg_row_hash_sql(&typed_columns(p))
+    );
+    let rows = client
+        .query(sql.as_str(), &[])
+        .await
+        .map_err(|e| Error::from_pg(e, "looking for the differing row", target))?;
+    let mut pg: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let columns = p.copy_columns();
+    let names = p.column_names();
+    let mut hasher = RowHasher::default();
+    let mut found: Option<String> = None;
+    let mut value = Vec::new();
+    src.for_each_row(p.name(), &names, |row| {
+        if found.is_some() {
+            return Ok(());
+        }
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, col) in columns.iter().enumerate() {
+            values.push(convert_column(tq, col, row.value(i))?);
+        }
+        let h = hasher.hash(&values);
+        let key: Vec<String> = key_idx
+            .iter()
+            .map(|&i| {
+                value.clear();
+                canonical_value(&values[i], &mut value);
+                let v = match values[i] {
+                    PgValue::Null => "NULL".to_string(),
+                    _ => String::from_utf8_lossy(&value).into_owned(),
+                };
+                format!("{}={v}", columns[i].name)
+            })
+            .collect();
+        let key = key.join(", ");
+        match pg.remove(&key) {
+            Some(ph) if ph == h => {}
+            Some(_) => found = Some(format!("the row with key ({key}) differs")),
+            None => found = Some(format!("the row with key ({key}) is missing in PostgreSQL")),
+        }
+        Ok(())
+    })?;
+    if let Some(f) = found {
+        return Ok(f);
+    }
+    match pg.keys().next() {
+        Some(k) => Ok(format!(
+            "the row with key ({k}) is in PostgreSQL but not in SQLite"
+        )),
+        None => Ok("no single row differs (duplicate rows?)".into()),
+    }
+}
