@@ -12,8 +12,8 @@
 
     dbt run-operation lakemig.sync --args "{dsn: 'host=db dbname=shop user=dbt', table: shop.customers, target: lake.raw.customers}"
 
-  pg_sync commits on lakemig's own connection (its own transaction): prefer on-run-start (or a
-  pre-hook with transaction: false) so the models that follow read the synced rows.
+  pg_sync commits on lakemig's own connection, in its own transaction (a failing model does not roll
+  it back): prefer on-run-start, which dbt runs and commits before any model starts.
   The macro runs the sync itself and renders nothing, so the hook has no SQL left to execute.
 -#}
 {% macro sync(dsn, table, target=none, primary_key=none, cursor=none, hard_deletes=none, enforce_key=none,
