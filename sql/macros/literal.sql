@@ -32,13 +32,19 @@
 {%- endmacro %}
 
 
-{#- One line per result row: "prefix: name=value, name=value". -#}
-{% macro log_rows(result, prefix) -%}
+{#- One line per result row: "prefix: name=value, name=value". Columns in `long_columns` (DDL, statements)
+    are left out of the line, and printed below it, indented, when show_long is true. -#}
+{% macro log_rows(result, prefix, long_columns=[], show_long=false) -%}
   {%- for row in result.rows -%}
     {%- set cells = [] -%}
-    {%- for name in result.column_names -%}
+    {%- for name in result.column_names if name not in long_columns -%}
       {%- do cells.append(name ~ "=" ~ row[name]) -%}
     {%- endfor -%}
     {{- log(prefix ~ ": " ~ cells | join(", "), info=true) -}}
+    {%- if show_long -%}
+      {%- for name in result.column_names if name in long_columns and row[name] is not none -%}
+        {{- log("    " ~ (row[name] | string | replace("\n", "\n    ")), info=true) -}}
+      {%- endfor -%}
+    {%- endif -%}
   {%- endfor -%}
 {%- endmacro %}
