@@ -45,8 +45,11 @@ test: setup release lint unit pytest
 demo: setup release
 	$(PYTHON) tools/demo.py
 
+# Every benchmark, each side by side with the tool lakemig replaces, reported as ratios (bench/out/*.json).
 bench: setup release
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+	$(PYTHON) bench/bench_catalog.py
+	$(PYTHON) bench/bench_sqlite.py
 
 clean:
 	rm -rf build target

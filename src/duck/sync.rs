@@ -7,7 +7,7 @@
 //! PostgreSQL snapshot exported by the sync.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
@@ -679,10 +679,25 @@ fn write_parquet(
     Ok(())
 }
 
-fn side(info: *const Side) -> Result<&'static Side> {
+/// These functions return one computed result: on the first call, lock lakemig's connection to the
+/// database (None on later calls, after setting an empty chunk).
+fn first_call<'a, T: VTab<InitData = AtomicBool>>(
+    func: &'a TableFunctionInfo<T>,
+    output: &mut DataChunkHandle,
+    name: &'static str,
+) -> Result<Option<MutexGuard<'a, Connection>>, Box<dyn std::error::Error>> {
+    if func.get_init_data().swap(true, Ordering::Relaxed) {
+        output.set_len(0);
+        return Ok(None);
+    }
     // SAFETY: the extra info was registered as a `Side` in `register` and lives as long as the
     // function (DuckDB frees it when the catalog entry goes).
-    unsafe { info.as_ref() }.ok_or_else(|| Error::argument("internal error: no connection"))
+    let side = unsafe { func.get_extra_info::<Side>().as_ref() }
+        .ok_or_else(|| fail(name)(Error::argument("internal error: no connection")))?;
+    let con = side
+        .lock()
+        .map_err(|_| fail(name)(Error::argument("an earlier sync panicked; reload lakemig")))?;
+    Ok(Some(con))
 }
 
 impl VTab for PgSync {
@@ -735,14 +750,9 @@ impl VTab for PgSync {
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        if func.get_init_data().swap(true, Ordering::Relaxed) {
-            output.set_len(0);
+        let Some(con) = first_call(func, output, NAME)? else {
             return Ok(());
-        }
-        let side = side(func.get_extra_info::<Side>()).map_err(fail(NAME))?;
-        let con = side
-            .lock()
-            .map_err(|_| fail(NAME)(Error::argument("an earlier sync panicked; reload lakemig")))?;
+        };
         let o = run_sync(&con, func.get_bind_data()).map_err(fail(NAME))?;
         rows::write(
             output,
@@ -878,14 +888,9 @@ impl VTab for PgSyncState {
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        if func.get_init_data().swap(true, Ordering::Relaxed) {
-            output.set_len(0);
+        let Some(con) = first_call(func, output, STATE_NAME)? else {
             return Ok(());
-        }
-        let side = side(func.get_extra_info::<Side>()).map_err(fail(STATE_NAME))?;
-        let con = side.lock().map_err(|_| {
-            fail(STATE_NAME)(Error::argument("an earlier sync panicked; reload lakemig"))
-        })?;
+        };
         let cols = read_all_states(&con).map_err(fail(STATE_NAME))?;
         let n = match &cols[0] {
             Out::Text(v) => v.len(),
