@@ -42,3 +42,17 @@ pub fn named_bool(bind: &BindInfo, name: &str, default: bool) -> bool {
         .filter(|v| !v.is_null())
         .map_or(default, |v| v.to_bool())
 }
+
+/// A named LIST(VARCHAR) argument, or None when absent or NULL.
+pub fn named_string_list(bind: &BindInfo, name: &str) -> Result<Option<Vec<String>>> {
+    match bind.get_named_parameter(name) {
+        Some(v) if !v.is_null() => Ok(Some(
+            v.to_list()
+                .ok_or_else(|| Error::argument(format!("{name} must be a list of strings")))?
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
+        )),
+        _ => Ok(None),
+    }
+}

@@ -5,7 +5,7 @@
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::report::{declare, named_bool, named_string_list, Cell, Kind, Pager};
+use super::report::{declare, Cell, Kind, Pager};
 use super::{args, fail};
 use crate::error::Result;
 use crate::migrate::plan::{parse_override, TypeOverride};
@@ -36,8 +36,8 @@ pub struct Bind {
 
 /// The arguments shared with `sqlite_migrate`: tables, infer_types, types.
 pub fn plan_request(bind: &BindInfo) -> Result<PlanRequest> {
-    let tables = named_string_list(bind, "tables")?;
-    let overrides = named_string_list(bind, "types")?
+    let tables = args::named_string_list(bind, "tables")?;
+    let overrides = args::named_string_list(bind, "types")?
         .unwrap_or_default()
         .iter()
         .map(|s| parse_override(s))
@@ -45,7 +45,7 @@ pub fn plan_request(bind: &BindInfo) -> Result<PlanRequest> {
     Ok(PlanRequest {
         tables,
         overrides,
-        infer_types: named_bool(bind, "infer_types", true),
+        infer_types: args::named_bool(bind, "infer_types", true),
     })
 }
 

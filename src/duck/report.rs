@@ -87,27 +87,3 @@ impl Pager {
         Ok(())
     }
 }
-
-/// A named LIST(VARCHAR) argument, or None when absent or NULL.
-pub fn named_string_list(bind: &BindInfo, name: &str) -> crate::error::Result<Option<Vec<String>>> {
-    match bind.get_named_parameter(name) {
-        Some(v) if !v.is_null() => Ok(Some(
-            v.to_list()
-                .ok_or_else(|| {
-                    crate::error::Error::argument(format!("{name} must be a list of strings"))
-                })?
-                .iter()
-                .map(|x| x.to_string())
-                .collect(),
-        )),
-        _ => Ok(None),
-    }
-}
-
-/// A named BOOLEAN argument with a default.
-pub fn named_bool(bind: &BindInfo, name: &str, default: bool) -> bool {
-    match bind.get_named_parameter(name).filter(|v| !v.is_null()) {
-        Some(v) => v.to_bool(),
-        None => default,
-    }
-}

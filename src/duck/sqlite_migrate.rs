@@ -7,7 +7,7 @@ use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::migration_plan::{plan_named_parameters, plan_request};
-use super::report::{declare, named_bool, Cell, Kind, Pager};
+use super::report::{declare, Cell, Kind, Pager};
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::migrate::execute::{migrate, Options};
@@ -56,8 +56,8 @@ fn parse(bind: &BindInfo) -> Result<Bind> {
         options: Options {
             schema,
             if_exists,
-            verify: named_bool(bind, "verify", true),
-            dry_run: named_bool(bind, "dry_run", false),
+            verify: args::named_bool(bind, "verify", true),
+            dry_run: args::named_bool(bind, "dry_run", false),
         },
     })
 }

@@ -90,12 +90,8 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
         target: args::named_string(bind, "target"),
         primary_key,
         cursor: args::named_string(bind, "cursor").unwrap_or_else(|| "updated_at".into()),
-        hard_deletes: bind
-            .get_named_parameter("hard_deletes")
-            .is_some_and(|v| !v.is_null() && v.to_string() == "true"),
-        enforce_key: bind
-            .get_named_parameter("enforce_key")
-            .is_some_and(|v| !v.is_null() && v.to_string() == "true"),
+        hard_deletes: args::named_bool(bind, "hard_deletes", false),
+        enforce_key: args::named_bool(bind, "enforce_key", false),
         parquet_dir: args::named_string(bind, "parquet_dir"),
         batch_size: args::named_int(bind, "batch_size", 10_000, 1)?,
         blind_window: Duration::from_secs(window as u64),

@@ -20,30 +20,13 @@ use crate::ducklake::catalog::{self, CatalogColumn, Flags, Version};
 use crate::ducklake::inlined::{self, LakeColumnRow};
 use crate::ducklake::types::{inlined_pg_type, PgType};
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{quote_ident, quote_literal};
+use crate::postgres::catalog::quote_ident;
 use crate::postgres::copy_in::{self, CopyColumn, PgTarget, PgValue};
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
 
-/// What to do when the target schema already holds tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfExists {
-    Error,
-    /// Drop the `ducklake_*` tables of the schema first (other tables are never dropped).
-    Replace,
-}
-
-impl IfExists {
-    pub fn parse(s: &str) -> Result<IfExists> {
-        match s.to_ascii_lowercase().as_str() {
-            "error" => Ok(IfExists::Error),
-            "replace" => Ok(IfExists::Replace),
-            other => Err(Error::argument(format!(
-                "if_exists must be 'error' or 'replace', got {}",
-                quote_literal(other)
-            ))),
-        }
-    }
-}
+/// What to do when the target schema already holds catalog tables (`Replace` drops only the
+/// `ducklake_*` tables, never others). The same choice `sqlite_migrate` offers.
+pub use crate::migrate::plan::IfExists;
 
 #[derive(Debug, Clone)]
 pub struct Options {

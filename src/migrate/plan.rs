@@ -10,7 +10,8 @@ use crate::sqlite::{IndexOrigin, SqliteTable, SqliteValue};
 
 use super::infer::{choose_type, ColumnStats, TypeChoice};
 
-/// `if_exists`: what to do when a target table already exists.
+/// `if_exists`: what to do when a target table (for `sqlite_catalog_migrate`, the catalog's tables)
+/// already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfExists {
     Error,
@@ -23,7 +24,8 @@ impl IfExists {
             "error" => Ok(IfExists::Error),
             "replace" => Ok(IfExists::Replace),
             other => Err(Error::argument(format!(
-                "if_exists must be 'error' or 'replace', got '{other}'"
+                "if_exists must be 'error' or 'replace', got {}",
+                quote_literal(other)
             ))),
         }
     }
