@@ -7,13 +7,21 @@ use std::sync::{Arc, Mutex};
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::emit::{Cell, Emitter};
+use super::report::{declare, Cell, Kind, Pager};
 use super::{args, fail, runtime};
 use crate::ducklake::migrate::{self, IfExists, Options};
 use crate::postgres::connect;
 use crate::sqlite::SqliteSource;
 
 pub const NAME: &str = "sqlite_catalog_migrate";
+
+const COLUMNS: [(&str, Kind); 5] = [
+    ("table", Kind::Text),
+    ("rows", Kind::Int),
+    ("verified", Kind::Bool),
+    ("duration", Kind::Float),
+    ("ddl", Kind::Text),
+];
 
 pub struct SqliteCatalogMigrate;
 
@@ -45,21 +53,17 @@ fn bind_args(bind: &BindInfo) -> crate::error::Result<Bind> {
 }
 
 impl VTab for SqliteCatalogMigrate {
-    type InitData = Emitter;
+    type InitData = Pager;
     type BindData = Bind;
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
         let data = bind_args(bind).map_err(fail(NAME))?;
-        bind.add_result_column("table", LogicalTypeHandle::from(LogicalTypeId::Varchar));
-        bind.add_result_column("rows", LogicalTypeHandle::from(LogicalTypeId::Bigint));
-        bind.add_result_column("verified", LogicalTypeHandle::from(LogicalTypeId::Boolean));
-        bind.add_result_column("duration", LogicalTypeHandle::from(LogicalTypeId::Double));
-        bind.add_result_column("ddl", LogicalTypeHandle::from(LogicalTypeId::Varchar));
+        declare(bind, &COLUMNS);
         Ok(data)
     }
 
-    fn init(_: &InitInfo) -> Result<Emitter, Box<dyn std::error::Error>> {
-        Ok(Emitter::default())
+    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Ok(Pager::default())
     }
 
     fn func(
@@ -67,27 +71,29 @@ impl VTab for SqliteCatalogMigrate {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let bind = func.get_bind_data();
-        func.get_init_data()
-            .next_chunk(output, || {
+        let kinds = COLUMNS.map(|(_, k)| k);
+        func.get_init_data().next(output, &kinds, || {
+            let results = (|| {
                 let src = Arc::new(Mutex::new(SqliteSource::open(&bind.sqlite_path)?));
-                let results = runtime::block_on(async {
+                runtime::block_on(async {
                     let mut client = connect::connect(&bind.params).await?;
                     migrate::migrate(&mut client, src, &bind.opts, &bind.params.target()).await
-                })?;
-                Ok(results
-                    .into_iter()
-                    .map(|r| {
-                        vec![
-                            Cell::Text(Some(r.table)),
-                            Cell::BigInt(r.rows as i64),
-                            Cell::Bool(r.verified),
-                            Cell::Double(r.seconds),
-                            Cell::Text(Some(r.ddl)),
-                        ]
-                    })
-                    .collect())
-            })
-            .map_err(fail(NAME))
+                })
+            })()
+            .map_err(fail(NAME))?;
+            Ok(results
+                .into_iter()
+                .map(|r| {
+                    vec![
+                        Cell::Text(r.table),
+                        Cell::Int(r.rows as i64),
+                        Cell::Bool(r.verified),
+                        Cell::Float(r.seconds),
+                        Cell::Text(r.ddl),
+                    ]
+                })
+                .collect())
+        })
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

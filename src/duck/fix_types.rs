@@ -5,12 +5,21 @@
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::emit::{Cell, Emitter};
+use super::report::{declare, Cell, Kind, Pager};
 use super::{args, fail, runtime};
 use crate::ducklake::fix_types;
 use crate::postgres::connect;
 
 pub const NAME: &str = "ducklake_fix_types";
+
+const COLUMNS: [(&str, Kind); 6] = [
+    ("table", Kind::Text),
+    ("column", Kind::Text),
+    ("from_type", Kind::Text),
+    ("to_type", Kind::Text),
+    ("statement", Kind::Text),
+    ("applied", Kind::Bool),
+];
 
 pub struct DuckLakeFixTypes;
 
@@ -21,7 +30,7 @@ pub struct Bind {
 }
 
 impl VTab for DuckLakeFixTypes {
-    type InitData = Emitter;
+    type InitData = Pager;
     type BindData = Bind;
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
@@ -29,10 +38,7 @@ impl VTab for DuckLakeFixTypes {
         let params = connect::resolve(&dsn, &connect::ProcessEnv).map_err(fail(NAME))?;
         let schema = args::named_string(bind, "schema").unwrap_or_else(|| "public".into());
         let dry_run = args::named_bool(bind, "dry_run", false);
-        for name in ["table", "column", "from_type", "to_type", "statement"] {
-            bind.add_result_column(name, LogicalTypeHandle::from(LogicalTypeId::Varchar));
-        }
-        bind.add_result_column("applied", LogicalTypeHandle::from(LogicalTypeId::Boolean));
+        declare(bind, &COLUMNS);
         Ok(Bind {
             params,
             schema,
@@ -40,8 +46,8 @@ impl VTab for DuckLakeFixTypes {
         })
     }
 
-    fn init(_: &InitInfo) -> Result<Emitter, Box<dyn std::error::Error>> {
-        Ok(Emitter::default())
+    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Ok(Pager::default())
     }
 
     fn func(
@@ -49,33 +55,33 @@ impl VTab for DuckLakeFixTypes {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let bind = func.get_bind_data();
-        func.get_init_data()
-            .next_chunk(output, || {
-                let changes = runtime::block_on(async {
-                    let mut client = connect::connect(&bind.params).await?;
-                    fix_types::fix_types(
-                        &mut client,
-                        &bind.schema,
-                        bind.dry_run,
-                        &bind.params.target(),
-                    )
-                    .await
-                })?;
-                Ok(changes
-                    .into_iter()
-                    .map(|c| {
-                        vec![
-                            Cell::Text(Some(c.table)),
-                            Cell::Text(Some(c.column)),
-                            Cell::Text(Some(c.from_type)),
-                            Cell::Text(Some(c.to_type)),
-                            Cell::Text(Some(c.statement)),
-                            Cell::Bool(!bind.dry_run),
-                        ]
-                    })
-                    .collect())
+        let kinds = COLUMNS.map(|(_, k)| k);
+        func.get_init_data().next(output, &kinds, || {
+            let changes = runtime::block_on(async {
+                let mut client = connect::connect(&bind.params).await?;
+                fix_types::fix_types(
+                    &mut client,
+                    &bind.schema,
+                    bind.dry_run,
+                    &bind.params.target(),
+                )
+                .await
             })
-            .map_err(fail(NAME))
+            .map_err(fail(NAME))?;
+            Ok(changes
+                .into_iter()
+                .map(|c| {
+                    vec![
+                        Cell::Text(c.table),
+                        Cell::Text(c.column),
+                        Cell::Text(c.from_type),
+                        Cell::Text(c.to_type),
+                        Cell::Text(c.statement),
+                        Cell::Bool(!bind.dry_run),
+                    ]
+                })
+                .collect())
+        })
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

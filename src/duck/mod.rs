@@ -5,7 +5,6 @@ mod args;
 mod catalog_migrate;
 mod chunk;
 mod connection_info;
-mod emit;
 mod fix_types;
 mod incremental_scan;
 mod migration_plan;

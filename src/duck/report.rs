@@ -1,10 +1,13 @@
-//! Small result sets (plans, per-table reports) computed in one go and handed to DuckDB 2,048 rows
-//! per chunk.
+//! Small result sets (plans, per-table reports) computed in one go on the first scan call (never in
+//! bind: bind may run twice) and handed to DuckDB 2,048 rows per chunk, written through
+//! [`super::rows`] (the same checked path as scanned data).
 
 use std::sync::Mutex;
 
-use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeHandle, LogicalTypeId};
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::BindInfo;
+
+use super::rows::{self, Out};
 
 /// One output value.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,22 +70,49 @@ impl Pager {
             return Ok(());
         };
         let end = (*offset + 2048).min(rows.len());
-        for (r, row) in rows[*offset..end].iter().enumerate() {
-            for (c, (cell, kind)) in row.iter().zip(kinds).enumerate() {
-                let mut v = output.flat_vector(c);
-                match (cell, kind) {
-                    (Cell::Text(s), Kind::Text) => v.insert(r, s.as_str()),
-                    // SAFETY: the column was declared BIGINT (i64) in bind; r < 2048 <= capacity.
-                    (Cell::Int(i), Kind::Int) => unsafe { v.as_mut_slice::<i64>()[r] = *i },
-                    // SAFETY: declared DOUBLE (f64).
-                    (Cell::Float(f), Kind::Float) => unsafe { v.as_mut_slice::<f64>()[r] = *f },
-                    // SAFETY: declared BOOLEAN (bool).
-                    (Cell::Bool(b), Kind::Bool) => unsafe { v.as_mut_slice::<bool>()[r] = *b },
-                    _ => v.set_null(r),
+        let page = &rows[*offset..end];
+        let columns: Vec<Out> = kinds
+            .iter()
+            .enumerate()
+            .map(|(c, kind)| {
+                let cells = page.iter().map(move |row| row.get(c));
+                match kind {
+                    Kind::Text => Out::Text(
+                        cells
+                            .map(|x| match x {
+                                Some(Cell::Text(s)) => Some(s.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    Kind::Int => Out::BigInt(
+                        cells
+                            .map(|x| match x {
+                                Some(Cell::Int(i)) => Some(*i),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    Kind::Float => Out::Double(
+                        cells
+                            .map(|x| match x {
+                                Some(Cell::Float(f)) => Some(*f),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    Kind::Bool => Out::Bool(
+                        cells
+                            .map(|x| match x {
+                                Some(Cell::Bool(b)) => Some(*b),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
                 }
-            }
-        }
-        output.set_len(end - *offset);
+            })
+            .collect();
+        rows::write(output, page.len(), &columns).map_err(|e| e.to_string())?;
         *offset = end;
         Ok(())
     }

@@ -12,6 +12,8 @@ use crate::types::DuckType;
 pub enum Out {
     Text(Vec<Option<String>>),
     BigInt(Vec<Option<i64>>),
+    Double(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
     /// TIMESTAMPTZ, microseconds since 1970-01-01 UTC.
     TimestampTz(Vec<Option<i64>>),
     /// INTERVAL of this many microseconds.
@@ -24,6 +26,8 @@ impl Out {
         match self {
             Out::Text(_) => DuckType::Varchar,
             Out::BigInt(_) => DuckType::BigInt,
+            Out::Double(_) => DuckType::Double,
+            Out::Bool(_) => DuckType::Boolean,
             Out::TimestampTz(_) => DuckType::TimestampTz,
             Out::Micros(_) => DuckType::Interval,
             Out::TextList(_) => DuckType::List(Box::new(DuckType::Varchar)),
@@ -58,6 +62,20 @@ impl Out {
                 Column {
                     validity,
                     data: ColumnData::I64(data),
+                }
+            }
+            Out::Double(v) => {
+                let (validity, data) = fixed(v);
+                Column {
+                    validity,
+                    data: ColumnData::F64(data),
+                }
+            }
+            Out::Bool(v) => {
+                let (validity, data) = fixed(v);
+                Column {
+                    validity,
+                    data: ColumnData::Bool(data),
                 }
             }
             Out::Micros(v) => {
