@@ -231,20 +231,50 @@ fn read_state(con: &Connection, target: &Target) -> Result<Option<State>> {
     .map_err(duck("reading the checkpoint"))
 }
 
-/// The nested read: `pg_incremental_scan` in the sync's snapshot. Parameters: dsn, table, cursor,
-/// since (text, cast to the cursor's type), snapshot, batch size.
-fn scan_sql(since_type: Option<&str>, columns: Option<&[String]>) -> String {
-    let since = match since_type {
-        Some(t) => format!("CAST(?4 AS {t})"),
+/// Run `{statement} SELECT * FROM pg_incremental_scan(...)`: a nested read of the source in the
+/// sync's snapshot. `since` is `(DuckDB type of the cursor, watermark text)`; `columns` projects.
+/// The DSN goes in as a parameter, so it never appears in DuckDB's error text.
+fn nested_read(
+    con: &Connection,
+    args: &Args,
+    snap: &SyncSnapshot,
+    statement: &str,
+    since: Option<(&str, &String)>,
+    columns: Option<&[String]>,
+    context: &str,
+) -> Result<()> {
+    let since_sql = match since {
+        Some((ty, _)) => format!("CAST(?4 AS {ty})"),
         None => "CAST(?4 AS VARCHAR)".to_string(),
     };
     let cols = match columns {
         Some(c) => format!(", columns := {}", plan::list_literal(c)),
         None => String::new(),
     };
-    format!(
-        "pg_incremental_scan(?1, ?2, cursor := ?3, since := {since}, snapshot := ?5, batch_size := ?6{cols})"
+    con.execute(
+        &format!(
+            "{statement} SELECT * FROM pg_incremental_scan(?1, ?2, cursor := ?3, since := {since_sql}, \
+             snapshot := ?5, batch_size := ?6{cols})"
+        ),
+        params![
+            args.dsn,
+            snap.table.quoted(),
+            args.cursor,
+            since.map(|(_, w)| w),
+            snap.snapshot,
+            args.batch_size
+        ],
     )
+    .map_err(duck(context))?;
+    Ok(())
+}
+
+/// The DuckDB type of a table's cursor column.
+fn cursor_type_of(columns: &[(String, String)], cursor: &str) -> Option<String> {
+    columns
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(cursor))
+        .map(|(_, t)| t.clone())
 }
 
 fn run_sync(con: &Connection, args: &Args) -> Result<Outcome> {
@@ -254,7 +284,7 @@ fn run_sync(con: &Connection, args: &Args) -> Result<Outcome> {
         .map_or(0, |d| d.as_micros() as i64);
     let target = resolve_target(con, args)?;
     trace(started, "target resolved");
-    let (snap, _kind) = runtime::block_on(take_snapshot(
+    let snap = runtime::block_on(take_snapshot(
         &args.params,
         &args.source,
         &args.cursor,
@@ -368,33 +398,31 @@ fn apply(
     } else {
         None
     };
-    let batch = args.batch_size;
-    let scan_params = |since: Option<&String>| {
-        (
-            args.dsn.clone(),
-            snap.table.quoted(),
-            args.cursor.clone(),
-            since.cloned(),
-            snap.snapshot.clone(),
-            batch,
-        )
-    };
-
     let mut columns_added = Vec::new();
     let rows_upserted: i64;
     let mut rows_deleted = 0i64;
+    let cursor_type: String;
     if !incremental {
         // Bootstrap: the whole table, read in parallel, straight into the target.
-        let p = scan_params(None);
-        let scan = scan_sql(None, None);
-        let ctx = "copying the source table";
-        let sql = if existing.is_empty() {
-            format!("CREATE TABLE {tq} AS SELECT * FROM {scan}")
+        let statement = if existing.is_empty() {
+            format!("CREATE TABLE {tq} AS")
         } else {
-            format!("INSERT INTO {tq} BY NAME SELECT * FROM {scan}")
+            format!("INSERT INTO {tq} BY NAME")
         };
-        con.execute(&sql, params![p.0, p.1, p.2, p.3, p.4, p.5])
-            .map_err(duck(ctx))?;
+        nested_read(
+            con,
+            args,
+            snap,
+            &statement,
+            None,
+            None,
+            "copying the source table",
+        )?;
+        cursor_type = cursor_type_of(
+            &table_columns(con, &target.catalog, &target.schema, &target.name)?,
+            &args.cursor,
+        )
+        .unwrap_or_else(|| "VARCHAR".into());
         rows_upserted = con
             .query_row(&format!("SELECT count(*) FROM {tq}"), [], |r| r.get(0))
             .map_err(duck("counting the copied rows"))?;
@@ -415,26 +443,22 @@ fn apply(
         }
     } else {
         // Incremental: stage what changed since the watermark, add new columns, upsert.
-        let cursor_type = existing
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&args.cursor))
-            .map(|(_, t)| t.clone())
-            .ok_or_else(|| {
+        cursor_type = cursor_type_of(&existing, &args.cursor).ok_or_else(|| {
                 Error::argument(format!(
                     "the target {tq} has no cursor column {}; it cannot be synced incrementally (drop it to bootstrap again)",
                     quote_ident(&args.cursor)
                 ))
             })?;
-        let p = scan_params(watermark_before.as_ref());
         let stage = quote_ident(STAGE_TABLE);
-        con.execute(
-            &format!(
-                "CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {}",
-                scan_sql(Some(&cursor_type), None)
-            ),
-            params![p.0, p.1, p.2, p.3, p.4, p.5],
-        )
-        .map_err(duck("reading the changed rows"))?;
+        nested_read(
+            con,
+            args,
+            snap,
+            &format!("CREATE OR REPLACE TEMP TABLE {stage} AS"),
+            watermark_before.as_ref().map(|w| (cursor_type.as_str(), w)),
+            None,
+            "reading the changed rows",
+        )?;
         trace(started, "changed rows staged");
         let staged = table_columns(con, "temp", "main", STAGE_TABLE)?;
         let added = plan::diff_columns(&tq, &staged, &existing)?;
@@ -447,7 +471,7 @@ fn apply(
             columns_added.push(name.clone());
         }
         if !added.is_empty() {
-            backfill(con, args, target, snap, &key, &added, batch)?;
+            backfill(con, args, target, snap, &key, &added)?;
         }
         let with_pk = !target.ducklake && has_primary_key(con, target)?;
         rows_upserted = con
@@ -459,15 +483,10 @@ fn apply(
             .map_err(duck("counting the changed rows"))?;
         if rows_upserted > 0 {
             let names =
-                |cols: Vec<(String, String)>| cols.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
-            let target_cols = names(table_columns(
-                con,
-                &target.catalog,
-                &target.schema,
-                &target.name,
-            )?);
-            for sql in plan::upsert_sql(target, with_pk, &key, &target_cols, &names(staged.clone()))
-            {
+                |cols: &[(String, String)]| cols.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            // The target's columns now: what it had, then what was just added.
+            let target_cols = [names(&existing), names(&added)].concat();
+            for sql in plan::upsert_sql(target, with_pk, &key, &target_cols, &names(&staged)) {
                 exec(con, "upserting the changed rows", &sql)?;
             }
             if let Some(dir) = &args.parquet_dir {
@@ -483,16 +502,18 @@ fn apply(
         }
         trace(started, "upserted");
         if args.hard_deletes {
-            let p = scan_params(None);
-            con.execute(
+            nested_read(
+                con,
+                args,
+                snap,
                 &format!(
-                    "CREATE OR REPLACE TEMP TABLE {} AS SELECT * FROM {}",
-                    quote_ident(KEYS_TABLE),
-                    scan_sql(None, Some(&key))
+                    "CREATE OR REPLACE TEMP TABLE {} AS",
+                    quote_ident(KEYS_TABLE)
                 ),
-                params![p.0, p.1, p.2, p.3, p.4, p.5],
-            )
-            .map_err(duck("reading the source's keys"))?;
+                None,
+                Some(&key),
+                "reading the source's keys",
+            )?;
             rows_deleted = exec(
                 con,
                 "deleting rows gone from the source",
@@ -502,11 +523,6 @@ fn apply(
     }
 
     // The new watermark: never backwards, never past the safe bound (see crate::sync).
-    let cursor_type = table_columns(con, &target.catalog, &target.schema, &target.name)?
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(&args.cursor))
-        .map(|(_, t)| t)
-        .unwrap_or_else(|| "VARCHAR".into());
     let max_from = if incremental {
         format!("temp.main.{}", quote_ident(STAGE_TABLE))
     } else {
@@ -609,26 +625,19 @@ fn backfill(
     snap: &SyncSnapshot,
     key: &[String],
     added: &[(String, String)],
-    batch: i64,
 ) -> Result<()> {
     let mut cols: Vec<String> = key.to_vec();
     cols.extend(added.iter().map(|(n, _)| n.clone()));
     let b = quote_ident(BACKFILL_TABLE);
-    con.execute(
-        &format!(
-            "CREATE OR REPLACE TEMP TABLE {b} AS SELECT * FROM {}",
-            scan_sql(None, Some(&cols))
-        ),
-        params![
-            args.dsn,
-            snap.table.quoted(),
-            args.cursor,
-            Option::<String>::None,
-            snap.snapshot,
-            batch
-        ],
-    )
-    .map_err(duck("reading the added columns"))?;
+    nested_read(
+        con,
+        args,
+        snap,
+        &format!("CREATE OR REPLACE TEMP TABLE {b} AS"),
+        None,
+        Some(&cols),
+        "reading the added columns",
+    )?;
     let sets = added
         .iter()
         .map(|(n, _)| {

@@ -47,7 +47,7 @@ pub async fn take_snapshot(
     table: &QualifiedName,
     cursor: &str,
     blind_window: Duration,
-) -> Result<(SyncSnapshot, CursorKind)> {
+) -> Result<SyncSnapshot> {
     let target = params.target();
     let pg = |e| Error::from_pg(e, "taking the sync snapshot", &target);
     let client = scan::open(params).await?;
@@ -166,18 +166,15 @@ pub async fn take_snapshot(
                 .get(0),
         ),
     };
-    Ok((
-        SyncSnapshot {
-            client,
-            snapshot,
-            table,
-            columns,
-            primary_key,
-            bound,
-            bound_reason,
-        },
-        kind,
-    ))
+    Ok(SyncSnapshot {
+        client,
+        snapshot,
+        table,
+        columns,
+        primary_key,
+        bound,
+        bound_reason,
+    })
 }
 
 impl SyncSnapshot {
