@@ -2,6 +2,9 @@
 //! This is where lakemig writes raw vector memory; every write is checked against the declared type.
 
 use duckdb::core::{DataChunkHandle, FlatVector, Inserter, ListVector};
+use duckdb::ffi::{duckdb_data_chunk_get_vector, duckdb_vector_reference_vector};
+
+use super::types::logical_type;
 
 use crate::error::{Error, Result};
 use crate::postgres::copy::{Batch, Column, ColumnData, DuckInterval};
@@ -29,6 +32,55 @@ pub fn write_batch(
     }
     output.set_len(batch.len);
     Ok(())
+}
+
+/// A DuckDB data chunk that lakemig allocated and filled off DuckDB's threads, on its way to one.
+pub struct OwnedChunk {
+    chunk: DataChunkHandle,
+    len: usize,
+}
+
+// SAFETY: an `OwnedChunk` owns its chunk (created by `duckdb_create_data_chunk`, reachable from nowhere
+// else) and is only ever used by one thread at a time: filled by the reader that made it, then moved
+// whole to the DuckDB thread that references it. A standalone chunk has no ties to any thread.
+unsafe impl Send for OwnedChunk {}
+
+/// Build a standalone chunk holding `batch`, column `k` of type `types[k]`. Runs on a reader's
+/// thread, so the copying into DuckDB's layout (strings into the chunk's own heap) happens there,
+/// in parallel, rather than on the DuckDB thread that may be the only one inserting.
+pub fn to_chunk(batch: &Batch, types: &[DuckType]) -> Result<OwnedChunk> {
+    let logical: Vec<_> = types.iter().map(logical_type).collect();
+    let mut chunk = DataChunkHandle::new(&logical);
+    let targets: Vec<usize> = (0..types.len()).collect();
+    write_batch(&mut chunk, batch, &targets, types)?;
+    Ok(OwnedChunk {
+        chunk,
+        len: batch.len,
+    })
+}
+
+impl OwnedChunk {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Make `output`'s columns `targets[k]` reference the vectors of `chunk` (no copy; the output keeps
+/// the chunk's buffers alive) and set the output's length.
+pub fn reference(output: &mut DataChunkHandle, chunk: &OwnedChunk, targets: &[usize]) {
+    let (out, src) = (output.get_ptr(), chunk.chunk.get_ptr());
+    for (k, &target) in targets.iter().enumerate() {
+        // SAFETY: both chunks are alive; column `k` of `chunk` was created with the type that bind
+        // declared for output column `targets[k]` (`to_chunk` and bind map the same DuckType), and
+        // `Vector::Reference` shares the source's buffers by reference count.
+        unsafe {
+            duckdb_vector_reference_vector(
+                duckdb_data_chunk_get_vector(out, target as u64),
+                duckdb_data_chunk_get_vector(src, k as u64),
+            );
+        }
+    }
+    output.set_len(chunk.len);
 }
 
 fn mismatch(ty: &DuckType) -> Error {

@@ -8,10 +8,12 @@ use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, Value};
 use tokio_postgres::Client;
 
-use super::{args, chunk, fail, runtime, types};
+use super::chunk::{self, OwnedChunk};
+use super::{args, fail, runtime, types};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::parse_qualified_name;
 use crate::postgres::connect;
+use crate::postgres::copy::Batch;
 use crate::postgres::scan::{self, Bound, BoundKind, Scan, ScanPlan, ScanRequest};
 use crate::types::DuckType;
 
@@ -22,11 +24,9 @@ const DEFAULT_MAX_CONNECTIONS: i64 = 2;
 pub struct PgIncrementalScan;
 
 pub struct Init {
-    scan: Mutex<Scan>,
+    scan: Mutex<Scan<OwnedChunk>>,
     /// For each decoded column: its position in the output chunk.
     targets: Vec<usize>,
-    /// For each decoded column: its DuckDB type.
-    types: Vec<DuckType>,
 }
 
 /// A `since`/`until` argument: its text and kind, from its DuckDB type.
@@ -177,12 +177,14 @@ impl VTab for PgIncrementalScan {
                 targets.push(pos);
             }
         }
-        let types = projection
+        let types: Vec<DuckType> = projection
             .iter()
             .map(|&i| plan.columns[i].duck_type.clone())
             .collect();
-        let scan =
-            runtime::block_on(scan::start_scan(plan, &projection, lead)).map_err(fail(NAME))?;
+        // The readers build each batch's DuckDB chunk on their own threads; `func` only references it.
+        let convert = move |batch: Batch| chunk::to_chunk(&batch, &types);
+        let scan = runtime::block_on(scan::start_scan(plan, &projection, lead, convert))
+            .map_err(fail(NAME))?;
         // A full read is unordered: let several DuckDB threads take batches, so DuckDB's own work
         // (inserting, compressing) runs in parallel too. An incremental read keeps cursor order.
         if !plan.is_incremental() {
@@ -192,7 +194,6 @@ impl VTab for PgIncrementalScan {
         Ok(Init {
             scan: Mutex::new(scan),
             targets,
-            types,
         })
     }
 
@@ -201,21 +202,27 @@ impl VTab for PgIncrementalScan {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
-        let mut scan = init.scan.lock().map_err(|_| {
-            fail(NAME)(Error::argument("scan state poisoned by an earlier failure"))
-        })?;
         loop {
-            match scan.rx.blocking_recv() {
+            // Hold the lock only to take the next chunk, so several DuckDB threads (a parallel
+            // sink) each work on their own.
+            let next = init
+                .scan
+                .lock()
+                .map_err(|_| {
+                    fail(NAME)(Error::argument("scan state poisoned by an earlier failure"))
+                })?
+                .rx
+                .blocking_recv();
+            match next {
                 None => {
                     output.set_len(0);
                     return Ok(());
                 }
                 Some(Err(e)) => return Err(fail(NAME)(e)),
-                // An empty batch would read as the end of the scan: skip it.
-                Some(Ok(batch)) if batch.len == 0 => continue,
-                Some(Ok(batch)) => {
-                    chunk::write_batch(output, &batch, &init.targets, &init.types)
-                        .map_err(fail(NAME))?;
+                // An empty chunk would read as the end of the scan: skip it.
+                Some(Ok(c)) if c.is_empty() => continue,
+                Some(Ok(c)) => {
+                    chunk::reference(output, &c, &init.targets);
                     return Ok(());
                 }
             }

@@ -409,7 +409,12 @@ fn apply(
         } else {
             format!("INSERT INTO {tq} BY NAME")
         };
-        nested_read(
+        // A sync target has no row order to keep: without insertion order DuckDB inserts on every
+        // thread (each compressing its own row groups) instead of funnelling rows through one.
+        // Session-scoped, on lakemig's own connection, and reset whatever happens.
+        con.execute_batch("SET SESSION preserve_insertion_order = false")
+            .map_err(duck("setting up the bootstrap"))?;
+        let read = nested_read(
             con,
             args,
             snap,
@@ -417,7 +422,11 @@ fn apply(
             None,
             None,
             "copying the source table",
-        )?;
+        );
+        let reset = con
+            .execute_batch("RESET SESSION preserve_insertion_order")
+            .map_err(duck("setting up the bootstrap"));
+        read.and(reset)?;
         cursor_type = cursor_type_of(
             &table_columns(con, &target.catalog, &target.schema, &target.name)?,
             &args.cursor,

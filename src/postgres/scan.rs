@@ -358,18 +358,28 @@ pub fn page_ranges(pages: i64, n: usize) -> Vec<(i64, Option<i64>)> {
         .collect()
 }
 
-/// A running read: batches arrive on `rx` until every reader is done (channel closed).
-pub struct Scan {
-    pub rx: mpsc::Receiver<Result<Batch>>,
+/// A running read: batches, each turned into a `T` by the readers, arrive on `rx` until every
+/// reader is done (channel closed).
+pub struct Scan<T> {
+    pub rx: mpsc::Receiver<Result<T>>,
 }
 
 /// Start reading: connect (or reuse `lead`, the planning connection), take the snapshot, spawn the
 /// readers. Errors in connecting surface here; errors while reading arrive on the channel.
-pub async fn start_scan(
+///
+/// Each reader hands every decoded batch to `convert` before sending it, so work that can happen
+/// off the consumer's thread (DuckDB's, which may be the only one inserting) happens on the
+/// reader's thread, in parallel.
+pub async fn start_scan<T, F>(
     plan: &ScanPlan,
     projection: &[usize],
     lead: Option<Client>,
-) -> Result<Scan> {
+    convert: F,
+) -> Result<Scan<T>>
+where
+    T: Send + 'static,
+    F: Fn(Batch) -> Result<T> + Send + Sync + Clone + 'static,
+{
     let target = plan.params.target();
     let ctx = format!("reading {}", plan.table.quoted());
     let lead = match lead {
@@ -436,8 +446,9 @@ pub async fn start_scan(
         let columns = columns.clone();
         let target = target.clone();
         let ctx = ctx.clone();
+        let convert = convert.clone();
         tokio::spawn(async move {
-            if let Err(e) = read_copy(&client, &sql, columns, &tx, &target, &ctx).await {
+            if let Err(e) = read_copy(&client, &sql, columns, &tx, &convert, &target, &ctx).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
@@ -445,14 +456,18 @@ pub async fn start_scan(
     Ok(Scan { rx })
 }
 
-async fn read_copy(
+async fn read_copy<T, F>(
     client: &Client,
     sql: &str,
     columns: Vec<(String, Decode)>,
-    tx: &mpsc::Sender<Result<Batch>>,
+    tx: &mpsc::Sender<Result<T>>,
+    convert: &F,
     target: &str,
     ctx: &str,
-) -> Result<()> {
+) -> Result<()>
+where
+    F: Fn(Batch) -> Result<T>,
+{
     let stream = client
         .copy_out(sql)
         .await
@@ -463,13 +478,13 @@ async fn read_copy(
         let chunk = chunk.map_err(|e| Error::from_pg(e, ctx, target))?;
         decoder.feed(&chunk)?;
         while let Some(batch) = decoder.next_batch() {
-            if tx.send(Ok(batch)).await.is_err() {
+            if tx.send(Ok(convert(batch)?)).await.is_err() {
                 return Ok(()); // DuckDB stopped reading (LIMIT, cancel): drop the connection.
             }
         }
     }
     if let Some(batch) = decoder.finish()? {
-        if tx.send(Ok(batch)).await.is_err() {
+        if tx.send(Ok(convert(batch)?)).await.is_err() {
             return Ok(());
         }
     }
