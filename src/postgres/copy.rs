@@ -939,7 +939,7 @@ impl<'a> PgNumeric<'a> {
                 // (u16 arithmetic: this runs for every value of a numeric(p, 2) column.)
                 let dropped = (-scale_exp - exp) as usize;
                 let divisor = [1u16, 10, 100, 1000][dropped];
-                if d % divisor != 0 {
+                if !d.is_multiple_of(divisor) {
                     return Err(too_precise());
                 }
                 acc = acc
