@@ -8,11 +8,24 @@ pub mod infer;
 pub mod plan;
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::sqlite::{SqliteSource, SqliteTable};
 use infer::ColumnStats;
 use plan::{plan_table, TablePlan, TypeOverride};
+
+/// With `LAKEMIG_TRACE` set, print how long each step of a migration took (to stderr).
+pub fn trace(started: Instant, step: &str) {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("LAKEMIG_TRACE").is_some());
+    if *ON {
+        eprintln!(
+            "lakemig: {:>8.1} ms  {step}",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
 
 /// What the caller asked to plan.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +85,12 @@ pub fn build_plan(src: &SqliteSource, req: &PlanRequest) -> Result<Vec<TablePlan
     plan::check_overrides(&tables, &req.overrides)?;
     let mut plans = Vec::with_capacity(tables.len());
     for t in &tables {
+        let started = Instant::now();
         let (stats, rows) = table_stats(src, t)?;
+        trace(
+            started,
+            &format!("read {rows} rows of \"{}\" to infer types", t.name),
+        );
         plans.push(plan_table(t, &stats, rows, &req.overrides, req.infer_types));
     }
     align_foreign_keys(&mut plans, &req.overrides);
