@@ -251,23 +251,26 @@ def test_forced_type_that_does_not_fit_writes_nothing(pg, pgdb, duck, app_db):
     assert pg_query(pg, pgdb, "SELECT to_regclass('public.users') IS NULL")[0][0] is True
 
 
+TAMPER = """
+    CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_TABLE_NAME = 'posts' AND NEW.id = 142 THEN NEW.title := 'changed'; END IF;
+        RETURN NEW;
+    END $$;
+    CREATE FUNCTION add_tamper() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    DECLARE r record;
+    BEGIN
+        FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' LOOP
+            EXECUTE format('CREATE TRIGGER tamper BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION tamper()', r.object_identity);
+        END LOOP;
+    END $$;
+    CREATE EVENT TRIGGER add_tamper ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION add_tamper();
+"""
+
+
 def test_verification_catches_a_tampered_copy(pg, pgdb, duck, app_db):
     # A trigger (installed on every new table by an event trigger) changes one row on its way in.
-    pg_query(pg, pgdb, """
-        CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_TABLE_NAME = 'posts' AND NEW.id = 142 THEN NEW.title := 'changed'; END IF;
-            RETURN NEW;
-        END $$;
-        CREATE FUNCTION add_tamper() RETURNS event_trigger LANGUAGE plpgsql AS $$
-        DECLARE r record;
-        BEGIN
-            FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' LOOP
-                EXECUTE format('CREATE TRIGGER tamper BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION tamper()', r.object_identity);
-            END LOOP;
-        END $$;
-        CREATE EVENT TRIGGER add_tamper ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION add_tamper();
-    """)
+    pg_query(pg, pgdb, TAMPER)
     err = error_of(duck, f"SELECT * FROM sqlite_migrate({q(app_db)}, {q(pg.dsn(pgdb))})")
     assert 'sqlite_migrate: verification failed for table "public"."posts"' in err, err
     assert "the row with key (id=142) differs" in err, err
@@ -276,6 +279,22 @@ def test_verification_catches_a_tampered_copy(pg, pgdb, duck, app_db):
     # With verification off the tampered copy would have gone through unnoticed.
     rows = migrate(duck, app_db, pg.dsn(pgdb), ", verify := false")
     assert [r[3] for r in rows] == [None, None]
+
+
+def test_verification_without_the_servers_hash(pg, pgdb, duck, app_db):
+    # A server whose hashtextextended is not the one lakemig computes (a big-endian machine, or, here,
+    # a function in front of it on the search_path): the probe notices, both sides hash rows with MD5.
+    pg_query(pg, pgdb, f"""
+        CREATE FUNCTION public.hashtextextended(text, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
+            AS 'SELECT 42::bigint';
+        ALTER DATABASE "{pgdb}" SET search_path = public, pg_catalog;
+    """)
+    assert pg_query(pg, pgdb, "SELECT hashtextextended('x' COLLATE \"C\", 1)")[0][0] == 42
+    rows = migrate(duck, app_db, pg.dsn(pgdb), ", dry_run := true")
+    assert [(r[2], r[3]) for r in rows] == [(50, True), (120, True)]
+    pg_query(pg, pgdb, TAMPER)
+    err = error_of(duck, f"SELECT * FROM sqlite_migrate({q(app_db)}, {q(pg.dsn(pgdb))})")
+    assert "the row with key (id=142) differs" in err, err
 
 
 def test_bad_files(pg, pgdb, duck, tmp_path):

@@ -48,6 +48,13 @@ pub struct Pager {
 }
 
 impl Pager {
+    /// A pager over rows already computed (in `init`).
+    pub fn ready(rows: Vec<Vec<Cell>>) -> Self {
+        Pager {
+            state: Mutex::new(Some((rows, 0))),
+        }
+    }
+
     /// Fill `output` with the next rows; `compute` runs once, on the first call. `kinds` must match
     /// the declared columns.
     pub fn next<F>(

@@ -9,11 +9,13 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::checksum::{
-    canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, Checksum, RowHasher,
+    canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, probe_expected, probe_sql,
+    Checksum, RowHash, RowHasher,
 };
 use super::plan::{
     create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
 };
+use super::trace;
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{quote_ident, quote_literal};
 use crate::postgres::connect::{self, ConnParams};
@@ -75,6 +77,11 @@ pub async fn migrate(
 ) -> Result<Vec<TableResult>> {
     let target = params.target();
     let client = connect::connect(params).await?;
+    let hash = if opts.verify {
+        row_hash_of(&client).await
+    } else {
+        RowHash::Md5
+    };
     exec(
         &client,
         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
@@ -83,11 +90,13 @@ pub async fn migrate(
     )
     .await?;
     let mut src = Some(src);
-    let result = run(&client, &mut src, plans, opts, &target).await;
+    let result = run(&client, &mut src, plans, opts, hash, &target).await;
     match result {
         Ok(mut results) => {
             let end = if opts.dry_run { "ROLLBACK" } else { "COMMIT" };
+            let t0 = Instant::now();
             exec(&client, end, &target).await?;
+            trace(t0, end);
             for r in &mut results {
                 r.committed = !opts.dry_run;
             }
@@ -101,11 +110,21 @@ pub async fn migrate(
     }
 }
 
+/// [`RowHash::Lookup3`] when the server's `hashtextextended` is ours (asked outside the transaction:
+/// the function is missing before PostgreSQL 11), else [`RowHash::Md5`].
+async fn row_hash_of(client: &Client) -> RowHash {
+    match client.query_one(probe_sql().as_str(), &[]).await {
+        Ok(row) if row.try_get::<_, String>(0).ok() == Some(probe_expected()) => RowHash::Lookup3,
+        _ => RowHash::Md5,
+    }
+}
+
 async fn run(
     client: &Client,
     src: &mut Option<SqliteSource>,
     plans: &[TablePlan],
     opts: &Options,
+    hash: RowHash,
     target: &str,
 ) -> Result<Vec<TableResult>> {
     let schema = &opts.schema;
@@ -152,9 +171,13 @@ async fn run(
     for p in plans {
         let t0 = Instant::now();
         let tq = target_name(schema, p.name());
-        let (rows, ck) = copy_table(client, src, p, &tq, opts.verify, target).await?;
+        let verify = opts.verify.then_some(hash);
+        let (rows, ck) = copy_table(client, src, p, &tq, verify, target).await?;
+        trace(t0, &format!("copied {rows} rows into {tq}"));
         for sql in post_load_sql(schema, p) {
+            let t1 = Instant::now();
             exec(client, &sql, target).await?;
+            trace(t1, &short(&sql));
         }
         sums.push(ck);
         results.push(TableResult {
@@ -186,7 +209,8 @@ async fn run(
         for ((p, r), ck) in plans.iter().zip(results.iter_mut()).zip(&sums) {
             let t0 = Instant::now();
             let source = src.as_ref().ok_or_else(lost_source)?;
-            verify_table(client, source, p, &r.target, ck, target).await?;
+            verify_table(client, source, p, &r.target, ck, hash, target).await?;
+            trace(t0, &format!("verified {}", r.target));
             r.verified = Some(true);
             r.checksum = Some(format!("{}:{}", ck.rows, ck.sum));
             r.seconds += t0.elapsed().as_secs_f64();
@@ -212,7 +236,7 @@ async fn copy_table(
     src: &mut Option<SqliteSource>,
     p: &TablePlan,
     tq: &str,
-    verify: bool,
+    verify: Option<RowHash>,
     target: &str,
 ) -> Result<(u64, Checksum)> {
     // The reader needs the source by value on its blocking thread: lend it and take it back.
@@ -229,7 +253,7 @@ async fn copy_table(
         target,
         move |w| {
             let source = placeholder;
-            let mut hasher = RowHasher::default();
+            let mut hasher = verify.map(RowHasher::new);
             let mut ck = Checksum::default();
             let n = columns.len();
             let read = source.for_each_row(&table, &names, |row| {
@@ -237,8 +261,8 @@ async fn copy_table(
                 for (i, col) in columns.iter().enumerate() {
                     values.push(convert_column(&label, col, row.value(i))?);
                 }
-                if verify {
-                    ck.add(hasher.hash(&values));
+                if let Some(h) = hasher.as_mut() {
+                    ck.add(h.hash(&values));
                 }
                 w.write_values(&values)
             });
@@ -269,11 +293,12 @@ async fn verify_table(
     p: &TablePlan,
     tq: &str,
     ck: &Checksum,
+    hash: RowHash,
     target: &str,
 ) -> Result<()> {
     let cols = typed_columns(p);
     let row = client
-        .query_one(pg_checksum_sql(tq, &cols).as_str(), &[])
+        .query_one(pg_checksum_sql(hash, tq, &cols).as_str(), &[])
         .await
         .map_err(|e| Error::from_pg(e, &format!("verifying {tq}"), target))?;
     let pg_rows: i64 = row.get(0);
@@ -281,7 +306,7 @@ async fn verify_table(
     if pg_rows as u64 == ck.rows && pg_sum == ck.sum.to_string() {
         return Ok(());
     }
-    let sample = differing_key(client, src, p, tq, target)
+    let sample = differing_key(client, src, p, tq, hash, target)
         .await
         .unwrap_or_else(|e| format!("(could not find a sample row: {e})"));
     Err(Error::Verify {
@@ -299,6 +324,7 @@ async fn differing_key(
     src: &SqliteSource,
     p: &TablePlan,
     tq: &str,
+    hash: RowHash,
     target: &str,
 ) -> Result<String> {
     let pk: Vec<String> = p
@@ -328,7 +354,7 @@ async fn differing_key(
     let sql = format!(
         "SELECT concat_ws(', ', {}), {} FROM {tq}",
         key_sql.join(", "),
-        pg_row_hash_sql(&typed_columns(p))
+        pg_row_hash_sql(hash, &typed_columns(p))
     );
     let rows = client
         .query(sql.as_str(), &[])
@@ -337,7 +363,7 @@ async fn differing_key(
     let mut pg: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let columns = p.copy_columns();
     let names = p.column_names();
-    let mut hasher = RowHasher::default();
+    let mut hasher = RowHasher::new(hash);
     let mut found: Option<String> = None;
     let mut value = Vec::new();
     src.for_each_row(p.name(), &names, |row| {
