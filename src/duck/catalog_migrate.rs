@@ -62,17 +62,8 @@ impl VTab for SqliteCatalogMigrate {
         Ok(data)
     }
 
-    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Ok(Pager::default())
-    }
-
-    fn func(
-        func: &TableFunctionInfo<Self>,
-        output: &mut DataChunkHandle,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let bind = func.get_bind_data();
-        let kinds = COLUMNS.map(|(_, k)| k);
-        func.get_init_data().next(output, &kinds, || {
+    fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Pager::compute(init, |bind: &Bind| {
             let results = (|| {
                 let src = Arc::new(Mutex::new(SqliteSource::open(&bind.sqlite_path)?));
                 runtime::block_on(async {
@@ -94,6 +85,13 @@ impl VTab for SqliteCatalogMigrate {
                 })
                 .collect())
         })
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        func.get_init_data().next(output, &COLUMNS.map(|(_, k)| k))
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

@@ -46,17 +46,8 @@ impl VTab for DuckLakeFixTypes {
         })
     }
 
-    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Ok(Pager::default())
-    }
-
-    fn func(
-        func: &TableFunctionInfo<Self>,
-        output: &mut DataChunkHandle,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let bind = func.get_bind_data();
-        let kinds = COLUMNS.map(|(_, k)| k);
-        func.get_init_data().next(output, &kinds, || {
+    fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Pager::compute(init, |bind: &Bind| {
             let changes = runtime::block_on(async {
                 let mut client = connect::connect(&bind.params).await?;
                 fix_types::fix_types(
@@ -82,6 +73,13 @@ impl VTab for DuckLakeFixTypes {
                 })
                 .collect())
         })
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        func.get_init_data().next(output, &COLUMNS.map(|(_, k)| k))
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

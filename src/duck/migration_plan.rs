@@ -115,18 +115,16 @@ impl VTab for SqliteMigrationPlan {
         Ok(Bind { path, request })
     }
 
-    fn init(_: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Ok(Pager::default())
+    fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
+        Pager::compute(init, |bind: &Bind| compute(bind).map_err(fail(NAME)))
     }
 
     fn func(
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        let bind = func.get_bind_data();
         let kinds: Vec<Kind> = COLUMNS.iter().map(|c| c.1).collect();
-        func.get_init_data()
-            .next(output, &kinds, || compute(bind).map_err(fail(NAME)))
+        func.get_init_data().next(output, &kinds)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

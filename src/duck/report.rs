@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
-use duckdb::vtab::BindInfo;
+use duckdb::vtab::{BindInfo, InitInfo};
 
 use super::rows::{self, Out};
 
@@ -41,37 +41,39 @@ pub fn declare(bind: &BindInfo, columns: &[(&str, Kind)]) {
     }
 }
 
-/// Rows computed on the first call, then paged out.
-#[derive(Default)]
+/// Rows computed in `init`, then paged out by `func`.
+///
+/// Functions that do all their work before returning rows do it in `init`: DuckDB calls init once
+/// per execution on the thread that runs the query, but `func` on any of its threads, and when a
+/// worker runs it the query's thread waits by polling (the Python client: a core of 2 busy for the
+/// whole migration, in about one run in three).
 pub struct Pager {
     state: Mutex<Option<(Vec<Vec<Cell>>, usize)>>,
 }
 
 impl Pager {
-    /// A pager over rows already computed (in `init`).
-    pub fn ready(rows: Vec<Vec<Cell>>) -> Self {
-        Pager {
-            state: Mutex::new(Some((rows, 0))),
-        }
+    /// Compute the rows now, from the bind data of the function being initialized.
+    pub fn compute<B, F>(init: &InitInfo, compute: F) -> Result<Self, Box<dyn std::error::Error>>
+    where
+        F: FnOnce(&B) -> Result<Vec<Vec<Cell>>, Box<dyn std::error::Error>>,
+    {
+        // SAFETY: DuckDB hands back the bind data this function's bind returned, which is a `B`
+        // (each caller names its own `VTab::BindData`).
+        let bind = unsafe { &*init.get_bind_data::<B>() };
+        Ok(Pager {
+            state: Mutex::new(Some((compute(bind)?, 0))),
+        })
     }
 
-    /// Fill `output` with the next rows; `compute` runs once, on the first call. `kinds` must match
-    /// the declared columns.
-    pub fn next<F>(
+    /// Fill `output` with the next rows. `kinds` must match the declared columns.
+    pub fn next(
         &self,
         output: &mut DataChunkHandle,
         kinds: &[Kind],
-        compute: F,
-    ) -> Result<(), Box<dyn std::error::Error>>
-    where
-        F: FnOnce() -> Result<Vec<Vec<Cell>>, Box<dyn std::error::Error>>,
-    {
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let mut guard = self.state.lock().map_err(|_| {
             Box::<dyn std::error::Error>::from("state poisoned by an earlier failure")
         })?;
-        if guard.is_none() {
-            *guard = Some((compute()?, 0));
-        }
         let Some((rows, offset)) = guard.as_mut() else {
             output.set_len(0);
             return Ok(());

@@ -97,14 +97,9 @@ impl VTab for SqliteMigrate {
         Ok(data)
     }
 
-    /// The migration runs here rather than in `func`: DuckDB calls init once per execution on the
-    /// thread that runs the query, but `func` on any of its threads, and when a worker runs it the
-    /// query's thread waits by polling (the Python client: a whole core busy for the whole
-    /// migration, in about one run in three; measured on 2 cores).
+    /// The migration runs here rather than in `func` (see [`Pager`]).
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        // SAFETY: DuckDB hands back the bind data this function's bind returned.
-        let bind = unsafe { &*init.get_bind_data::<Bind>() };
-        Ok(Pager::ready(compute(bind).map_err(fail(NAME))?))
+        Pager::compute(init, |bind: &Bind| compute(bind).map_err(fail(NAME)))
     }
 
     fn func(
@@ -112,7 +107,7 @@ impl VTab for SqliteMigrate {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let kinds: Vec<Kind> = COLUMNS.iter().map(|c| c.1).collect();
-        func.get_init_data().next(output, &kinds, || Ok(Vec::new()))
+        func.get_init_data().next(output, &kinds)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

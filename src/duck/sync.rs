@@ -6,7 +6,6 @@
 //! consistent. Rows arrive through `pg_incremental_scan` (parallel binary COPY), all reads sharing one
 //! PostgreSQL snapshot exported by the sync.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -693,29 +692,52 @@ fn write_parquet(
     Ok(())
 }
 
-/// These functions return one computed result: on the first call, lock lakemig's connection to the
-/// database (None on later calls, after setting an empty chunk).
-fn first_call<'a, T: VTab<InitData = AtomicBool>>(
-    func: &'a TableFunctionInfo<T>,
-    output: &mut DataChunkHandle,
-    name: &'static str,
-) -> Result<Option<MutexGuard<'a, Connection>>, Box<dyn std::error::Error>> {
-    if func.get_init_data().swap(true, Ordering::Relaxed) {
-        output.set_len(0);
-        return Ok(None);
+/// The result of `pg_sync()` / `pg_sync_state()`, computed in `init` (on the query's own thread;
+/// see [`super::report::Pager`] for why) and written by the first `func` call. Its columns include
+/// lists and intervals, which `Pager`'s cells do not carry.
+pub struct Computed {
+    rows: usize,
+    columns: Mutex<Option<Vec<Out>>>,
+}
+
+impl Computed {
+    fn new(rows: usize, columns: Vec<Out>) -> Self {
+        Computed {
+            rows: rows.min(2048),
+            columns: Mutex::new(Some(columns)),
+        }
     }
+
+    /// Write the result on the first call, nothing after.
+    fn emit(
+        &self,
+        output: &mut DataChunkHandle,
+        name: &'static str,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let taken = self.columns.lock().ok().and_then(|mut c| c.take());
+        match taken {
+            Some(columns) => rows::write(output, self.rows, &columns).map_err(fail(name))?,
+            None => output.set_len(0),
+        }
+        Ok(())
+    }
+}
+
+/// Lock lakemig's own connection to the database the function was registered on.
+fn side_connection<'a>(
+    init: &'a InitInfo,
+    name: &'static str,
+) -> Result<MutexGuard<'a, Connection>, Box<dyn std::error::Error>> {
     // SAFETY: the extra info was registered as a `Side` in `register` and lives as long as the
     // function (DuckDB frees it when the catalog entry goes).
-    let side = unsafe { func.get_extra_info::<Side>().as_ref() }
+    let side = unsafe { init.get_extra_info::<Side>().as_ref() }
         .ok_or_else(|| fail(name)(Error::argument("internal error: no connection")))?;
-    let con = side
-        .lock()
-        .map_err(|_| fail(name)(Error::argument("an earlier sync panicked; reload lakemig")))?;
-    Ok(Some(con))
+    side.lock()
+        .map_err(|_| fail(name)(Error::argument("an earlier sync panicked; reload lakemig")))
 }
 
 impl VTab for PgSync {
-    type InitData = AtomicBool;
+    type InitData = Computed;
     type BindData = Args;
 
     fn bind(bind: &BindInfo) -> Result<Args, Box<dyn std::error::Error>> {
@@ -756,22 +778,14 @@ impl VTab for PgSync {
         Ok(args)
     }
 
-    fn init(_: &InitInfo) -> Result<AtomicBool, Box<dyn std::error::Error>> {
-        Ok(AtomicBool::new(false))
-    }
-
-    fn func(
-        func: &TableFunctionInfo<Self>,
-        output: &mut DataChunkHandle,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let Some(con) = first_call(func, output, NAME)? else {
-            return Ok(());
-        };
-        let o = run_sync(&con, func.get_bind_data()).map_err(fail(NAME))?;
-        rows::write(
-            output,
+    fn init(init: &InitInfo) -> Result<Computed, Box<dyn std::error::Error>> {
+        let con = side_connection(init, NAME)?;
+        // SAFETY: DuckDB hands back the bind data this function's bind returned.
+        let args = unsafe { &*init.get_bind_data::<Args>() };
+        let o = run_sync(&con, args).map_err(fail(NAME))?;
+        Ok(Computed::new(
             1,
-            &[
+            vec![
                 Out::Text(vec![Some(o.source)]),
                 Out::Text(vec![Some(o.target)]),
                 Out::Text(vec![Some(o.mode.to_string())]),
@@ -783,9 +797,14 @@ impl VTab for PgSync {
                 Out::Text(vec![Some(o.watermark_bound)]),
                 Out::Micros(vec![Some(o.duration.as_micros() as i64)]),
             ],
-        )
-        .map_err(fail(NAME))?;
-        Ok(())
+        ))
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        func.get_init_data().emit(output, NAME)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
@@ -884,7 +903,7 @@ fn read_all_states(con: &Connection) -> Result<Vec<Out>> {
 }
 
 impl VTab for PgSyncState {
-    type InitData = AtomicBool;
+    type InitData = Computed;
     type BindData = ();
 
     fn bind(bind: &BindInfo) -> Result<(), Box<dyn std::error::Error>> {
@@ -894,23 +913,20 @@ impl VTab for PgSyncState {
         Ok(())
     }
 
-    fn init(_: &InitInfo) -> Result<AtomicBool, Box<dyn std::error::Error>> {
-        Ok(AtomicBool::new(false))
+    fn init(init: &InitInfo) -> Result<Computed, Box<dyn std::error::Error>> {
+        let con = side_connection(init, STATE_NAME)?;
+        let cols = read_all_states(&con).map_err(fail(STATE_NAME))?;
+        let n = match &cols[0] {
+            Out::Text(v) => v.len(),
+            _ => 0,
+        };
+        Ok(Computed::new(n, cols))
     }
 
     fn func(
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        let Some(con) = first_call(func, output, STATE_NAME)? else {
-            return Ok(());
-        };
-        let cols = read_all_states(&con).map_err(fail(STATE_NAME))?;
-        let n = match &cols[0] {
-            Out::Text(v) => v.len(),
-            _ => 0,
-        };
-        rows::write(output, n.min(2048), &cols).map_err(fail(STATE_NAME))?;
-        Ok(())
+        func.get_init_data().emit(output, STATE_NAME)
     }
 }
