@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod sync;
+pub mod trace;
 pub mod types;
 pub mod version;
 

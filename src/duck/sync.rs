@@ -20,6 +20,7 @@ use crate::postgres::catalog::{parse_qualified_name, quote_ident, quote_literal,
 use crate::postgres::connect::{self, ConnParams};
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
 use crate::sync::{self as plan, Target, KEYS_TABLE, STAGE_TABLE};
+use crate::trace::trace;
 
 pub const NAME: &str = "pg_sync";
 pub const STATE_NAME: &str = "pg_sync_state";
@@ -102,18 +103,6 @@ fn duck(context: &str) -> impl Fn(duckdb::Error) -> Error + '_ {
     move |e| Error::Server {
         context: context.to_string(),
         message: e.to_string(),
-    }
-}
-
-/// With `LAKEMIG_TRACE=1`, print how long each step of a sync took (to stderr).
-fn trace(started: Instant, step: &str) {
-    static ON: std::sync::LazyLock<bool> =
-        std::sync::LazyLock::new(|| std::env::var_os("LAKEMIG_TRACE").is_some());
-    if *ON {
-        eprintln!(
-            "lakemig: {:>8.1} ms  {step}",
-            started.elapsed().as_secs_f64() * 1e3
-        );
     }
 }
 

@@ -15,17 +15,7 @@ use crate::sqlite::{SqliteSource, SqliteTable};
 use infer::ColumnStats;
 use plan::{plan_table, TablePlan, TypeOverride};
 
-/// With `LAKEMIG_TRACE` set, print how long each step of a migration took (to stderr).
-pub fn trace(started: Instant, step: &str) {
-    static ON: std::sync::LazyLock<bool> =
-        std::sync::LazyLock::new(|| std::env::var_os("LAKEMIG_TRACE").is_some());
-    if *ON {
-        eprintln!(
-            "lakemig: {:>8.1} ms  {step}",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-    }
-}
+pub use crate::trace::trace;
 
 /// What the caller asked to plan.
 #[derive(Debug, Clone, Default)]
