@@ -1,8 +1,15 @@
 //! Copying decoded batches (already in DuckDB's physical layout) into DuckDB's output vectors.
 //! This is where lakemig writes raw vector memory; every write is checked against the declared type.
 
-use duckdb::core::{DataChunkHandle, FlatVector, Inserter, ListVector};
-use duckdb::ffi::{duckdb_data_chunk_get_vector, duckdb_vector_reference_vector};
+use std::os::raw::c_char;
+
+use duckdb::core::{DataChunkHandle, FlatVector, ListVector};
+use duckdb::ffi::{
+    duckdb_data_chunk_get_vector, duckdb_list_vector_get_child, duckdb_string_t,
+    duckdb_string_t__bindgen_ty_1, duckdb_string_t__bindgen_ty_1__bindgen_ty_1,
+    duckdb_string_t__bindgen_ty_1__bindgen_ty_2, duckdb_unsafe_vector_assign_string_element_len,
+    duckdb_vector, duckdb_vector_get_data, duckdb_vector_reference_vector,
+};
 
 use super::types::logical_type;
 
@@ -19,14 +26,17 @@ pub fn write_batch(
     types: &[DuckType],
 ) -> Result<()> {
     for ((col, &target), ty) in batch.columns.iter().zip(targets).zip(types) {
+        // SAFETY: `target` is a column of `output` (the caller's mapping), so the vector is alive for
+        // as long as `output` is.
+        let raw = unsafe { duckdb_data_chunk_get_vector(output.get_ptr(), target as u64) };
         match ty {
             DuckType::List(child_ty) => {
                 let mut lv = output.list_vector(target);
-                write_list(&mut lv, col, child_ty)?;
+                write_list(&mut lv, raw, col, child_ty)?;
             }
             _ => {
                 let mut fv = output.flat_vector(target);
-                write_flat(&mut fv, col, ty)?;
+                write_flat(&mut fv, raw, col, ty)?;
             }
         }
     }
@@ -83,14 +93,76 @@ pub fn reference(output: &mut DataChunkHandle, chunk: &OwnedChunk, targets: &[us
     output.set_len(chunk.len);
 }
 
+/// DuckDB keeps strings of up to 12 bytes inside the `string_t` itself.
+const INLINE_LEN: usize = 12;
+
+/// Write `n = offsets.len() - 1` string values (value `i` = `bytes[offsets[i]..offsets[i+1]]`) into a
+/// VARCHAR/BLOB vector with one copy of the whole batch: the concatenated bytes go into the vector's
+/// own string heap once (assigned to slot 0 as a carrier), then every `string_t` is written to
+/// point into that copy (or holds its value inline, as DuckDB requires for short strings). Per-value
+/// assignment through the C API was the largest single cost of turning a batch into a chunk.
+///
+/// # Safety
+/// `raw` must be a VARCHAR, JSON or BLOB vector with capacity for `n` values, and `offsets` must be
+/// non-decreasing with `offsets[n] == bytes.len()`. VARCHAR values must be valid UTF-8 (the decoder
+/// checked them).
+unsafe fn write_strings(raw: duckdb_vector, bytes: &[u8], offsets: &[usize]) {
+    let n = offsets.len() - 1;
+    let data = duckdb_vector_get_data(raw) as *mut duckdb_string_t;
+    let needs_heap = offsets.windows(2).any(|w| w[1] - w[0] > INLINE_LEN);
+    let base: *mut c_char = if needs_heap {
+        // Longer than 12 bytes as a whole (some value is), so slot 0 now holds a pointer into the heap.
+        duckdb_unsafe_vector_assign_string_element_len(
+            raw,
+            0,
+            bytes.as_ptr() as *const c_char,
+            bytes.len() as u64,
+        );
+        (*data).value.pointer.ptr
+    } else {
+        std::ptr::null_mut()
+    };
+    for i in 0..n {
+        let (start, end) = (offsets[i], offsets[i + 1]);
+        let len = end - start;
+        let value = &bytes[start..end];
+        let s = if len <= INLINE_LEN {
+            let mut inlined = [0 as c_char; INLINE_LEN];
+            for (d, &b) in inlined.iter_mut().zip(value) {
+                *d = b as c_char;
+            }
+            duckdb_string_t__bindgen_ty_1 {
+                inlined: duckdb_string_t__bindgen_ty_1__bindgen_ty_2 {
+                    length: len as u32,
+                    inlined,
+                },
+            }
+        } else {
+            let mut prefix = [0 as c_char; 4];
+            for (d, &b) in prefix.iter_mut().zip(value) {
+                *d = b as c_char;
+            }
+            duckdb_string_t__bindgen_ty_1 {
+                pointer: duckdb_string_t__bindgen_ty_1__bindgen_ty_1 {
+                    length: len as u32,
+                    prefix,
+                    ptr: base.add(start),
+                },
+            }
+        };
+        data.add(i).write(duckdb_string_t { value: s });
+    }
+}
+
 fn mismatch(ty: &DuckType) -> Error {
     Error::argument(format!(
         "internal error: decoded data does not match the declared DuckDB type {ty}"
     ))
 }
 
-/// Copy a fixed-width column after checking that its physical type is the one `ty` stores.
-fn write_flat(fv: &mut FlatVector, col: &Column, ty: &DuckType) -> Result<()> {
+/// Copy a column after checking that its physical type is the one `ty` stores. `raw` is `fv`'s own
+/// `duckdb_vector` (duckdb-rs does not expose it).
+fn write_flat(fv: &mut FlatVector, raw: duckdb_vector, col: &Column, ty: &DuckType) -> Result<()> {
     let n = col.validity.len();
     if n > fv.capacity() {
         return Err(Error::argument(format!(
@@ -129,11 +201,12 @@ fn write_flat(fv: &mut FlatVector, col: &Column, ty: &DuckType) -> Result<()> {
             ColumnData::Bytes { bytes, offsets },
             DuckType::Varchar | DuckType::Json | DuckType::Blob,
         ) => {
-            for i in 0..n {
-                if col.validity[i] {
-                    fv.insert(i, &bytes[offsets[i]..offsets[i + 1]]);
-                }
+            if offsets.len() != n + 1 || offsets[n] != bytes.len() {
+                return Err(mismatch(ty));
             }
+            // SAFETY: `raw` is a VARCHAR/BLOB vector (the arm checks the declared type) with room
+            // for `n` values (checked above), and the offsets were checked to cover `bytes`.
+            unsafe { write_strings(raw, bytes, offsets) };
         }
         _ => return Err(mismatch(ty)),
     }
@@ -145,7 +218,12 @@ fn write_flat(fv: &mut FlatVector, col: &Column, ty: &DuckType) -> Result<()> {
     Ok(())
 }
 
-fn write_list(lv: &mut ListVector, col: &Column, child_ty: &DuckType) -> Result<()> {
+fn write_list(
+    lv: &mut ListVector,
+    raw: duckdb_vector,
+    col: &Column,
+    child_ty: &DuckType,
+) -> Result<()> {
     let ColumnData::List { entries, child } = &col.data else {
         return Err(mismatch(&DuckType::List(Box::new(child_ty.clone()))));
     };
@@ -155,11 +233,15 @@ fn write_list(lv: &mut ListVector, col: &Column, child_ty: &DuckType) -> Result<
             lv.try_reserve(total)
                 .map_err(|e| Error::argument(format!("list vector: {e}")))?;
             let mut cl = lv.list_child();
-            write_list(&mut cl, child, grandchild)?;
+            // SAFETY: `raw` is `lv`'s vector, a LIST; its child lives as long as it does.
+            let child_raw = unsafe { duckdb_list_vector_get_child(raw) };
+            write_list(&mut cl, child_raw, child, grandchild)?;
         }
         _ => {
             let mut cv = lv.child(total);
-            write_flat(&mut cv, child, child_ty)?;
+            // SAFETY: as above; `child` reserved room for `total` elements.
+            let child_raw = unsafe { duckdb_list_vector_get_child(raw) };
+            write_flat(&mut cv, child_raw, child, child_ty)?;
         }
     }
     lv.set_len(total);

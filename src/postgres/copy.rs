@@ -904,13 +904,7 @@ impl<'a> PgNumeric<'a> {
 
     /// The value times 10^scale, exactly, if |that| < 10^width.
     fn to_decimal(&self, width: u8, scale: u8, column: &str) -> Result<i128> {
-        let duck_type = || DuckType::Decimal { width, scale }.to_string();
-        let unrepresentable = |hint: &str| Error::Unrepresentable {
-            column: column.to_string(),
-            value: self.text(),
-            duck_type: duck_type(),
-            hint: hint.to_string(),
-        };
+        let unrepresentable = |hint: &str| self.unrepresentable(width, scale, column, hint);
         match self.sign {
             NUMERIC_POS | NUMERIC_NEG => {}
             _ => return Err(unrepresentable(HINT_VARCHAR)),
@@ -963,6 +957,17 @@ impl<'a> PgNumeric<'a> {
             return Err(too_big());
         }
         Ok(if self.sign == NUMERIC_NEG { -acc } else { acc })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unrepresentable(&self, width: u8, scale: u8, column: &str, hint: &str) -> Error {
+        Error::Unrepresentable {
+            column: column.to_string(),
+            value: self.text(),
+            duck_type: DuckType::Decimal { width, scale }.to_string(),
+            hint: hint.to_string(),
+        }
     }
 
     /// PostgreSQL's text form (`numeric_out`): `NaN`, `Infinity`, `-Infinity`, or the digits with
@@ -1036,12 +1041,18 @@ fn date_to_duck(pg: i32, column: &str) -> Result<i32> {
     }
     match pg.checked_add(EPOCH_SHIFT_DAYS) {
         Some(days) if days > -i32::MAX && days < i32::MAX => Ok(days),
-        _ => Err(Error::Unrepresentable {
-            column: column.to_string(),
-            value: format_pg_date(i64::from(pg)),
-            duck_type: DuckType::Date.to_string(),
-            hint: String::new(),
-        }),
+        _ => Err(date_out_of_range(pg, column)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn date_out_of_range(pg: i32, column: &str) -> Error {
+    Error::Unrepresentable {
+        column: column.to_string(),
+        value: format_pg_date(i64::from(pg)),
+        duck_type: DuckType::Date.to_string(),
+        hint: String::new(),
     }
 }
 
@@ -1054,17 +1065,23 @@ fn timestamp_to_duck(pg: i64, tz: bool, column: &str) -> Result<i64> {
     }
     match pg.checked_add(EPOCH_SHIFT_MICROS) {
         Some(micros) if (DUCK_MIN_TIMESTAMP..i64::MAX).contains(&micros) => Ok(micros),
-        _ => Err(Error::Unrepresentable {
-            column: column.to_string(),
-            value: format_pg_timestamp(pg, tz),
-            duck_type: if tz {
-                DuckType::TimestampTz
-            } else {
-                DuckType::Timestamp
-            }
-            .to_string(),
-            hint: String::new(),
-        }),
+        _ => Err(timestamp_out_of_range(pg, tz, column)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn timestamp_out_of_range(pg: i64, tz: bool, column: &str) -> Error {
+    Error::Unrepresentable {
+        column: column.to_string(),
+        value: format_pg_timestamp(pg, tz),
+        duck_type: if tz {
+            DuckType::TimestampTz
+        } else {
+            DuckType::Timestamp
+        }
+        .to_string(),
+        hint: String::new(),
     }
 }
 
@@ -1186,13 +1203,22 @@ fn format_pg_timestamp(pg_micros: i64, tz: bool) -> String {
 /// A fixed-width value, or a decode error naming the length.
 #[inline]
 fn fixed<const N: usize>(v: &[u8], column: &str, pg_type: &str) -> Result<[u8; N]> {
-    v.try_into().map_err(|_| {
-        decode_error(
-            column,
-            pg_type,
-            format!("{} bytes where {N} were expected", v.len()),
-        )
-    })
+    match v.try_into() {
+        Ok(a) => Ok(a),
+        Err(_) => Err(wrong_width(v.len(), N, column, pg_type)),
+    }
+}
+
+// Error constructors are cold and out of line, so the per-value decoding paths stay small (they
+// were 10% of a full read, much of it in the prologue of a frame sized for error formatting).
+#[cold]
+#[inline(never)]
+fn wrong_width(len: usize, want: usize, column: &str, pg_type: &str) -> Error {
+    decode_error(
+        column,
+        pg_type,
+        format!("{len} bytes where {want} were expected"),
+    )
 }
 
 #[inline]
@@ -1223,6 +1249,8 @@ fn be_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+#[cold]
+#[inline(never)]
 fn decode_error(column: &str, pg_type: &str, reason: impl Into<String>) -> Error {
     Error::Decode {
         column: column.to_string(),
@@ -1231,6 +1259,8 @@ fn decode_error(column: &str, pg_type: &str, reason: impl Into<String>) -> Error
     }
 }
 
+#[cold]
+#[inline(never)]
 fn stream_error(reason: impl Into<String>) -> Error {
     Error::CopyFormat {
         reason: reason.into(),
