@@ -3,6 +3,7 @@
 //! identity, indexes and foreign keys, then verification, then COMMIT (or ROLLBACK for a dry run).
 //! Any error rolls everything back: nothing is written.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use tokio_postgres::Client;
 
 use super::checksum::{
     canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, probe_expected, probe_sql,
-    Checksum, RowHash, RowHasher,
+    Checksum, JsonbCanonicalizer, RowHash, RowHasher,
 };
 use super::plan::{
     create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
@@ -22,7 +23,7 @@ use crate::postgres::connect::{self, ConnParams};
 use crate::postgres::copy_in::{
     convert_column, copy_in_with, PgTarget, PgValue, DEFAULT_CHUNK_BYTES,
 };
-use crate::sqlite::{RowValues, SqliteSource};
+use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
 
 /// How to run a migration.
 #[derive(Debug, Clone)]
@@ -256,13 +257,34 @@ async fn copy_table(
             let mut hasher = verify.map(RowHasher::new);
             let mut ck = Checksum::default();
             let n = columns.len();
+            // Verifying, a jsonb value is checked and canonicalised in one pass, into a buffer per
+            // column kept across rows; what that pass declines goes through `convert_column`.
+            let jsonb: Vec<bool> = columns
+                .iter()
+                .map(|c| verify.is_some() && c.target == PgTarget::Jsonb)
+                .collect();
+            let mut canon: Vec<Vec<u8>> = vec![Vec::new(); n];
+            let mut canon_ok = vec![false; n];
+            let mut canonicalizer = JsonbCanonicalizer::default();
             let read = source.for_each_row(&table, &names, |row| {
                 let mut values: Vec<PgValue<'_>> = Vec::with_capacity(n);
                 for (i, col) in columns.iter().enumerate() {
-                    values.push(convert_column(&label, col, row.value(i))?);
+                    let v = row.value(i);
+                    canon_ok[i] = false;
+                    if jsonb[i] {
+                        if let Some(s) = json_text(v) {
+                            canon[i].clear();
+                            if canonicalizer.canonicalize(s, &mut canon[i]) {
+                                canon_ok[i] = true;
+                                values.push(PgValue::Jsonb(Cow::Borrowed(s)));
+                                continue;
+                            }
+                        }
+                    }
+                    values.push(convert_column(&label, col, v)?);
                 }
                 if let Some(h) = hasher.as_mut() {
-                    ck.add(h.hash(&values));
+                    ck.add(h.hash_with(&values, |i| canon_ok[i].then(|| canon[i].as_slice())));
                 }
                 w.write_values(&values)
             });
@@ -284,6 +306,15 @@ async fn copy_table(
             Err(e)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The text of a value bound for a JSON column, as [`convert_column`] reads it (TEXT or BLOB holding
+/// UTF-8); `None` for anything else (conversion then says why).
+fn json_text(v: SqliteValue<'_>) -> Option<&str> {
+    match v {
+        SqliteValue::Text(b) | SqliteValue::Blob(b) => simdutf8::basic::from_utf8(b).ok(),
+        _ => None,
     }
 }
 
