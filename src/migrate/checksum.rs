@@ -34,13 +34,12 @@ use crate::postgres::copy_in::{parse_numeric, PgTarget, PgValue};
 /// Append the canonical text of one value (see the module table). `Null` appends nothing; use
 /// [`RowHasher`] to get NULL handling right.
 pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
-    use std::io::Write;
     match v {
         PgValue::Null => {}
         PgValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        PgValue::Int2(i) => write!(out, "{i}").unwrap_or(()),
-        PgValue::Int4(i) => write!(out, "{i}").unwrap_or(()),
-        PgValue::Int8(i) => write!(out, "{i}").unwrap_or(()),
+        PgValue::Int2(i) => decimal(i64::from(*i), out),
+        PgValue::Int4(i) => decimal(i64::from(*i), out),
+        PgValue::Int8(i) => decimal(*i, out),
         PgValue::Float4(f) => hex(&f.to_bits().to_be_bytes(), out),
         PgValue::Float8(f) => hex(&f.to_bits().to_be_bytes(), out),
         PgValue::Numeric(n) => out.extend_from_slice(n.to_pg_text().as_bytes()),
@@ -48,12 +47,17 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
         PgValue::Jsonb(s) => jsonb_canonical(s, out),
         PgValue::Bytea(b) => hex(b, out),
         PgValue::Uuid(u) => {
+            let mut t = [b'-'; 36];
+            let mut j = 0;
             for (i, b) in u.iter().enumerate() {
                 if matches!(i, 4 | 6 | 8 | 10) {
-                    out.push(b'-');
+                    j += 1;
                 }
-                hex(&[*b], out);
+                t[j] = HEX[(b >> 4) as usize];
+                t[j + 1] = HEX[(b & 15) as usize];
+                j += 2;
             }
+            out.extend_from_slice(&t);
         }
         PgValue::Date(d) => hex(&d.to_be_bytes(), out),
         PgValue::Time(t) | PgValue::Timestamp(t) | PgValue::TimestampTz(t) => {
@@ -75,12 +79,32 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn hex(bytes: &[u8], out: &mut Vec<u8>) {
-    const H: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
     for b in bytes {
-        out.push(H[(b >> 4) as usize]);
-        out.push(H[(b & 15) as usize]);
+        out.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
     }
+}
+
+/// `i` in decimal, as `int8out` prints it.
+fn decimal(i: i64, out: &mut Vec<u8>) {
+    let mut t = [0u8; 20];
+    let mut j = t.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        j -= 1;
+        t[j] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&t[j..]);
 }
 
 /// The SQL expression giving a column's canonical text in PostgreSQL (NULL for NULL).
@@ -284,6 +308,8 @@ pub struct RowHasher {
     kind: RowHash,
     row: Vec<u8>,
     value: Vec<u8>,
+    /// The row's XOR of value hashes so far ([`RowHash::Lookup3`]).
+    x: u64,
 }
 
 impl RowHasher {
@@ -292,59 +318,69 @@ impl RowHasher {
             kind,
             row: Vec::new(),
             value: Vec::new(),
+            x: 0,
         }
     }
 
     /// The hash of one row of converted values.
     pub fn hash(&mut self, values: &[PgValue<'_>]) -> i64 {
-        self.hash_with(values, |_| None)
+        self.start_row();
+        for (i, v) in values.iter().enumerate() {
+            self.add(i, v, None);
+        }
+        self.finish_row()
     }
 
-    /// [`RowHasher::hash`], with the canonical text of some values already at hand
-    /// (`canonical(i)`, for values that are not NULL): the copy gets jsonb's while checking the JSON.
-    pub fn hash_with<'c>(
-        &mut self,
-        values: &[PgValue<'_>],
-        canonical: impl Fn(usize) -> Option<&'c [u8]>,
-    ) -> i64 {
+    /// Begin a row; then [`RowHasher::add`] each value in column order, then
+    /// [`RowHasher::finish_row`] (the copy hashes values as it converts them, with no row kept).
+    pub fn start_row(&mut self) {
+        self.x = 0;
+        self.row.clear();
+    }
+
+    /// Add the value of column `i` (0-based, in order). `canonical`: its canonical text when the
+    /// caller has it already (jsonb, checked and canonicalised in one pass), else `None`.
+    pub fn add(&mut self, i: usize, v: &PgValue<'_>, canonical: Option<&[u8]>) {
         match self.kind {
             RowHash::Lookup3 => {
-                let mut x = 0u64;
-                for (i, v) in values.iter().enumerate() {
-                    x ^= if let PgValue::Null = v {
-                        null_hash(i) as u64
-                    } else if let Some(c) = canonical(i) {
-                        hash_bytes_extended(c, i as u64 + 1)
-                    } else {
-                        self.value.clear();
-                        canonical_value(v, &mut self.value);
-                        hash_bytes_extended(&self.value, i as u64 + 1)
-                    };
-                }
-                hash_bytes_extended(b"", x) as i64
+                self.x ^= if let PgValue::Null = v {
+                    null_hash(i) as u64
+                } else if let Some(c) = canonical {
+                    hash_bytes_extended(c, i as u64 + 1)
+                } else {
+                    self.value.clear();
+                    canonical_value(v, &mut self.value);
+                    hash_bytes_extended(&self.value, i as u64 + 1)
+                };
             }
             RowHash::Md5 => {
                 use std::io::Write;
-                self.row.clear();
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        self.row.push(b',');
-                    }
-                    if let PgValue::Null = v {
-                        self.row.push(b'N');
-                        continue;
-                    }
-                    let value = match canonical(i) {
-                        Some(c) => c,
-                        None => {
-                            self.value.clear();
-                            canonical_value(v, &mut self.value);
-                            &self.value
-                        }
-                    };
-                    write!(self.row, "{}:", value.len()).unwrap_or(());
-                    self.row.extend_from_slice(value);
+                if i > 0 {
+                    self.row.push(b',');
                 }
+                if let PgValue::Null = v {
+                    self.row.push(b'N');
+                    return;
+                }
+                let value = match canonical {
+                    Some(c) => c,
+                    None => {
+                        self.value.clear();
+                        canonical_value(v, &mut self.value);
+                        &self.value
+                    }
+                };
+                write!(self.row, "{}:", value.len()).unwrap_or(());
+                self.row.extend_from_slice(value);
+            }
+        }
+    }
+
+    /// The hash of the row begun with [`RowHasher::start_row`].
+    pub fn finish_row(&mut self) -> i64 {
+        match self.kind {
+            RowHash::Lookup3 => hash_bytes_extended(b"", self.x) as i64,
+            RowHash::Md5 => {
                 let digest = Md5::digest(&self.row);
                 let mut first = [0u8; 8];
                 first.copy_from_slice(&digest[..8]);
@@ -959,11 +995,18 @@ fn number(c: &mut Cursor<'_>, out: &mut Vec<u8>) -> bool {
         }
         c.i > s
     };
-    if c.peek() == Some(b'-') {
+    let negative = c.peek() == Some(b'-');
+    if negative {
         c.i += 1;
     }
+    // `numeric_out` prints it as written unless it has an exponent or is a negative zero.
+    let mut plain = true;
+    let mut zero = false;
     match c.peek() {
-        Some(b'0') => c.i += 1,
+        Some(b'0') => {
+            c.i += 1;
+            zero = true;
+        }
         Some(b'1'..=b'9') => {
             digits(c);
         }
@@ -971,11 +1014,17 @@ fn number(c: &mut Cursor<'_>, out: &mut Vec<u8>) -> bool {
     }
     if c.peek() == Some(b'.') {
         c.i += 1;
+        let f = c.i;
         if !digits(c) {
             return false;
         }
+        zero = zero && c.b[f..c.i].iter().all(|&d| d == b'0');
+    }
+    if negative && zero {
+        plain = false;
     }
     if let Some(b'e' | b'E') = c.peek() {
+        plain = false;
         c.i += 1;
         if let Some(b'+' | b'-') = c.peek() {
             c.i += 1;
@@ -988,7 +1037,8 @@ fn number(c: &mut Cursor<'_>, out: &mut Vec<u8>) -> bool {
     let Ok(text) = std::str::from_utf8(&c.b[start..c.i]) else {
         return false;
     };
-    if plain_decimal(text) {
+    debug_assert_eq!(plain, plain_decimal(text), "{text}");
+    if plain {
         out.extend_from_slice(text.as_bytes());
         return true;
     }
@@ -1010,6 +1060,36 @@ mod tests {
         let mut out = Vec::new();
         canonical_value(&v, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_print_as_postgres() {
+        for i in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            12345,
+            i64::MAX,
+            i64::MIN,
+            i64::from(i16::MIN),
+        ] {
+            assert_eq!(canon(PgValue::Int8(i)), i.to_string());
+        }
+        assert_eq!(canon(PgValue::Int2(-32768)), "-32768");
+        assert_eq!(canon(PgValue::Int4(i32::MAX)), "2147483647");
+        let u = parse_uuid_for_test("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        assert_eq!(
+            canon(PgValue::Uuid(u)),
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        );
+    }
+
+    fn parse_uuid_for_test(s: &str) -> [u8; 16] {
+        crate::postgres::copy_in::parse_uuid(s).unwrap()
     }
 
     #[test]
@@ -1419,7 +1499,7 @@ mod tests {
     }
 
     #[test]
-    fn hash_with_known_canonical_text_is_hash() {
+    fn hashing_with_known_canonical_text_is_hashing() {
         let values = [
             PgValue::Int4(7),
             PgValue::Jsonb(Cow::Borrowed(r#"{"b":1, "a":[1e2]}"#)),
@@ -1430,8 +1510,11 @@ mod tests {
         for kind in [RowHash::Lookup3, RowHash::Md5] {
             let mut h = RowHasher::new(kind);
             let plain = h.hash(&values);
-            let with = h.hash_with(&values, |i| (i == 1).then_some(canon.as_slice()));
-            assert_eq!(plain, with);
+            h.start_row();
+            for (i, v) in values.iter().enumerate() {
+                h.add(i, v, (i == 1).then_some(canon.as_slice()));
+            }
+            assert_eq!(plain, h.finish_row());
         }
     }
 

@@ -257,36 +257,46 @@ async fn copy_table(
             let mut hasher = verify.map(RowHasher::new);
             let mut ck = Checksum::default();
             let n = columns.len();
-            // Verifying, a jsonb value is checked and canonicalised in one pass, into a buffer per
-            // column kept across rows; what that pass declines goes through `convert_column`.
+            // Verifying, a jsonb value is checked and canonicalised in one pass, into a buffer kept
+            // across rows; what that pass declines goes through `convert_column` (and is hashed
+            // from its converted value). An error ends the read mid-row: the COPY is then aborted.
             let jsonb: Vec<bool> = columns
                 .iter()
                 .map(|c| verify.is_some() && c.target == PgTarget::Jsonb)
                 .collect();
-            let mut canon: Vec<Vec<u8>> = vec![Vec::new(); n];
-            let mut canon_ok = vec![false; n];
+            let mut canon: Vec<u8> = Vec::new();
             let mut canonicalizer = JsonbCanonicalizer::default();
+            // Value by value: converted, encoded, hashed; no row of values is kept.
             let read = source.for_each_row(&table, &names, |row| {
-                let mut values: Vec<PgValue<'_>> = Vec::with_capacity(n);
+                w.begin_row(n);
+                if let Some(h) = hasher.as_mut() {
+                    h.start_row();
+                }
                 for (i, col) in columns.iter().enumerate() {
                     let v = row.value(i);
-                    canon_ok[i] = false;
                     if jsonb[i] {
                         if let Some(s) = json_text(v) {
-                            canon[i].clear();
-                            if canonicalizer.canonicalize(s, &mut canon[i]) {
-                                canon_ok[i] = true;
-                                values.push(PgValue::Jsonb(Cow::Borrowed(s)));
+                            canon.clear();
+                            if canonicalizer.canonicalize(s, &mut canon) {
+                                let value = PgValue::Jsonb(Cow::Borrowed(s));
+                                w.push_value(&value);
+                                if let Some(h) = hasher.as_mut() {
+                                    h.add(i, &value, Some(&canon));
+                                }
                                 continue;
                             }
                         }
                     }
-                    values.push(convert_column(&label, col, v)?);
+                    let value = convert_column(&label, col, v)?;
+                    w.push_value(&value);
+                    if let Some(h) = hasher.as_mut() {
+                        h.add(i, &value, None);
+                    }
                 }
                 if let Some(h) = hasher.as_mut() {
-                    ck.add(h.hash_with(&values, |i| canon_ok[i].then(|| canon[i].as_slice())));
+                    ck.add(h.finish_row());
                 }
-                w.write_values(&values)
+                w.end_row()
             });
             match read {
                 Ok(_) => Ok(Ok((source, ck))),

@@ -1269,6 +1269,23 @@ impl BinaryCopyEncoder {
         self.rows += 1;
     }
 
+    /// Begin a row of `columns` values, appended one by one with [`BinaryCopyEncoder::push_value`]
+    /// and closed with [`BinaryCopyEncoder::end_row`]. A row left half-written is only fit to abort
+    /// the COPY with.
+    pub fn begin_row(&mut self, columns: usize) {
+        self.buf.extend_from_slice(&(columns as i16).to_be_bytes());
+    }
+
+    /// Append one value of the row begun.
+    pub fn push_value(&mut self, v: &PgValue<'_>) {
+        encode(v, &mut self.buf);
+    }
+
+    /// Close the row begun.
+    pub fn end_row(&mut self) {
+        self.rows += 1;
+    }
+
     /// Bytes waiting to be sent.
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -1315,6 +1332,23 @@ impl CopyInWriter {
     /// Send one row of already converted values.
     pub fn write_values(&mut self, values: &[PgValue<'_>]) -> Result<()> {
         self.encoder_mut().write_values(values);
+        self.flush_if_full()
+    }
+
+    /// Begin a row value by value (see [`BinaryCopyEncoder::begin_row`]); on an error before
+    /// [`CopyInWriter::end_row`], return it: the COPY is then aborted.
+    pub fn begin_row(&mut self, columns: usize) {
+        self.encoder_mut().begin_row(columns);
+    }
+
+    /// Append one value of the row begun.
+    pub fn push_value(&mut self, v: &PgValue<'_>) {
+        self.encoder_mut().push_value(v);
+    }
+
+    /// Close the row begun, and send a chunk when one is full.
+    pub fn end_row(&mut self) -> Result<()> {
+        self.encoder_mut().end_row();
         self.flush_if_full()
     }
 
