@@ -1208,6 +1208,8 @@ pub struct BinaryCopyEncoder {
     columns: Vec<CopyColumn>,
     buf: Vec<u8>,
     rows: u64,
+    /// Where the row begun with `begin_row` and not yet ended starts.
+    open_row: Option<usize>,
 }
 
 impl BinaryCopyEncoder {
@@ -1220,6 +1222,7 @@ impl BinaryCopyEncoder {
             columns,
             buf,
             rows: 0,
+            open_row: None,
         }
     }
 
@@ -1270,9 +1273,10 @@ impl BinaryCopyEncoder {
     }
 
     /// Begin a row of `columns` values, appended one by one with [`BinaryCopyEncoder::push_value`]
-    /// and closed with [`BinaryCopyEncoder::end_row`]. A row left half-written is only fit to abort
-    /// the COPY with.
+    /// and closed with [`BinaryCopyEncoder::end_row`]. A row left open (a value failed to convert)
+    /// is dropped by [`BinaryCopyEncoder::finish`] and never sent.
     pub fn begin_row(&mut self, columns: usize) {
+        self.open_row = Some(self.buf.len());
         self.buf.extend_from_slice(&(columns as i16).to_be_bytes());
     }
 
@@ -1283,6 +1287,7 @@ impl BinaryCopyEncoder {
 
     /// Close the row begun.
     pub fn end_row(&mut self) {
+        self.open_row = None;
         self.rows += 1;
     }
 
@@ -1302,8 +1307,11 @@ impl BinaryCopyEncoder {
         Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(cap)))
     }
 
-    /// The trailer, and everything still buffered.
+    /// The trailer, and everything still buffered (but a row left open).
     pub fn finish(mut self) -> Bytes {
+        if let Some(start) = self.open_row.take() {
+            self.buf.truncate(start);
+        }
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         Bytes::from(self.buf)
     }
@@ -1843,6 +1851,25 @@ mod tests {
         assert!(bytes.ends_with(&[0xff, 0xff]));
         // header 19 + (2 + 4 + 8 + 4 + 8) + trailer 2
         assert_eq!(bytes.len(), 19 + 26 + 2);
+    }
+
+    #[test]
+    fn a_row_left_open_is_not_sent() {
+        let cols = vec![
+            CopyColumn::new("a", PgTarget::Int4),
+            CopyColumn::new("b", PgTarget::Int4),
+        ];
+        let mut e = BinaryCopyEncoder::new("t", cols.clone());
+        e.begin_row(2);
+        e.push_value(&PgValue::Int4(1));
+        e.push_value(&PgValue::Int4(2));
+        e.end_row();
+        e.begin_row(2);
+        e.push_value(&PgValue::Int4(3));
+        let mut whole = BinaryCopyEncoder::new("t", cols);
+        whole.write_values(&[PgValue::Int4(1), PgValue::Int4(2)]);
+        assert_eq!(e.rows(), 1);
+        assert_eq!(e.finish(), whole.finish());
     }
 
     #[test]
