@@ -36,6 +36,8 @@ pub struct Bind {
     params: ConnParams,
     request: PlanRequest,
     options: Options,
+    /// The thread that bound the query (for `LAKEMIG_TRACE`: init is not always run on it).
+    bound_on: std::thread::ThreadId,
 }
 
 fn parse(bind: &BindInfo) -> Result<Bind> {
@@ -59,10 +61,20 @@ fn parse(bind: &BindInfo) -> Result<Bind> {
             verify: args::named_bool(bind, "verify", true),
             dry_run: args::named_bool(bind, "dry_run", false),
         },
+        bound_on: std::thread::current().id(),
     })
 }
 
 fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
+    let same = std::thread::current().id() == bind.bound_on;
+    crate::migrate::trace(
+        std::time::Instant::now(),
+        if same {
+            "migrating on the thread that bound the query"
+        } else {
+            "migrating on a DuckDB worker thread (the query's thread polls meanwhile)"
+        },
+    );
     let src = SqliteSource::open(&bind.path)?;
     let plans = build_plan(&src, &bind.request)?;
     let results = runtime::block_on(migrate(src, &bind.params, &plans, &bind.options))?;
@@ -97,10 +109,11 @@ impl VTab for SqliteMigrate {
         Ok(data)
     }
 
-    /// The migration runs here rather than in `func`: DuckDB calls init once per execution on the
-    /// thread that runs the query, but `func` on any of its threads, and when a worker runs it the
-    /// query's thread waits by polling (the Python client: a whole core busy for the whole
-    /// migration, in about one run in three; measured on 2 cores).
+    /// The migration runs here rather than in `func`. DuckDB runs init on whichever of its threads
+    /// takes the pipeline's first task: often the query's own thread, but not always; when a worker
+    /// runs it, the query's thread waits by polling (the Python client: a whole core busy for the
+    /// whole migration, which then takes 1.2 to 1.8 times as long on 2 cores). `func` is no better
+    /// (measured); `LAKEMIG_TRACE` says which thread it was.
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
         let bind = unsafe { &*init.get_bind_data::<Bind>() };
