@@ -611,6 +611,47 @@ pub fn parse_numeric(s: &str) -> std::result::Result<Numeric, String> {
 
 /// 36-character hyphenated or 32-digit UUID text (any case, optional braces).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    // The common case first: exactly `8-4-4-4-12` hex digits, nothing around them.
+    if let Some(u) = uuid_hyphenated(s.as_bytes()) {
+        return Some(u);
+    }
+    parse_uuid_any(s)
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` exactly (either case), without branches per digit.
+fn uuid_hyphenated(b: &[u8]) -> Option<[u8; 16]> {
+    const fn table() -> [u8; 256] {
+        let mut t = [0x80u8; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = match c as u8 {
+                d @ b'0'..=b'9' => d - b'0',
+                d @ b'a'..=b'f' => d - b'a' + 10,
+                d @ b'A'..=b'F' => d - b'A' + 10,
+                _ => 0x80,
+            };
+            c += 1;
+        }
+        t
+    }
+    static HEX_VALUE: [u8; 256] = table();
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let b: &[u8; 36] = b.try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut bad = 0u8;
+    for (o, &p) in out.iter_mut().zip(AT.iter()) {
+        let (h, l) = (HEX_VALUE[b[p] as usize], HEX_VALUE[b[p + 1] as usize]);
+        bad |= h | l;
+        *o = (h << 4) | l;
+    }
+    (bad & 0x80 == 0).then_some(out)
+}
+
+/// Every form `uuid_in` takes: hyphenated or 32 digits, in braces or not, around whitespace.
+fn parse_uuid_any(s: &str) -> Option<[u8; 16]> {
     let t = s.trim();
     let t = t
         .strip_prefix('{')
@@ -1870,6 +1911,30 @@ mod tests {
         whole.write_values(&[PgValue::Int4(1), PgValue::Int4(2)]);
         assert_eq!(e.rows(), 1);
         assert_eq!(e.finish(), whole.finish());
+    }
+
+    #[test]
+    fn uuid_fast_path_agrees() {
+        let forms = [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+            "a0eebc99-9c0b-4ef8-bb6d_6bb9bd380a11",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1é",
+            "",
+        ];
+        for f in forms {
+            assert_eq!(parse_uuid(f), parse_uuid_any(f), "{f}");
+            if let Some(u) = uuid_hyphenated(f.as_bytes()) {
+                assert_eq!(Some(u), parse_uuid_any(f), "{f}");
+            }
+        }
+        assert!(parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").is_some());
     }
 
     #[test]
