@@ -36,6 +36,8 @@ pub struct Bind {
     params: ConnParams,
     request: PlanRequest,
     options: Options,
+    /// The thread that bound the query (for `LAKEMIG_TRACE`: init is not always run on it).
+    bound_on: std::thread::ThreadId,
 }
 
 fn parse(bind: &BindInfo) -> Result<Bind> {
@@ -59,10 +61,20 @@ fn parse(bind: &BindInfo) -> Result<Bind> {
             verify: args::named_bool(bind, "verify", true),
             dry_run: args::named_bool(bind, "dry_run", false),
         },
+        bound_on: std::thread::current().id(),
     })
 }
 
 fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
+    let same = std::thread::current().id() == bind.bound_on;
+    crate::migrate::trace(
+        std::time::Instant::now(),
+        if same {
+            "migrating on the thread that bound the query"
+        } else {
+            "migrating on a DuckDB worker thread (the query's thread polls meanwhile)"
+        },
+    );
     let src = SqliteSource::open(&bind.path)?;
     let plans = build_plan(&src, &bind.request)?;
     let results = runtime::block_on(migrate(src, &bind.params, &plans, &bind.options))?;

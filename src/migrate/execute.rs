@@ -3,6 +3,7 @@
 //! identity, indexes and foreign keys, then verification, then COMMIT (or ROLLBACK for a dry run).
 //! Any error rolls everything back: nothing is written.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use tokio_postgres::Client;
 
 use super::checksum::{
     canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, probe_expected, probe_sql,
-    Checksum, RowHash, RowHasher,
+    Checksum, JsonbCanonicalizer, RowHash, RowHasher,
 };
 use super::plan::{
     create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
@@ -22,7 +23,7 @@ use crate::postgres::connect::{self, ConnParams};
 use crate::postgres::copy_in::{
     convert_column, copy_in_with, PgTarget, PgValue, DEFAULT_CHUNK_BYTES,
 };
-use crate::sqlite::{RowValues, SqliteSource};
+use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
 
 /// How to run a migration.
 #[derive(Debug, Clone)]
@@ -256,15 +257,46 @@ async fn copy_table(
             let mut hasher = verify.map(RowHasher::new);
             let mut ck = Checksum::default();
             let n = columns.len();
+            // Verifying, a jsonb value is checked and canonicalised in one pass, into a buffer kept
+            // across rows; what that pass declines goes through `convert_column` (and is hashed
+            // from its converted value). An error ends the read mid-row: the COPY is then aborted.
+            let jsonb: Vec<bool> = columns
+                .iter()
+                .map(|c| verify.is_some() && c.target == PgTarget::Jsonb)
+                .collect();
+            let mut canon: Vec<u8> = Vec::new();
+            let mut canonicalizer = JsonbCanonicalizer::default();
+            // Value by value: converted, encoded, hashed; no row of values is kept.
             let read = source.for_each_row(&table, &names, |row| {
-                let mut values: Vec<PgValue<'_>> = Vec::with_capacity(n);
+                w.begin_row(n);
+                if let Some(h) = hasher.as_mut() {
+                    h.start_row();
+                }
                 for (i, col) in columns.iter().enumerate() {
-                    values.push(convert_column(&label, col, row.value(i))?);
+                    let v = row.value(i);
+                    if jsonb[i] {
+                        if let Some(s) = json_text(v) {
+                            canon.clear();
+                            if canonicalizer.canonicalize(s, &mut canon) {
+                                let value = PgValue::Jsonb(Cow::Borrowed(s));
+                                w.push_value(&value);
+                                if let Some(h) = hasher.as_mut() {
+                                    h.add(i, &value, Some(&canon));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    let value = convert_column(&label, col, v)?;
+                    w.push_value(&value);
+                    if let Some(h) = hasher.as_mut() {
+                        h.add(i, &value, None);
+                    }
                 }
                 if let Some(h) = hasher.as_mut() {
-                    ck.add(h.hash(&values));
+                    ck.add(h.finish_row());
                 }
-                w.write_values(&values)
+                w.end_row()
             });
             match read {
                 Ok(_) => Ok(Ok((source, ck))),
@@ -284,6 +316,15 @@ async fn copy_table(
             Err(e)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The text of a value bound for a JSON column, as [`convert_column`] reads it (TEXT or BLOB holding
+/// UTF-8); `None` for anything else (conversion then says why).
+fn json_text(v: SqliteValue<'_>) -> Option<&str> {
+    match v {
+        SqliteValue::Text(b) | SqliteValue::Blob(b) => simdutf8::basic::from_utf8(b).ok(),
+        _ => None,
     }
 }
 

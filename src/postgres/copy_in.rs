@@ -611,6 +611,47 @@ pub fn parse_numeric(s: &str) -> std::result::Result<Numeric, String> {
 
 /// 36-character hyphenated or 32-digit UUID text (any case, optional braces).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    // The common case first: exactly `8-4-4-4-12` hex digits, nothing around them.
+    if let Some(u) = uuid_hyphenated(s.as_bytes()) {
+        return Some(u);
+    }
+    parse_uuid_any(s)
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` exactly (either case), without branches per digit.
+fn uuid_hyphenated(b: &[u8]) -> Option<[u8; 16]> {
+    const fn table() -> [u8; 256] {
+        let mut t = [0x80u8; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = match c as u8 {
+                d @ b'0'..=b'9' => d - b'0',
+                d @ b'a'..=b'f' => d - b'a' + 10,
+                d @ b'A'..=b'F' => d - b'A' + 10,
+                _ => 0x80,
+            };
+            c += 1;
+        }
+        t
+    }
+    static HEX_VALUE: [u8; 256] = table();
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let b: &[u8; 36] = b.try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut bad = 0u8;
+    for (o, &p) in out.iter_mut().zip(AT.iter()) {
+        let (h, l) = (HEX_VALUE[b[p] as usize], HEX_VALUE[b[p + 1] as usize]);
+        bad |= h | l;
+        *o = (h << 4) | l;
+    }
+    (bad & 0x80 == 0).then_some(out)
+}
+
+/// Every form `uuid_in` takes: hyphenated or 32 digits, in braces or not, around whitespace.
+fn parse_uuid_any(s: &str) -> Option<[u8; 16]> {
     let t = s.trim();
     let t = t
         .strip_prefix('{')
@@ -1208,6 +1249,8 @@ pub struct BinaryCopyEncoder {
     columns: Vec<CopyColumn>,
     buf: Vec<u8>,
     rows: u64,
+    /// Where the row begun with `begin_row` and not yet ended starts.
+    open_row: Option<usize>,
 }
 
 impl BinaryCopyEncoder {
@@ -1220,6 +1263,7 @@ impl BinaryCopyEncoder {
             columns,
             buf,
             rows: 0,
+            open_row: None,
         }
     }
 
@@ -1269,6 +1313,25 @@ impl BinaryCopyEncoder {
         self.rows += 1;
     }
 
+    /// Begin a row of `columns` values, appended one by one with [`BinaryCopyEncoder::push_value`]
+    /// and closed with [`BinaryCopyEncoder::end_row`]. A row left open (a value failed to convert)
+    /// is dropped by [`BinaryCopyEncoder::finish`] and never sent.
+    pub fn begin_row(&mut self, columns: usize) {
+        self.open_row = Some(self.buf.len());
+        self.buf.extend_from_slice(&(columns as i16).to_be_bytes());
+    }
+
+    /// Append one value of the row begun.
+    pub fn push_value(&mut self, v: &PgValue<'_>) {
+        encode(v, &mut self.buf);
+    }
+
+    /// Close the row begun.
+    pub fn end_row(&mut self) {
+        self.open_row = None;
+        self.rows += 1;
+    }
+
     /// Bytes waiting to be sent.
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -1285,8 +1348,11 @@ impl BinaryCopyEncoder {
         Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(cap)))
     }
 
-    /// The trailer, and everything still buffered.
+    /// The trailer, and everything still buffered (but a row left open).
     pub fn finish(mut self) -> Bytes {
+        if let Some(start) = self.open_row.take() {
+            self.buf.truncate(start);
+        }
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         Bytes::from(self.buf)
     }
@@ -1315,6 +1381,23 @@ impl CopyInWriter {
     /// Send one row of already converted values.
     pub fn write_values(&mut self, values: &[PgValue<'_>]) -> Result<()> {
         self.encoder_mut().write_values(values);
+        self.flush_if_full()
+    }
+
+    /// Begin a row value by value (see [`BinaryCopyEncoder::begin_row`]); on an error before
+    /// [`CopyInWriter::end_row`], return it: the COPY is then aborted.
+    pub fn begin_row(&mut self, columns: usize) {
+        self.encoder_mut().begin_row(columns);
+    }
+
+    /// Append one value of the row begun.
+    pub fn push_value(&mut self, v: &PgValue<'_>) {
+        self.encoder_mut().push_value(v);
+    }
+
+    /// Close the row begun, and send a chunk when one is full.
+    pub fn end_row(&mut self) -> Result<()> {
+        self.encoder_mut().end_row();
         self.flush_if_full()
     }
 
@@ -1809,6 +1892,49 @@ mod tests {
         assert!(bytes.ends_with(&[0xff, 0xff]));
         // header 19 + (2 + 4 + 8 + 4 + 8) + trailer 2
         assert_eq!(bytes.len(), 19 + 26 + 2);
+    }
+
+    #[test]
+    fn a_row_left_open_is_not_sent() {
+        let cols = vec![
+            CopyColumn::new("a", PgTarget::Int4),
+            CopyColumn::new("b", PgTarget::Int4),
+        ];
+        let mut e = BinaryCopyEncoder::new("t", cols.clone());
+        e.begin_row(2);
+        e.push_value(&PgValue::Int4(1));
+        e.push_value(&PgValue::Int4(2));
+        e.end_row();
+        e.begin_row(2);
+        e.push_value(&PgValue::Int4(3));
+        let mut whole = BinaryCopyEncoder::new("t", cols);
+        whole.write_values(&[PgValue::Int4(1), PgValue::Int4(2)]);
+        assert_eq!(e.rows(), 1);
+        assert_eq!(e.finish(), whole.finish());
+    }
+
+    #[test]
+    fn uuid_fast_path_agrees() {
+        let forms = [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+            "a0eebc99-9c0b-4ef8-bb6d_6bb9bd380a11",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1é",
+            "",
+        ];
+        for f in forms {
+            assert_eq!(parse_uuid(f), parse_uuid_any(f), "{f}");
+            if let Some(u) = uuid_hyphenated(f.as_bytes()) {
+                assert_eq!(Some(u), parse_uuid_any(f), "{f}");
+            }
+        }
+        assert!(parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").is_some());
     }
 
     #[test]
