@@ -681,8 +681,8 @@ fn write_parquet(
     Ok(())
 }
 
-/// The result of `pg_sync()` / `pg_sync_state()`, computed in `init` (on the query's own thread;
-/// see [`super::report::Pager`] for why) and written by the first `func` call. Its columns include
+/// The result of `pg_sync()` / `pg_sync_state()`, computed in `init` (see
+/// [`super::report::Pager`] for why) and written by the first `func` call. Its columns include
 /// lists and intervals, which `Pager`'s cells do not carry.
 pub struct Computed {
     rows: usize,
