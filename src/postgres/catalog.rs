@@ -1,6 +1,7 @@
 //! Reading PostgreSQL's catalog: resolving a (possibly quoted, possibly unqualified) table name the way
 //! the server does, and describing its columns, primary key and indexes.
 
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
@@ -165,23 +166,23 @@ pub async fn resolve_table(client: &Client, name: &QualifiedName, target: &str) 
     let rows = match &name.schema {
         Some(schema) => {
             client
-                .query(
+                .query_typed(
                     "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
-                    &[schema, &name.name],
+                    &[(schema, Type::TEXT), (&name.name, Type::TEXT)],
                 )
                 .await
         }
         None => {
             client
-                .query(
+                .query_typed(
                     "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relname = $1 AND c.relkind IN ('r','p','v','m','f') \
                    AND n.nspname = ANY (current_schemas(true)) \
                  ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1",
-                    &[&name.name],
+                    &[(&name.name, Type::TEXT)],
                 )
                 .await
         }
@@ -292,7 +293,7 @@ pub async fn table_columns(client: &Client, table: &Table, target: &str) -> Resu
          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum";
     let rows = client
-        .query(sql, &[&table.oid])
+        .query_typed(sql, &[(&table.oid, Type::OID)])
         .await
         .map_err(|e| Error::from_pg(e, "reading the table's columns", target))?;
     let mut out = Vec::with_capacity(rows.len());

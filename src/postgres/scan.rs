@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
+use futures_util::future::join;
 use futures_util::{pin_mut, StreamExt};
 use tokio::sync::mpsc;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use super::catalog::{self, quote_ident, quote_literal, QualifiedName, Table};
 use super::connect::{self, ConnParams};
@@ -214,7 +215,7 @@ pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPl
         order_by = format!(" ORDER BY {col}");
         // Check the bound values parse on the server, so a bad literal fails here, not mid-read.
         client
-            .query(&format!("SELECT {}", literals.join(", ")), &[])
+            .query_typed(&format!("SELECT {}", literals.join(", ")), &[])
             .await
             .map_err(|e| Error::from_pg(e, "checking since/until", &target))?;
     }
@@ -394,14 +395,10 @@ where
         Some(c) if !c.is_closed() => c,
         _ => open(&plan.params).await?,
     };
-    match &plan.snapshot {
-        Some(s) => lead.batch_execute(&begin_in_snapshot(s)).await,
-        None => {
-            lead.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await
-        }
-    }
-    .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+    let begin = match &plan.snapshot {
+        Some(s) => begin_in_snapshot(s),
+        None => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_string(),
+    };
 
     let columns: Vec<(String, Decode)> = projection
         .iter()
@@ -413,7 +410,12 @@ where
     let can_split = !plan.is_incremental()
         && matches!(plan.table.relkind, 'r' | 'm')
         && plan.max_connections > 1;
+    let mut began_already = false;
     if can_split {
+        lead.batch_execute(&begin)
+            .await
+            .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+        began_already = true;
         let row = lead
             .query_one(
                 "SELECT CASE WHEN $2 THEN pg_export_snapshot() END, \
@@ -458,10 +460,22 @@ where
             return Ok(Scan { rx });
         }
     }
-    let (tx, rx) = mpsc::channel(per_reader);
+    // One round trip for both: BEGIN, then the COPY's Parse, pipelined on the connection.
     let sql = copy_sql(plan, projection, None);
+    // `future::join` polls in order, so BEGIN goes out before the Parse (`tokio::join!` does not
+    // promise an order, and SET TRANSACTION SNAPSHOT must come first).
+    let statement = if began_already {
+        // A table too small to split: its transaction began above.
+        lead.prepare(&sql).await
+    } else {
+        let (began, statement) = join(lead.batch_execute(&begin), lead.prepare(&sql)).await;
+        began.and(statement)
+    }
+    .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+    let (tx, rx) = mpsc::channel(per_reader);
     tokio::spawn(async move {
-        if let Err(e) = read_copy(&lead, &sql, columns, &tx, &convert, &target, &ctx).await {
+        let r = read_copy(&lead, &statement, columns, &tx, &convert, &target, &ctx).await;
+        if let Err(e) = r {
             let _ = tx.send(Err(e)).await;
         }
     });
@@ -509,19 +523,21 @@ where
         runtime.block_on(async move {
             let client = async {
                 let client = open(&self.params).await?;
-                client
-                    .batch_execute(&begin_in_snapshot(&self.snapshot))
-                    .await
+                let begin = begin_in_snapshot(&self.snapshot);
+                let (began, statement) =
+                    join(client.batch_execute(&begin), client.prepare(&self.sql)).await;
+                let statement = began
+                    .and(statement)
                     .map_err(|e| Error::from_pg(e, &self.ctx, &self.target))?;
-                Ok(client)
+                Ok((client, statement))
             }
             .await;
             let _ = imported.send(());
             let result = match client {
-                Ok(client) => {
+                Ok((client, statement)) => {
                     read_copy(
                         &client,
-                        &self.sql,
+                        &statement,
                         self.columns,
                         &self.tx,
                         &self.convert,
@@ -539,9 +555,12 @@ where
     }
 }
 
+/// Stream one prepared COPY's rows, decoded and converted, into `tx`. The transaction is not
+/// committed: it only read, and the connection is dropped right after (which ends it), so DuckDB
+/// sees the end of the data one round trip sooner.
 async fn read_copy<T, F>(
     client: &Client,
-    sql: &str,
+    statement: &Statement,
     columns: Vec<(String, Decode)>,
     tx: &mpsc::Sender<Result<T>>,
     convert: &F,
@@ -552,7 +571,7 @@ where
     F: Fn(Batch) -> Result<T>,
 {
     let stream = client
-        .copy_out(sql)
+        .copy_out(statement)
         .await
         .map_err(|e| Error::from_pg(e, ctx, target))?;
     pin_mut!(stream);
@@ -567,14 +586,8 @@ where
         }
     }
     if let Some(batch) = decoder.finish()? {
-        if tx.send(Ok(convert(batch)?)).await.is_err() {
-            return Ok(());
-        }
+        let _ = tx.send(Ok(convert(batch)?)).await;
     }
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(|e| Error::from_pg(e, ctx, target))?;
     Ok(())
 }
 
