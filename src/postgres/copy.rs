@@ -2331,6 +2331,69 @@ mod tests {
         assert_eq!(child.data, ColumnData::I16(vec![4]));
     }
 
+    /// Decoding speed on a real stream: `psql -c "\\copy (SELECT * FROM analytics.subscriptions)
+    /// TO 'subs.bin' (FORMAT binary)"` on bench/bench.py's table, then
+    /// `LAKEMIG_COPY_FILE=subs.bin cargo test --release --lib copy::tests::decode_file -- --ignored --nocapture`.
+    /// Fed one row per call, as PostgreSQL sends them (one CopyData message per row).
+    #[test]
+    #[ignore]
+    fn decode_file() {
+        let Ok(path) = std::env::var("LAKEMIG_COPY_FILE") else {
+            return;
+        };
+        let data = std::fs::read(path).unwrap();
+        let decodes = vec![
+            Decode::Int8,
+            Decode::Text,
+            Decode::Text,
+            Decode::Numeric {
+                width: 12,
+                scale: 2,
+            },
+            Decode::TimestampTz,
+            Decode::TimestampTz,
+            Decode::TimestampTz,
+            Decode::Uuid,
+            Decode::Jsonb,
+            Decode::Int4,
+            Decode::Bool,
+            Decode::Array {
+                elem: Box::new(Decode::Text),
+                ndims: 1,
+            },
+        ];
+        // Row boundaries first (not timed), so each row is fed on its own.
+        let mut rows = vec![&data[..HEADER_FIXED_LEN]];
+        let mut pos = HEADER_FIXED_LEN;
+        while pos < data.len() {
+            let mut scan = TupleScan::default();
+            match scan.advance(&data[pos..], decodes.len()).unwrap() {
+                Scan::Tuple(len) => {
+                    rows.push(&data[pos..pos + len]);
+                    pos += len;
+                }
+                Scan::Trailer => {
+                    rows.push(&data[pos..]);
+                    break;
+                }
+                Scan::Need(_) => panic!("truncated file"),
+            }
+        }
+        for _ in 0..3 {
+            let start = std::time::Instant::now();
+            let mut dec = CopyDecoder::new(cols(&decodes), 2048);
+            let mut n = 0;
+            for row in &rows {
+                dec.feed(row).unwrap();
+                while let Some(b) = dec.next_batch() {
+                    n += b.len;
+                }
+            }
+            n += dec.finish().unwrap().map_or(0, |b| b.len);
+            println!("{n} rows, {} MB in {:?}", data.len() / 1_000_000, start.elapsed());
+        }
+    }
+
     /// Not a benchmark harness, just a sanity check of throughput:
     /// `cargo test --release --lib copy::tests::throughput -- --ignored --nocapture`.
     #[test]
