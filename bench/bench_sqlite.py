@@ -129,7 +129,7 @@ def pg_count(pg, db: str) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_500_000)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, f"entities-{args.rows}.sqlite")
