@@ -2390,7 +2390,11 @@ mod tests {
                 }
             }
             n += dec.finish().unwrap().map_or(0, |b| b.len);
-            println!("{n} rows, {} MB in {:?}", data.len() / 1_000_000, start.elapsed());
+            println!(
+                "{n} rows, {} MB in {:?}",
+                data.len() / 1_000_000,
+                start.elapsed()
+            );
         }
     }
 
