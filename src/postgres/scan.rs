@@ -4,9 +4,11 @@
 //! ordered by the cursor. Batches flow through a bounded channel, so memory stays bounded.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 
 use futures_util::future::join;
-use futures_util::{pin_mut, StreamExt};
+use futures_util::{pin_mut, FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Statement};
 
@@ -474,12 +476,23 @@ where
     .map_err(|e| Error::from_pg(e, &ctx, &target))?;
     let (tx, rx) = mpsc::channel(per_reader);
     tokio::spawn(async move {
-        let r = read_copy(&lead, &statement, columns, &tx, &convert, &target, &ctx).await;
-        if let Err(e) = r {
-            let _ = tx.send(Err(e)).await;
-        }
+        let read = read_copy(&lead, &statement, columns, &tx, &convert, &target, &ctx);
+        report_end(&tx, read).await;
     });
     Ok(Scan { rx })
+}
+
+/// Run a reader to its end and put any failure on the channel, a panic included: a reader that
+/// vanished without a word would close the channel and read as a complete, shorter table.
+async fn report_end<T>(tx: &mpsc::Sender<Result<T>>, reader: impl Future<Output = Result<()>>) {
+    let failure = match AssertUnwindSafe(reader).catch_unwind().await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(_) => Error::argument(
+            "internal error: a reader stopped unexpectedly (panic); the read is incomplete",
+        ),
+    };
+    let _ = tx.send(Err(failure)).await;
 }
 
 fn begin_in_snapshot(snapshot: &str) -> String {
@@ -520,7 +533,8 @@ where
                 return;
             }
         };
-        runtime.block_on(async move {
+        let tx = self.tx.clone();
+        runtime.block_on(report_end(&tx, async move {
             let client = async {
                 let client = open(&self.params).await?;
                 let begin = begin_in_snapshot(&self.snapshot);
@@ -533,25 +547,18 @@ where
             }
             .await;
             let _ = imported.send(());
-            let result = match client {
-                Ok((client, statement)) => {
-                    read_copy(
-                        &client,
-                        &statement,
-                        self.columns,
-                        &self.tx,
-                        &self.convert,
-                        &self.target,
-                        &self.ctx,
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                let _ = self.tx.send(Err(e)).await;
-            }
-        });
+            let (client, statement) = client?;
+            read_copy(
+                &client,
+                &statement,
+                self.columns,
+                &self.tx,
+                &self.convert,
+                &self.target,
+                &self.ctx,
+            )
+            .await
+        }));
     }
 }
 
