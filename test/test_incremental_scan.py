@@ -179,6 +179,28 @@ def test_parallel_full_read_sees_one_snapshot(pg, pgdb):
     assert got == (300000, 300000)
 
 
+def test_reads_end_their_transactions(pg, pgdb):
+    """Every connection a read opens ends its transaction before it goes away: PostgreSQL logs
+    "unexpected EOF on client connection with an open transaction" otherwise, for every read."""
+    with closing(pg.psycopg(pgdb)) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE big AS SELECT g AS id, repeat('p', 400) AS pad, "
+                    "TIMESTAMPTZ '2026-01-01' + g * interval '1 second' AS updated_at "
+                    "FROM generate_series(1, 150000) g")
+        cur.execute("SELECT pg_relation_size('big') / 8192")
+        assert cur.fetchone()[0] > 8192  # split over two connections
+    log_path = os.path.join(pg.root, "server.log")
+    before = open(log_path).read().count("with an open transaction")
+    con = duckdb_connect()
+    dsn = pg.dsn(pgdb)
+    assert con.execute(f"SELECT count(*) FROM pg_incremental_scan('{dsn}', 'big')").fetchone() == (150000,)
+    assert con.execute(
+        f"SELECT count(*) FROM pg_incremental_scan('{dsn}', 'big', since := TIMESTAMPTZ '2026-01-02')"
+    ).fetchone() == (150000 - 86400,)
+    con.close()
+    time.sleep(0.5)  # let the backends exit and log
+    assert open(log_path).read().count("with an open transaction") == before
+
+
 def test_server_dying_mid_read_is_a_clear_error(pg):
     import pgcluster
     with pgcluster.Cluster() as other:

@@ -458,7 +458,9 @@ where
             for started in imported {
                 let _ = started.await;
             }
-            drop(lead);
+            lead.batch_execute("COMMIT")
+                .await
+                .map_err(|e| Error::from_pg(e, &ctx, &target))?;
             return Ok(Scan { rx });
         }
     }
@@ -562,9 +564,10 @@ where
     }
 }
 
-/// Stream one prepared COPY's rows, decoded and converted, into `tx`. The transaction is not
-/// committed: it only read, and the connection is dropped right after (which ends it), so DuckDB
-/// sees the end of the data one round trip sooner.
+/// Stream one prepared COPY's rows, decoded and converted, into `tx`, then end the (read-only)
+/// transaction. Ending it explicitly matters: a reader's runtime stops with its thread, and a
+/// connection that goes away inside a transaction makes PostgreSQL log "unexpected EOF on client
+/// connection with an open transaction" for every read.
 async fn read_copy<T, F>(
     client: &Client,
     statement: &Statement,
@@ -593,8 +596,14 @@ where
         }
     }
     if let Some(batch) = decoder.finish()? {
-        let _ = tx.send(Ok(convert(batch)?)).await;
+        if tx.send(Ok(convert(batch)?)).await.is_err() {
+            return Ok(());
+        }
     }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| Error::from_pg(e, ctx, target))?;
     Ok(())
 }
 
