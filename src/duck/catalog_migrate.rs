@@ -63,7 +63,7 @@ impl VTab for SqliteCatalogMigrate {
     }
 
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Pager::compute(init, |bind: &Bind| {
+        Pager::compute(init, &COLUMNS, |bind: &Bind| {
             let results = (|| {
                 let src = Arc::new(Mutex::new(SqliteSource::open(&bind.sqlite_path)?));
                 runtime::block_on(async {
@@ -91,7 +91,7 @@ impl VTab for SqliteCatalogMigrate {
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        func.get_init_data().next(output, &COLUMNS.map(|(_, k)| k))
+        func.get_init_data().next(output)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

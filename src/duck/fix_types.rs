@@ -47,7 +47,7 @@ impl VTab for DuckLakeFixTypes {
     }
 
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Pager::compute(init, |bind: &Bind| {
+        Pager::compute(init, &COLUMNS, |bind: &Bind| {
             let changes = runtime::block_on(async {
                 let mut client = connect::connect(&bind.params).await?;
                 fix_types::fix_types(
@@ -79,7 +79,7 @@ impl VTab for DuckLakeFixTypes {
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        func.get_init_data().next(output, &COLUMNS.map(|(_, k)| k))
+        func.get_init_data().next(output)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

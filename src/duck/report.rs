@@ -1,4 +1,4 @@
-//! Small result sets (plans, per-table reports) computed in one go on the first scan call (never in
+//! Small result sets (plans, per-table reports, sync results) computed in one go in init (never in
 //! bind: bind may run twice) and handed to DuckDB 2,048 rows per chunk, written through
 //! [`super::rows`] (the same checked path as scanned data).
 
@@ -41,7 +41,7 @@ pub fn declare(bind: &BindInfo, columns: &[(&str, Kind)]) {
     }
 }
 
-/// Rows computed in `init`, then paged out by `func`.
+/// A result computed in `init`, then paged out by `func`, 2,048 rows per call.
 ///
 /// Functions that do all their work before returning rows do it in `init`, once per execution.
 /// DuckDB runs init on whichever of its threads takes the pipeline's first task: usually the query's
@@ -50,81 +50,91 @@ pub fn declare(bind: &BindInfo, columns: &[(&str, Kind)]) {
 /// call). `func` fared no better in measurements, and the C API cannot choose the thread; doing
 /// the work in bind would make EXPLAIN or a view definition run it.
 pub struct Pager {
-    state: Mutex<Option<(Vec<Vec<Cell>>, usize)>>,
+    /// The columns, all of the same length, and how many rows have been handed out.
+    state: Mutex<(Vec<Out>, usize)>,
 }
 
 impl Pager {
-    /// Compute the rows now, from the bind data of the function being initialized.
-    pub fn compute<B, F>(init: &InitInfo, compute: F) -> Result<Self, Box<dyn std::error::Error>>
+    /// Compute rows of cells now, from the bind data of the function being initialized; `columns`
+    /// are the ones `declare` declared.
+    pub fn compute<B, F>(
+        init: &InitInfo,
+        columns: &[(&str, Kind)],
+        compute: F,
+    ) -> Result<Self, Box<dyn std::error::Error>>
     where
         F: FnOnce(&B) -> Result<Vec<Vec<Cell>>, Box<dyn std::error::Error>>,
     {
         // SAFETY: DuckDB hands back the bind data this function's bind returned, which is a `B`
         // (each caller names its own `VTab::BindData`).
         let bind = unsafe { &*init.get_bind_data::<B>() };
-        Ok(Pager {
-            state: Mutex::new(Some((compute(bind)?, 0))),
-        })
+        let rows = compute(bind)?;
+        Ok(Pager::columns(
+            columns
+                .iter()
+                .enumerate()
+                .map(|(c, (_, kind))| column(&rows, c, *kind))
+                .collect(),
+        ))
     }
 
-    /// Fill `output` with the next rows. `kinds` must match the declared columns.
-    pub fn next(
-        &self,
-        output: &mut DataChunkHandle,
-        kinds: &[Kind],
-    ) -> Result<(), Box<dyn std::error::Error>> {
+    /// Columns already computed (of any type `rows::Out` writes).
+    pub fn columns(columns: Vec<Out>) -> Self {
+        Pager {
+            state: Mutex::new((columns, 0)),
+        }
+    }
+
+    /// Fill `output` with the next rows (none once all were handed out).
+    pub fn next(&self, output: &mut DataChunkHandle) -> Result<(), Box<dyn std::error::Error>> {
         let mut guard = self.state.lock().map_err(|_| {
             Box::<dyn std::error::Error>::from("state poisoned by an earlier failure")
         })?;
-        let Some((rows, offset)) = guard.as_mut() else {
-            output.set_len(0);
-            return Ok(());
-        };
-        let end = (*offset + 2048).min(rows.len());
-        let page = &rows[*offset..end];
-        let columns: Vec<Out> = kinds
-            .iter()
-            .enumerate()
-            .map(|(c, kind)| {
-                let cells = page.iter().map(move |row| row.get(c));
-                match kind {
-                    Kind::Text => Out::Text(
-                        cells
-                            .map(|x| match x {
-                                Some(Cell::Text(s)) => Some(s.clone()),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Kind::Int => Out::BigInt(
-                        cells
-                            .map(|x| match x {
-                                Some(Cell::Int(i)) => Some(*i),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Kind::Float => Out::Double(
-                        cells
-                            .map(|x| match x {
-                                Some(Cell::Float(f)) => Some(*f),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Kind::Bool => Out::Bool(
-                        cells
-                            .map(|x| match x {
-                                Some(Cell::Bool(b)) => Some(*b),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                }
-            })
-            .collect();
-        rows::write(output, page.len(), &columns).map_err(|e| e.to_string())?;
+        let (columns, offset) = &mut *guard;
+        let total = columns.first().map_or(0, Out::len);
+        let end = (*offset + 2048).min(total);
+        let page: Vec<Out> = columns.iter().map(|c| c.slice(*offset..end)).collect();
+        rows::write(output, end - *offset, &page).map_err(|e| e.to_string())?;
         *offset = end;
         Ok(())
+    }
+}
+
+/// Column `c` of `rows`, as a column of `kind` (a cell of another kind reads as NULL).
+fn column(rows: &[Vec<Cell>], c: usize, kind: Kind) -> Out {
+    let cells = rows.iter().map(|row| row.get(c));
+    match kind {
+        Kind::Text => Out::Text(
+            cells
+                .map(|x| match x {
+                    Some(Cell::Text(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Kind::Int => Out::BigInt(
+            cells
+                .map(|x| match x {
+                    Some(Cell::Int(i)) => Some(*i),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Kind::Float => Out::Double(
+            cells
+                .map(|x| match x {
+                    Some(Cell::Float(f)) => Some(*f),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Kind::Bool => Out::Bool(
+            cells
+                .map(|x| match x {
+                    Some(Cell::Bool(b)) => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        ),
     }
 }

@@ -22,6 +22,30 @@ pub enum Out {
 }
 
 impl Out {
+    /// How many values the column holds.
+    pub fn len(&self) -> usize {
+        match self {
+            Out::Text(v) => v.len(),
+            Out::BigInt(v) | Out::TimestampTz(v) | Out::Micros(v) => v.len(),
+            Out::Double(v) => v.len(),
+            Out::Bool(v) => v.len(),
+            Out::TextList(v) => v.len(),
+        }
+    }
+
+    /// The values `range` of the column, as a column of its own.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Out {
+        match self {
+            Out::Text(v) => Out::Text(v[range].to_vec()),
+            Out::BigInt(v) => Out::BigInt(v[range].to_vec()),
+            Out::Double(v) => Out::Double(v[range].to_vec()),
+            Out::Bool(v) => Out::Bool(v[range].to_vec()),
+            Out::TimestampTz(v) => Out::TimestampTz(v[range].to_vec()),
+            Out::Micros(v) => Out::Micros(v[range].to_vec()),
+            Out::TextList(v) => Out::TextList(v[range].to_vec()),
+        }
+    }
+
     pub fn duck_type(&self) -> DuckType {
         match self {
             Out::Text(_) => DuckType::Varchar,

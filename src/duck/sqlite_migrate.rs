@@ -111,15 +111,16 @@ impl VTab for SqliteMigrate {
 
     /// The migration runs here rather than in `func` (see [`Pager`]).
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Pager::compute(init, |bind: &Bind| compute(bind).map_err(fail(NAME)))
+        Pager::compute(init, &COLUMNS, |bind: &Bind| {
+            compute(bind).map_err(fail(NAME))
+        })
     }
 
     fn func(
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        let kinds: Vec<Kind> = COLUMNS.iter().map(|c| c.1).collect();
-        func.get_init_data().next(output, &kinds)
+        func.get_init_data().next(output)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {

@@ -13,7 +13,8 @@ use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use duckdb::{params, Connection, OptionalExt};
 
-use super::rows::{self, Out};
+use super::report::Pager;
+use super::rows::Out;
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{parse_qualified_name, quote_ident, quote_literal, QualifiedName};
@@ -681,37 +682,6 @@ fn write_parquet(
     Ok(())
 }
 
-/// The result of `pg_sync()` / `pg_sync_state()`, computed in `init` (see
-/// [`super::report::Pager`] for why) and written by the first `func` call. Its columns include
-/// lists and intervals, which `Pager`'s cells do not carry.
-pub struct Computed {
-    rows: usize,
-    columns: Mutex<Option<Vec<Out>>>,
-}
-
-impl Computed {
-    fn new(rows: usize, columns: Vec<Out>) -> Self {
-        Computed {
-            rows: rows.min(2048),
-            columns: Mutex::new(Some(columns)),
-        }
-    }
-
-    /// Write the result on the first call, nothing after.
-    fn emit(
-        &self,
-        output: &mut DataChunkHandle,
-        name: &'static str,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let taken = self.columns.lock().ok().and_then(|mut c| c.take());
-        match taken {
-            Some(columns) => rows::write(output, self.rows, &columns).map_err(fail(name))?,
-            None => output.set_len(0),
-        }
-        Ok(())
-    }
-}
-
 /// Lock lakemig's own connection to the database the function was registered on.
 fn side_connection<'a>(
     init: &'a InitInfo,
@@ -726,7 +696,7 @@ fn side_connection<'a>(
 }
 
 impl VTab for PgSync {
-    type InitData = Computed;
+    type InitData = Pager;
     type BindData = Args;
 
     fn bind(bind: &BindInfo) -> Result<Args, Box<dyn std::error::Error>> {
@@ -767,33 +737,31 @@ impl VTab for PgSync {
         Ok(args)
     }
 
-    fn init(init: &InitInfo) -> Result<Computed, Box<dyn std::error::Error>> {
+    fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
         let con = side_connection(init, NAME)?;
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
         let args = unsafe { &*init.get_bind_data::<Args>() };
         let o = run_sync(&con, args).map_err(fail(NAME))?;
-        Ok(Computed::new(
-            1,
-            vec![
-                Out::Text(vec![Some(o.source)]),
-                Out::Text(vec![Some(o.target)]),
-                Out::Text(vec![Some(o.mode.to_string())]),
-                Out::BigInt(vec![Some(o.rows_upserted)]),
-                Out::BigInt(vec![Some(o.rows_deleted)]),
-                Out::TextList(vec![Some(o.columns_added)]),
-                Out::Text(vec![o.watermark_before]),
-                Out::Text(vec![o.watermark_after]),
-                Out::Text(vec![Some(o.watermark_bound)]),
-                Out::Micros(vec![Some(o.duration.as_micros() as i64)]),
-            ],
-        ))
+        // The work runs in init, not func (see `Pager`).
+        Ok(Pager::columns(vec![
+            Out::Text(vec![Some(o.source)]),
+            Out::Text(vec![Some(o.target)]),
+            Out::Text(vec![Some(o.mode.to_string())]),
+            Out::BigInt(vec![Some(o.rows_upserted)]),
+            Out::BigInt(vec![Some(o.rows_deleted)]),
+            Out::TextList(vec![Some(o.columns_added)]),
+            Out::Text(vec![o.watermark_before]),
+            Out::Text(vec![o.watermark_after]),
+            Out::Text(vec![Some(o.watermark_bound)]),
+            Out::Micros(vec![Some(o.duration.as_micros() as i64)]),
+        ]))
     }
 
     fn func(
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        func.get_init_data().emit(output, NAME)
+        func.get_init_data().next(output)
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
@@ -892,7 +860,7 @@ fn read_all_states(con: &Connection) -> Result<Vec<Out>> {
 }
 
 impl VTab for PgSyncState {
-    type InitData = Computed;
+    type InitData = Pager;
     type BindData = ();
 
     fn bind(bind: &BindInfo) -> Result<(), Box<dyn std::error::Error>> {
@@ -902,20 +870,17 @@ impl VTab for PgSyncState {
         Ok(())
     }
 
-    fn init(init: &InitInfo) -> Result<Computed, Box<dyn std::error::Error>> {
+    fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
         let con = side_connection(init, STATE_NAME)?;
-        let cols = read_all_states(&con).map_err(fail(STATE_NAME))?;
-        let n = match &cols[0] {
-            Out::Text(v) => v.len(),
-            _ => 0,
-        };
-        Ok(Computed::new(n, cols))
+        Ok(Pager::columns(
+            read_all_states(&con).map_err(fail(STATE_NAME))?,
+        ))
     }
 
     fn func(
         func: &TableFunctionInfo<Self>,
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        func.get_init_data().emit(output, STATE_NAME)
+        func.get_init_data().next(output)
     }
 }
