@@ -4,9 +4,9 @@
 
 use std::sync::Mutex;
 
+use crate::postgres::connect::Conn;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, Value};
-use tokio_postgres::Client;
 
 use super::chunk::{self, OwnedChunk};
 use super::{args, fail, runtime, types};
@@ -134,7 +134,7 @@ pub fn scan_named_parameters() -> Vec<(String, LogicalTypeHandle)> {
 /// The plan, and the connection that made it (taken by init, so a read connects only once).
 pub struct Bind {
     plan: ScanPlan,
-    client: Mutex<Option<Client>>,
+    client: Mutex<Option<Conn>>,
 }
 
 fn bind_plan(bind: &BindInfo) -> Result<Bind> {

@@ -161,49 +161,255 @@ pub struct Column {
 }
 
 /// Find a table (also views, materialized views, partitioned and foreign tables) by name, resolving an
-/// unqualified name through the server's search_path. Not found: an error that suggests near names.
-pub async fn resolve_table(client: &Client, name: &QualifiedName, target: &str) -> Result<Table> {
-    let rows = match &name.schema {
-        Some(schema) => {
-            client
-                .query_typed(
-                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
-                    &[(schema, Type::TEXT), (&name.name, Type::TEXT)],
-                )
-                .await
+/// unqualified name through the server's search_path, and read its columns in table order with
+/// domains resolved to their base types. One simple query does it (on a fresh backend most of its
+/// cost is PostgreSQL loading its catalog caches, so one plain query beats two or a recursive
+/// one); only a table using domains costs a further query per level of domain nesting. Not found:
+/// an error that suggests near names.
+pub async fn describe_table(
+    client: &Client,
+    name: &QualifiedName,
+    target: &str,
+) -> Result<(Table, Vec<Column>)> {
+    // A table without columns still yields one row (the LEFT JOIN), with NULL column fields.
+    let sql = "
+        WITH tbl AS (
+            SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname,
+                   c.reltuples::float8 AS reltuples, c.relkind::text AS relkind
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relname = $2 AND c.relkind IN ('r','p','v','m','f')
+               AND CASE WHEN $1::text IS NULL THEN n.nspname = ANY (current_schemas(true))
+                        ELSE n.nspname = $1::text END
+             ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1
+        )
+        SELECT tbl.oid, tbl.nspname, tbl.relname, tbl.reltuples, tbl.relkind,
+               a.attname::text, a.attnum, a.attnotnull, a.attndims, a.atttypmod,
+               format_type(a.atttypid, a.atttypmod),
+               t.oid, t.typtype::text, t.typname::text, t.typcategory::text, t.typelem,
+               t.typbasetype, t.typtypmod,
+               e.oid, e.typtype::text, e.typname::text, e.typcategory::text, e.typelem,
+               e.typbasetype, e.typtypmod
+          FROM tbl
+          LEFT JOIN pg_attribute a ON a.attrelid = tbl.oid AND a.attnum > 0 AND NOT a.attisdropped
+          LEFT JOIN pg_type t ON t.oid = a.atttypid
+          LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+         ORDER BY a.attnum";
+    let rows = client
+        .query_typed(sql, &[(&name.schema, Type::TEXT), (&name.name, Type::TEXT)])
+        .await
+        .map_err(|e| Error::from_pg(e, "looking up the table", target))?;
+    let Some(first) = rows.first() else {
+        let hint = suggest_table(client, name).await.unwrap_or_default();
+        return Err(Error::UnknownTable {
+            table: name.quoted(),
+            hint,
+        });
+    };
+    let reltuples: f64 = first.get(3);
+    let relkind: String = first.get(4);
+    let table = Table {
+        oid: first.get(0),
+        schema: first.get(1),
+        name: first.get(2),
+        estimated_rows: reltuples as i64,
+        relkind: relkind.chars().next().unwrap_or('r'),
+    };
+    let mut types = PgTypes::default();
+    let mut attrs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(attname) = row.get::<_, Option<String>>(5) else {
+            continue; // a table without columns
+        };
+        types.add(PgTypeRow::at(row, 11));
+        if let Some(elem) = PgTypeRow::maybe_at(row, 18) {
+            types.add(elem);
         }
-        None => {
-            client
-                .query_typed(
-                    "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8, c.relkind::text \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relname = $1 AND c.relkind IN ('r','p','v','m','f') \
-                   AND n.nspname = ANY (current_schemas(true)) \
-                 ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1",
-                    &[(&name.name, Type::TEXT)],
-                )
-                .await
-        }
-    }
-    .map_err(|e| Error::from_pg(e, "looking up the table", target))?;
-    if let Some(row) = rows.first() {
-        let reltuples: f64 = row.get(3);
-        let relkind: String = row.get(4);
-        return Ok(Table {
-            oid: row.get(0),
-            schema: row.get(1),
-            name: row.get(2),
-            estimated_rows: reltuples as i64,
-            relkind: relkind.chars().next().unwrap_or('r'),
+        attrs.push(Attribute {
+            name: attname,
+            attnum: row.get(6),
+            not_null: row.get(7),
+            ndims: row.get(8),
+            typmod: row.get(9),
+            display: row.get(10),
+            type_oid: row.get(11),
         });
     }
-    let hint = suggest_table(client, name).await.unwrap_or_default();
-    Err(Error::UnknownTable {
-        table: name.quoted(),
-        hint,
-    })
+    // Domains: fetch base types (and their element types) until every chain ends.
+    for _ in 0..MAX_DOMAIN_DEPTH {
+        let missing = types.missing(attrs.iter().map(|a| a.type_oid));
+        if missing.is_empty() {
+            break;
+        }
+        let rows = client
+            .query_typed(
+                "SELECT oid, typtype::text, typname::text, typcategory::text, typelem, \
+                        typbasetype, typtypmod FROM pg_type WHERE oid = ANY ($1)",
+                &[(&missing, Type::OID_ARRAY)],
+            )
+            .await
+            .map_err(|e| Error::from_pg(e, "reading the table's column types", target))?;
+        for row in &rows {
+            types.add(PgTypeRow::at(row, 0));
+        }
+    }
+    let columns = attrs.into_iter().map(|a| types.column(a)).collect();
+    Ok((table, columns))
+}
+
+/// Domains over domains are followed this deep.
+const MAX_DOMAIN_DEPTH: usize = 8;
+
+/// A column as `pg_attribute` has it, before its type is resolved.
+struct Attribute {
+    name: String,
+    attnum: i16,
+    not_null: bool,
+    ndims: i32,
+    typmod: i32,
+    /// `format_type` of the declared type (a domain keeps its own name here).
+    display: String,
+    type_oid: u32,
+}
+
+/// The `pg_type` fields type resolution needs.
+struct PgTypeRow {
+    oid: u32,
+    typtype: char,
+    typname: String,
+    category: char,
+    elem: u32,
+    basetype: u32,
+    typmod: i32,
+}
+
+impl PgTypeRow {
+    /// The seven fields from `at` on: oid, typtype, typname, typcategory, typelem, typbasetype, typtypmod.
+    fn at(row: &tokio_postgres::Row, at: usize) -> PgTypeRow {
+        let first = |s: String| s.chars().next().unwrap_or(' ');
+        PgTypeRow {
+            oid: row.get(at),
+            typtype: first(row.get(at + 1)),
+            typname: row.get(at + 2),
+            category: first(row.get(at + 3)),
+            elem: row.get(at + 4),
+            basetype: row.get(at + 5),
+            typmod: row.get(at + 6),
+        }
+    }
+
+    fn maybe_at(row: &tokio_postgres::Row, at: usize) -> Option<PgTypeRow> {
+        let oid: Option<u32> = row.get(at);
+        oid.map(|_| PgTypeRow::at(row, at))
+    }
+
+    fn is_array(&self) -> bool {
+        self.category == 'A' && self.elem != 0
+    }
+}
+
+/// The types a table's columns use, by oid.
+#[derive(Default)]
+struct PgTypes(std::collections::HashMap<u32, PgTypeRow>);
+
+impl PgTypes {
+    fn add(&mut self, t: PgTypeRow) {
+        self.0.insert(t.oid, t);
+    }
+
+    /// Follow `oid` through domains: the base type, and the type modifier of the innermost domain
+    /// (-1 when none). `None` while part of the chain has not been fetched yet.
+    fn base(&self, mut oid: u32) -> Option<(&PgTypeRow, i32)> {
+        let mut typmod = -1;
+        for _ in 0..=MAX_DOMAIN_DEPTH {
+            let t = self.0.get(&oid)?;
+            if t.typtype != 'd' {
+                return Some((t, typmod));
+            }
+            // The innermost domain with a type modifier decides.
+            if t.typmod != -1 {
+                typmod = t.typmod;
+            }
+            oid = t.basetype;
+        }
+        None
+    }
+
+    /// Types that resolving these columns still needs (domain bases, element types of arrays).
+    fn missing(&self, columns: impl Iterator<Item = u32>) -> Vec<u32> {
+        let mut missing = Vec::new();
+        let need = |oid: u32, missing: &mut Vec<u32>| -> Option<()> {
+            let mut oid = oid;
+            for _ in 0..=MAX_DOMAIN_DEPTH {
+                match self.0.get(&oid) {
+                    None => {
+                        if !missing.contains(&oid) {
+                            missing.push(oid);
+                        }
+                        return None;
+                    }
+                    Some(t) if t.typtype == 'd' => oid = t.basetype,
+                    Some(_) => return Some(()),
+                }
+            }
+            Some(())
+        };
+        for oid in columns {
+            if need(oid, &mut missing).is_some() {
+                if let Some((base, _)) = self.base(oid) {
+                    if base.is_array() {
+                        need(base.elem, &mut missing);
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// The column with its type resolved. A chain deeper than [`MAX_DOMAIN_DEPTH`] keeps the
+    /// declared type (read as its text form).
+    fn column(&self, a: Attribute) -> Column {
+        let (oid, typtype, typname, typmod, elem) = match self.base(a.type_oid) {
+            Some((base, domain_typmod)) => {
+                let typmod = if domain_typmod != -1 && base.oid != a.type_oid {
+                    domain_typmod
+                } else {
+                    a.typmod
+                };
+                let elem = if base.is_array() {
+                    self.base(base.elem).map(|(e, _)| e)
+                } else {
+                    None
+                };
+                (base.oid, base.typtype, base.typname.as_str(), typmod, elem)
+            }
+            None => (a.type_oid, 'd', "", a.typmod, None),
+        };
+        let is_array = elem.is_some();
+        // citext is an extension type with no fixed oid: recognize it by name (its binary form is text).
+        let name = if typname == "citext" || elem.is_some_and(|e| e.typname == "citext") {
+            if is_array {
+                "citext[]".to_string()
+            } else {
+                "citext".to_string()
+            }
+        } else {
+            a.display
+        };
+        Column {
+            name: a.name,
+            attnum: a.attnum,
+            not_null: a.not_null,
+            pg_type: PgColumnType {
+                oid,
+                typmod,
+                name,
+                typtype,
+                elem_oid: elem.map(|e| e.oid),
+                elem_typtype: elem.map(|e| e.typtype),
+                ndims: if is_array { a.ndims.max(1) } else { 0 },
+            },
+        }
+    }
 }
 
 async fn suggest_table(client: &Client, name: &QualifiedName) -> Option<String> {
@@ -261,82 +467,6 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-/// The table's columns in table order, with domains resolved to their base types.
-pub async fn table_columns(client: &Client, table: &Table, target: &str) -> Result<Vec<Column>> {
-    // Domains are resolved in SQL: walk typbasetype up to 8 levels (domains over domains are rare).
-    let sql = "
-        WITH RECURSIVE base(start_oid, oid, typmod, depth) AS (
-            SELECT t.oid, t.oid, -1, 0 FROM pg_type t
-             WHERE t.oid IN (SELECT atttypid FROM pg_attribute WHERE attrelid = $1 AND attnum > 0)
-                OR t.oid IN (SELECT e.typelem FROM pg_attribute a JOIN pg_type e ON e.oid = a.atttypid
-                              WHERE a.attrelid = $1 AND a.attnum > 0 AND e.typcategory = 'A')
-          UNION ALL
-            SELECT b.start_oid, t.typbasetype, t.typtypmod, b.depth + 1
-              FROM base b JOIN pg_type t ON t.oid = b.oid
-             WHERE t.typtype = 'd' AND b.depth < 8
-        ), resolved AS (
-            SELECT DISTINCT ON (start_oid) start_oid, oid, typmod FROM base ORDER BY start_oid, depth DESC
-        )
-        SELECT a.attname::text, a.attnum, a.attnotnull, a.attndims,
-               r.oid AS base_oid,
-               CASE WHEN r.typmod <> -1 AND r.oid <> a.atttypid THEN r.typmod ELSE a.atttypmod END AS typmod,
-               bt.typtype::text, bt.typname::text, format_type(a.atttypid, a.atttypmod),
-               bt.typcategory::text,
-               er.oid AS elem_oid, et.typtype::text AS elem_typtype, et.typname::text AS elem_name
-          FROM pg_attribute a
-          JOIN resolved r ON r.start_oid = a.atttypid
-          JOIN pg_type bt ON bt.oid = r.oid
-          LEFT JOIN resolved er ON er.start_oid = bt.typelem AND bt.typcategory = 'A'
-          LEFT JOIN pg_type et ON et.oid = er.oid
-         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-         ORDER BY a.attnum";
-    let rows = client
-        .query_typed(sql, &[(&table.oid, Type::OID)])
-        .await
-        .map_err(|e| Error::from_pg(e, "reading the table's columns", target))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let typtype: String = row.get(6);
-        let typname: String = row.get(7);
-        let display: String = row.get(8);
-        let category: String = row.get(9);
-        let elem_oid: Option<u32> = row.get(10);
-        let elem_typtype: Option<String> = row.get(11);
-        let elem_name: Option<String> = row.get(12);
-        let is_array = category == "A" && elem_oid.is_some();
-        let ndims: i32 = row.get(3);
-        // citext is an extension type with no fixed oid: recognize it by name (its binary form is text).
-        let name = if typname == "citext" || elem_name.as_deref() == Some("citext") {
-            if is_array {
-                "citext[]".to_string()
-            } else {
-                "citext".to_string()
-            }
-        } else {
-            display
-        };
-        out.push(Column {
-            name: row.get(0),
-            attnum: row.get(1),
-            not_null: row.get(2),
-            pg_type: PgColumnType {
-                oid: row.get(4),
-                typmod: row.get(5),
-                name,
-                typtype: typtype.chars().next().unwrap_or('b'),
-                elem_oid: if is_array { elem_oid } else { None },
-                elem_typtype: if is_array {
-                    elem_typtype.and_then(|s| s.chars().next())
-                } else {
-                    None
-                },
-                ndims: if is_array { ndims.max(1) } else { 0 },
-            },
-        });
-    }
-    Ok(out)
 }
 
 /// The columns of the table's primary key, in key order (empty when it has none).
@@ -410,6 +540,91 @@ mod tests {
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(q(Some("Sales"), "x;y").quoted(), r#""Sales"."x;y""#);
+    }
+
+    fn ty(
+        oid: u32,
+        typtype: char,
+        name: &str,
+        category: char,
+        elem: u32,
+        base: u32,
+        typmod: i32,
+    ) -> PgTypeRow {
+        PgTypeRow {
+            oid,
+            typtype,
+            typname: name.to_string(),
+            category,
+            elem,
+            basetype: base,
+            typmod,
+        }
+    }
+
+    fn attr(type_oid: u32, typmod: i32, display: &str) -> Attribute {
+        Attribute {
+            name: "c".into(),
+            attnum: 1,
+            not_null: false,
+            ndims: 0,
+            typmod,
+            display: display.into(),
+            type_oid,
+        }
+    }
+
+    /// Domains resolve to their base type level by level, asking only for the types still unknown;
+    /// the innermost domain's modifier wins; arrays resolve their element through domains too.
+    #[test]
+    fn domains_resolve_to_base_types() {
+        let mut types = PgTypes::default();
+        // money_amount (domain, numeric(12,2)) over positive_numeric (domain, no modifier) over numeric.
+        types.add(ty(90001, 'd', "money_amount", 'N', 0, 90002, 786_438));
+        assert_eq!(types.missing([90001].into_iter()), vec![90002]);
+        types.add(ty(90002, 'd', "positive_numeric", 'N', 0, 1700, -1));
+        assert_eq!(types.missing([90001].into_iter()), vec![1700]);
+        types.add(ty(1700, 'b', "numeric", 'N', 0, 0, -1));
+        assert!(types.missing([90001].into_iter()).is_empty());
+        let c = types.column(attr(90001, -1, "money_amount")).pg_type;
+        assert_eq!(
+            (c.oid, c.typmod, c.typtype, c.name.as_str()),
+            (1700, 786_438, 'b', "money_amount")
+        );
+        assert_eq!(c.elem_oid, None);
+
+        // tags (domain) over text[], whose element text is known only after the base is.
+        types.add(ty(90003, 'd', "tags", 'A', 0, 1009, -1));
+        types.add(ty(1009, 'b', "_text", 'A', 25, 0, -1));
+        assert_eq!(types.missing([90003].into_iter()), vec![25]);
+        types.add(ty(25, 'b', "text", 'S', 0, 0, -1));
+        let mut a = attr(90003, -1, "tags");
+        a.ndims = 0;
+        let c = types.column(a).pg_type;
+        assert_eq!(
+            (c.oid, c.elem_oid, c.elem_typtype, c.ndims),
+            (1009, Some(25), Some('b'), 1)
+        );
+
+        // An array of a domain: the element resolves to the domain's base.
+        types.add(ty(90005, 'b', "_money_amount", 'A', 90001, 0, -1));
+        let c = types.column(attr(90005, -1, "money_amount[]")).pg_type;
+        assert_eq!((c.oid, c.elem_oid), (90005, Some(1700)));
+
+        // citext is known by name, plain and as an array.
+        types.add(ty(91000, 'b', "citext", 'S', 0, 0, -1));
+        types.add(ty(91001, 'b', "_citext", 'A', 91000, 0, -1));
+        assert_eq!(
+            types.column(attr(91000, -1, "public.citext")).pg_type.name,
+            "citext"
+        );
+        assert_eq!(
+            types
+                .column(attr(91001, -1, "public.citext[]"))
+                .pg_type
+                .name,
+            "citext[]"
+        );
     }
 
     #[test]

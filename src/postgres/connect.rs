@@ -3,12 +3,17 @@
 //! connect timeout. Errors name host, port, database and user, never the password.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::config::{Host, SslMode as PgSslMode};
+use tokio::net::TcpStream;
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls};
+
+use super::socket::{BulkSwitch, Socket};
 
 use crate::error::{flatten_source, Error, Result};
 
@@ -461,45 +466,128 @@ pub fn pg_config(params: &ConnParams) -> tokio_postgres::Config {
     cfg
 }
 
+/// A connection, and the switch that puts its socket into bulk-read mode (see [`socket`]).
+/// Derefs to the tokio-postgres [`Client`].
+///
+/// [`socket`]: super::socket
+pub struct Conn {
+    client: Client,
+    bulk: BulkSwitch,
+}
+
+impl Conn {
+    /// Turn bulk reading on for a long transfer, and off again after it.
+    pub fn bulk(&self) -> &BulkSwitch {
+        &self.bulk
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
 /// Open a connection and spawn its driver on the current tokio runtime.
 pub async fn connect(params: &ConnParams) -> Result<Client> {
+    Ok(open(params).await?.client)
+}
+
+/// [`connect`], keeping the socket's bulk-read switch.
+pub async fn open(params: &ConnParams) -> Result<Conn> {
     let cfg = pg_config(params);
-    let target = params.target();
     let fail = |reason: String| Error::Connect {
-        target: target.clone(),
+        target: params.target(),
         reason,
     };
-    let over_tls = params.sslmode != SslMode::Disable
-        && !matches!(cfg.get_hosts().first(), Some(Host::Unix(_)));
-    let client = if over_tls {
-        let tls = tls_config(params).map_err(|e| fail(e.to_string()))?;
-        let (client, conn) = cfg
-            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
-            .await
-            .map_err(|e| fail(connect_reason(&e, params)))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
-    } else {
+    let bulk = BulkSwitch::default();
+    if params.is_socket() {
+        // Unix sockets: tokio-postgres connects itself (no TLS there, and no low-water mark).
         let (client, conn) = cfg
             .connect(NoTls)
             .await
             .map_err(|e| fail(connect_reason(&e, params)))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        tokio::spawn(conn);
+        return Ok(Conn { client, bulk });
+    }
+    let tcp = tcp_connect(params)
+        .await
+        .map_err(|e| fail(hint(e, params)))?;
+    let socket = Socket::new(tcp, bulk.clone());
+    let client = if params.sslmode != SslMode::Disable {
+        let tls = tls_config(params).map_err(|e| fail(e.to_string()))?;
+        let tls = MakeTlsConnect::<Socket>::make_tls_connect(
+            &mut tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+            &params.host,
+        )
+        .map_err(|e| fail(format!("TLS setup failed: {e}")))?;
+        let (client, conn) = cfg
+            .connect_raw(socket, tls)
+            .await
+            .map_err(|e| fail(connect_reason(&e, params)))?;
+        tokio::spawn(conn);
+        client
+    } else {
+        let (client, conn) = cfg
+            .connect_raw(socket, NoTls)
+            .await
+            .map_err(|e| fail(connect_reason(&e, params)))?;
+        tokio::spawn(conn);
         client
     };
-    Ok(client)
+    Ok(Conn { client, bulk })
+}
+
+/// Resolve the host and connect to the first address that answers, each attempt within
+/// `connect_timeout`, with the socket options tokio-postgres would set (no delay, keepalives).
+async fn tcp_connect(params: &ConnParams) -> std::result::Result<TcpStream, String> {
+    // An address needs no lookup (and a lookup costs a blocking-pool thread).
+    let addrs: Vec<SocketAddr> = match params.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, params.port)],
+        Err(_) => tokio::net::lookup_host((params.host.as_str(), params.port))
+            .await
+            .map_err(|e| format!("could not resolve host name \"{}\": {e}", params.host))?
+            .collect(),
+    };
+    let mut last = format!("host name \"{}\" has no addresses", params.host);
+    for addr in addrs {
+        let attempt = TcpStream::connect(addr);
+        let result = match params.connect_timeout {
+            Some(t) => match tokio::time::timeout(t, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                )),
+            },
+            None => attempt.await,
+        };
+        match result {
+            Ok(tcp) => {
+                let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(7200));
+                tcp.set_nodelay(true)
+                    .and_then(|()| socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive))
+                    .map_err(|e| format!("error setting up the socket: {e}"))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = format!("error connecting to server at {addr}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 /// The reason a connection failed, with a hint for the common cases. Never includes the password.
 fn connect_reason(err: &tokio_postgres::Error, params: &ConnParams) -> String {
-    let mut reason = match err.as_db_error() {
+    let reason = match err.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => flatten_source(err),
     };
+    hint(reason, params)
+}
+
+/// Mask the password in `reason` and add a hint for the common failures.
+fn hint(mut reason: String, params: &ConnParams) -> String {
     if let Some(pw) = &params.password {
         if !pw.is_empty() {
             reason = reason.replace(pw.as_str(), "***");

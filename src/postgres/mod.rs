@@ -5,6 +5,7 @@ pub mod connect;
 pub mod copy;
 pub mod copy_in;
 pub mod scan;
+pub mod socket;
 pub mod sync;
 
 use crate::error::{Error, Result};

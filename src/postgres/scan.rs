@@ -13,14 +13,17 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, Statement};
 
 use super::catalog::{self, quote_ident, quote_literal, QualifiedName, Table};
-use super::connect::{self, ConnParams};
+use super::connect::{self, Conn, ConnParams};
 use super::copy::{Batch, CopyDecoder};
+use super::socket::BulkSwitch;
 use crate::error::{Error, Result};
 use crate::types::postgres::{self as pgtypes, Decode, PgColumnType};
 use crate::types::DuckType;
 
 /// Rows per batch handed to DuckDB (DuckDB's vector size).
 pub const BATCH_ROWS: usize = 2048;
+/// A COPY switches its socket to bulk mode after this many bytes.
+const BULK_AFTER_BYTES: usize = 1 << 20;
 /// Tables smaller than this many 8 KiB pages are read over one connection.
 const PARALLEL_MIN_PAGES: i64 = 4096;
 
@@ -123,25 +126,36 @@ pub fn is_cursor_type(t: &PgColumnType) -> bool {
 }
 
 /// Open a connection with the session settings every lakemig read relies on.
-pub async fn open(params: &ConnParams) -> Result<Client> {
-    let client = connect::connect(params).await?;
+pub async fn open(params: &ConnParams) -> Result<Conn> {
+    let client = connect::open(params).await?;
     client
-        .batch_execute(
-            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; \
-             SET extra_float_digits = 3; SET standard_conforming_strings = on",
-        )
+        .batch_execute(SESSION_SETUP)
         .await
-        .map_err(|e| Error::from_pg(e, "setting up the session", &params.target()))?;
+        .map_err(|e| setup_failed(e, params))?;
     Ok(client)
+}
+
+/// The session settings every lakemig read relies on (text forms of values, exact floats).
+const SESSION_SETUP: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; \
+     SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET standard_conforming_strings = on";
+
+fn setup_failed(e: tokio_postgres::Error, params: &ConnParams) -> Error {
+    Error::from_pg(e, "setting up the session", &params.target())
 }
 
 /// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
 /// Returns the connection it used too, so the read can reuse it instead of connecting again.
-pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPlan, Client)> {
+pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPlan, Conn)> {
     let target = params.target();
-    let client = open(params).await?;
-    let table = catalog::resolve_table(&client, &req.table, &target).await?;
-    let all = catalog::table_columns(&client, &table, &target).await?;
+    let client = connect::open(params).await?;
+    // One round trip: the session settings, then the table and its columns.
+    let (setup, described) = join(
+        client.batch_execute(SESSION_SETUP),
+        catalog::describe_table(&client, &req.table, &target),
+    )
+    .await;
+    setup.map_err(|e| setup_failed(e, params))?;
+    let (table, all) = described?;
     let list = || {
         all.iter()
             .map(|c| c.name.as_str())
@@ -384,7 +398,7 @@ pub struct Scan<T> {
 pub async fn start_scan<T, F>(
     plan: &ScanPlan,
     projection: &[usize],
-    lead: Option<Client>,
+    lead: Option<Conn>,
     convert: F,
 ) -> Result<Scan<T>>
 where
@@ -538,8 +552,9 @@ where
         let tx = self.tx.clone();
         runtime.block_on(report_end(&tx, async move {
             let client = async {
-                let client = open(&self.params).await?;
-                let begin = begin_in_snapshot(&self.snapshot);
+                let client = connect::open(&self.params).await?;
+                // One round trip: session settings, BEGIN in the snapshot, and the COPY's Parse.
+                let begin = format!("{SESSION_SETUP}; {}", begin_in_snapshot(&self.snapshot));
                 let (began, statement) =
                     join(client.batch_execute(&begin), client.prepare(&self.sql)).await;
                 let statement = began
@@ -569,7 +584,7 @@ where
 /// connection that goes away inside a transaction makes PostgreSQL log "unexpected EOF on client
 /// connection with an open transaction" for every read.
 async fn read_copy<T, F>(
-    client: &Client,
+    client: &Conn,
     statement: &Statement,
     columns: Vec<(String, Decode)>,
     tx: &mpsc::Sender<Result<T>>,
@@ -586,8 +601,18 @@ where
         .map_err(|e| Error::from_pg(e, ctx, target))?;
     pin_mut!(stream);
     let mut decoder = CopyDecoder::new(columns, BATCH_ROWS);
+    // A long read switches the socket to bulk mode (big reads, few wake-ups) once it is clearly
+    // long; a short one never pays bulk mode's wait for the last bytes.
+    let mut received = 0usize;
+    let bulk = BulkGuard(client.bulk());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::from_pg(e, ctx, target))?;
+        if received < BULK_AFTER_BYTES {
+            received += chunk.len();
+            if received >= BULK_AFTER_BYTES {
+                bulk.0.set(true);
+            }
+        }
         decoder.feed(&chunk)?;
         while let Some(batch) = decoder.next_batch() {
             if tx.send(Ok(convert(batch)?)).await.is_err() {
@@ -595,6 +620,7 @@ where
             }
         }
     }
+    drop(bulk);
     if let Some(batch) = decoder.finish()? {
         if tx.send(Ok(convert(batch)?)).await.is_err() {
             return Ok(());
@@ -605,6 +631,15 @@ where
         .await
         .map_err(|e| Error::from_pg(e, ctx, target))?;
     Ok(())
+}
+
+/// Turns a connection's bulk mode off when the read ends, however it ends.
+struct BulkGuard<'a>(&'a BulkSwitch);
+
+impl Drop for BulkGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use tokio_postgres::Client;
-
 use super::catalog::{self, QualifiedName, Table};
-use super::connect::ConnParams;
+use super::connect::{Conn, ConnParams};
 use super::scan;
 use crate::error::{Error, Result};
 use crate::sync::CursorKind;
@@ -23,7 +21,7 @@ const ACTIVITY_SQL: &str = "SELECT min(xact_start), \
 /// A sync's view of the source: the exporting transaction stays open (in `client`) until every read
 /// that imports `snapshot` has started.
 pub struct SyncSnapshot {
-    pub client: Client,
+    pub client: Conn,
     pub snapshot: String,
     pub table: Table,
     pub columns: Vec<catalog::Column>,
@@ -51,8 +49,7 @@ pub async fn take_snapshot(
     let target = params.target();
     let pg = |e| Error::from_pg(e, "taking the sync snapshot", &target);
     let client = scan::open(params).await?;
-    let table = catalog::resolve_table(&client, table, &target).await?;
-    let columns = catalog::table_columns(&client, &table, &target).await?;
+    let (table, columns) = catalog::describe_table(&client, table, &target).await?;
     let primary_key = catalog::primary_key(&client, &table, &target).await?;
     let list = || {
         columns
