@@ -193,10 +193,12 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// Everything sent arrives in order in bulk mode, including a tail far below the low-water mark
-    /// that no readiness event announces, and the switch can go back and forth mid-stream.
-    #[test]
-    fn bulk_reads_every_byte_and_the_short_tail() {
+    /// Run `test` on a fresh single-threaded runtime with a listener on a free loopback port.
+    fn on_loopback<F, Fut>(test: F)
+    where
+        F: FnOnce(tokio::net::TcpListener, std::net::SocketAddr) -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -204,6 +206,15 @@ mod tests {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
+            test(listener, addr).await;
+        });
+    }
+
+    /// Everything sent arrives in order in bulk mode, including a tail far below the low-water mark
+    /// that no readiness event announces, and the switch can go back and forth mid-stream.
+    #[test]
+    fn bulk_reads_every_byte_and_the_short_tail() {
+        on_loopback(|listener, addr| async move {
             let sent: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
             let to_send = sent.clone();
             let writer = tokio::spawn(async move {
@@ -244,13 +255,7 @@ mod tests {
     /// message the low-water mark holds back.
     #[test]
     fn a_short_reply_in_bulk_mode_arrives() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
+        on_loopback(|listener, addr| async move {
             let server = tokio::spawn(async move {
                 let (mut peer, _) = listener.accept().await.unwrap();
                 peer.write_all(b"hello").await.unwrap();
