@@ -179,6 +179,26 @@ def test_parallel_full_read_sees_one_snapshot(pg, pgdb):
     assert got == (300000, 300000)
 
 
+def test_long_reads_over_tls_and_plain_tcp_agree(pg, pgdb):
+    """Reads long enough for bulk socket mode (past the first MB, ending in a tail below the
+    low-water mark) return every row and byte, over TLS and plain TCP, on one or two connections."""
+    with closing(pg.psycopg(pgdb)) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE long_read (id int, pad text, n numeric(12,2))")
+        cur.execute("INSERT INTO long_read SELECT g, repeat(md5(g::text), 1 + g % 7), g / 3.0 "
+                    "FROM generate_series(1, 300000) g")
+        cur.execute("SELECT count(*), sum(length(pad)), sum(n)::text, pg_relation_size('long_read') FROM long_read")
+        rows, chars, total, size = cur.fetchone()
+        assert size > 40 * 1024 * 1024  # split over two connections, many MB each
+    con = duckdb_connect()
+    for sslmode in ("disable", "require"):
+        for conns in (1, 2):
+            got = con.execute(
+                f"SELECT count(*), sum(length(pad)), sum(n)::VARCHAR, count(DISTINCT id) FROM "
+                f"pg_incremental_scan('{pg.dsn(pgdb, sslmode=sslmode)}', 'long_read', max_connections := {conns})"
+            ).fetchone()
+            assert got == (rows, chars, total, rows), (sslmode, conns, got)
+
+
 def test_reads_end_their_transactions(pg, pgdb):
     """Every connection a read opens ends its transaction before it goes away: PostgreSQL logs
     "unexpected EOF on client connection with an open transaction" otherwise, for every read."""
