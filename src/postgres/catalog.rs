@@ -472,12 +472,12 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The columns of the table's primary key, in key order (empty when it has none).
 pub async fn primary_key(client: &Client, table: &Table, target: &str) -> Result<Vec<String>> {
     let rows = client
-        .query(
+        .query_typed(
             "SELECT a.attname::text FROM pg_index i \
              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
              WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
-            &[&table.oid],
+            &[(&table.oid, Type::OID)],
         )
         .await
         .map_err(|e| Error::from_pg(e, "reading the primary key", target))?;

@@ -143,19 +143,27 @@ fn setup_failed(e: tokio_postgres::Error, params: &ConnParams) -> Error {
     Error::from_pg(e, "setting up the session", &params.target())
 }
 
+/// [`open`], then the table and its columns ([`catalog::describe_table`]), in one round trip.
+pub async fn open_described(
+    params: &ConnParams,
+    name: &QualifiedName,
+) -> Result<(Conn, Table, Vec<catalog::Column>)> {
+    let client = connect::open(params).await?;
+    let (setup, described) = join(
+        client.batch_execute(SESSION_SETUP),
+        catalog::describe_table(&client, name, &params.target()),
+    )
+    .await;
+    setup.map_err(|e| setup_failed(e, params))?;
+    let (table, columns) = described?;
+    Ok((client, table, columns))
+}
+
 /// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
 /// Returns the connection it used too, so the read can reuse it instead of connecting again.
 pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPlan, Conn)> {
     let target = params.target();
-    let client = connect::open(params).await?;
-    // One round trip: the session settings, then the table and its columns.
-    let (setup, described) = join(
-        client.batch_execute(SESSION_SETUP),
-        catalog::describe_table(&client, &req.table, &target),
-    )
-    .await;
-    setup.map_err(|e| setup_failed(e, params))?;
-    let (table, all) = described?;
+    let (client, table, all) = open_described(params, &req.table).await?;
     let list = || {
         all.iter()
             .map(|c| c.name.as_str())

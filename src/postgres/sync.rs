@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use futures_util::future::{join, join3};
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+
 use super::catalog::{self, QualifiedName, Table};
 use super::connect::{Conn, ConnParams};
 use super::scan;
@@ -48,9 +52,9 @@ pub async fn take_snapshot(
 ) -> Result<SyncSnapshot> {
     let target = params.target();
     let pg = |e| Error::from_pg(e, "taking the sync snapshot", &target);
-    let client = scan::open(params).await?;
-    let (table, columns) = catalog::describe_table(&client, table, &target).await?;
-    let primary_key = catalog::primary_key(&client, &table, &target).await?;
+    // Round trips are what a small sync spends its time on: pipeline what does not depend on an
+    // earlier answer (the server still runs it in order) and send no separate Parse.
+    let (client, table, columns) = scan::open_described(params, table).await?;
     let list = || {
         columns
             .iter()
@@ -75,35 +79,30 @@ pub async fn take_snapshot(
         ))
     })?;
 
-    let before = client
-        .query_one(
-            &format!(
-                "SELECT clock_timestamp()::text, \
-                 (SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'), \
-                 a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
-            ),
-            &[],
-        )
-        .await
-        .map_err(pg)?;
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await
-        .map_err(pg)?;
-    let snapshot: String = client
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await
-        .map_err(pg)?
-        .get(0);
-    let after = client
-        .query_one(
-            &format!(
-                "SELECT a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
-            ),
-            &[],
-        )
-        .await
-        .map_err(pg)?;
+    let before_sql = format!(
+        "SELECT clock_timestamp()::text, \
+         (SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'), \
+         a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
+    );
+    let (primary_key, before) = join(
+        catalog::primary_key(&client, &table, &target),
+        client.query_typed(&before_sql, &[]),
+    )
+    .await;
+    let primary_key = primary_key?;
+    let before = one_row(before.map_err(pg)?)?;
+    // In order on the server: BEGIN, export, then look at open transactions again.
+    let after_sql =
+        format!("SELECT a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)");
+    let (began, exported, after) = join3(
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        client.query_typed("SELECT pg_export_snapshot()", &[]),
+        client.query_typed(&after_sql, &[]),
+    )
+    .await;
+    began.map_err(pg)?;
+    let snapshot: String = one_row(exported.map_err(pg)?)?.get(0);
+    let after = one_row(after.map_err(pg)?)?;
 
     let started: String = before.get(0);
     let server_tz: String = before.get(1);
@@ -119,21 +118,23 @@ pub async fn take_snapshot(
     let hidden = before.get::<_, i64>(3) + after.get::<_, i64>(1);
     // The least of: our start, the oldest open transaction before and after the snapshot; minus
     // the blind window when some sessions are hidden from us.
-    let row = client
-        .query_one(
-            "SELECT (least($1::text::timestamptz, $2::text::timestamptz, $3::text::timestamptz) \
-             - CASE WHEN $4 THEN $5::float8 * interval '1 second' ELSE interval '0' END)::text, \
-             $2::text::timestamptz <= coalesce($3::text::timestamptz, 'infinity')",
-            &[
-                &started,
-                &oldest.first().map(|o| o.0.clone()),
-                &oldest.get(1).map(|o| o.0.clone()),
-                &(hidden > 0),
-                &blind_window.as_secs_f64(),
-            ],
-        )
-        .await
-        .map_err(pg)?;
+    let row = one_row(
+        client
+            .query_typed(
+                "SELECT (least($1::text::timestamptz, $2::text::timestamptz, $3::text::timestamptz) \
+                 - CASE WHEN $4 THEN $5::float8 * interval '1 second' ELSE interval '0' END)::text, \
+                 $2::text::timestamptz <= coalesce($3::text::timestamptz, 'infinity')",
+                &[
+                    (&started, Type::TEXT),
+                    (&oldest.first().map(|o| o.0.clone()), Type::TEXT),
+                    (&oldest.get(1).map(|o| o.0.clone()), Type::TEXT),
+                    (&(hidden > 0), Type::BOOL),
+                    (&blind_window.as_secs_f64(), Type::FLOAT8),
+                ],
+            )
+            .await
+            .map_err(pg)?,
+    )?;
     let least: String = row.get(0);
     let mut bound_reason = match oldest.as_slice() {
         [] => "sync start".to_string(),
@@ -156,11 +157,13 @@ pub async fn take_snapshot(
     let bound = match kind.bound_sql() {
         None => None,
         Some(sql) => Some(
-            client
-                .query_one(sql, &[&least, &server_tz])
-                .await
-                .map_err(pg)?
-                .get(0),
+            one_row(
+                client
+                    .query_typed(sql, &[(&least, Type::TEXT), (&server_tz, Type::TEXT)])
+                    .await
+                    .map_err(pg)?,
+            )?
+            .get(0),
         ),
     };
     Ok(SyncSnapshot {
@@ -172,6 +175,13 @@ pub async fn take_snapshot(
         bound,
         bound_reason,
     })
+}
+
+/// The one row a query of ours returns.
+fn one_row(rows: Vec<Row>) -> Result<Row> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| Error::argument("internal error: a snapshot query returned no row"))
 }
 
 impl SyncSnapshot {
