@@ -59,3 +59,18 @@ def test_pgpass(pg, duck, monkeypatch, tmp_path):
     msg = error_of(duck, f"SELECT * FROM pg_connection_info('host={pg.host} port={pg.port} user={pg.user} dbname=postgres sslmode=disable')")
     assert "could not connect" in msg
     assert pg.password not in msg
+
+
+def test_bind_errors_never_show_the_password(pg, duck):
+    """pg_incremental_scan connects while DuckDB binds the query, and DuckDB quotes the query's start
+    after a bind error: lakemig's own message never holds the password, and a DSN kept in a
+    variable keeps it out of DuckDB's quote too."""
+    url = f"postgresql://postgres:{SECRET}@{pg.host}:{pg.port}/postgres?sslmode=disable"
+    msg = error_of(duck, f"SELECT * FROM pg_incremental_scan('{url}', 'public.t')")
+    own = msg.split("\n\nLINE")[0]
+    assert "password authentication failed" in own
+    assert SECRET not in own
+    duck.execute(f"SET VARIABLE lakemig_test_dsn = '{url}'")
+    msg = error_of(duck, "SELECT * FROM pg_incremental_scan(getvariable('lakemig_test_dsn'), 'public.t')")
+    assert "password authentication failed" in msg
+    assert SECRET not in msg and "Tr0ub4dor" not in msg
