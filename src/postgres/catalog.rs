@@ -307,6 +307,16 @@ impl PgTypeRow {
     }
 }
 
+/// Where following a type through domains ends.
+enum Resolved<'a> {
+    /// The base type, and the type modifier of the innermost domain that has one (-1 when none).
+    Base(&'a PgTypeRow, i32),
+    /// This type on the way has not been fetched yet.
+    Missing(u32),
+    /// Domains nested deeper than [`MAX_DOMAIN_DEPTH`].
+    TooDeep,
+}
+
 /// The types a table's columns use, by oid.
 #[derive(Default)]
 struct PgTypes(std::collections::HashMap<u32, PgTypeRow>);
@@ -316,14 +326,15 @@ impl PgTypes {
         self.0.insert(t.oid, t);
     }
 
-    /// Follow `oid` through domains: the base type, and the type modifier of the innermost domain
-    /// (-1 when none). `None` while part of the chain has not been fetched yet.
-    fn base(&self, mut oid: u32) -> Option<(&PgTypeRow, i32)> {
+    /// Follow `oid` through domains to its base type.
+    fn resolve(&self, mut oid: u32) -> Resolved<'_> {
         let mut typmod = -1;
         for _ in 0..=MAX_DOMAIN_DEPTH {
-            let t = self.0.get(&oid)?;
+            let Some(t) = self.0.get(&oid) else {
+                return Resolved::Missing(oid);
+            };
             if t.typtype != 'd' {
-                return Some((t, typmod));
+                return Resolved::Base(t, typmod);
             }
             // The innermost domain with a type modifier decides.
             if t.typmod != -1 {
@@ -331,35 +342,23 @@ impl PgTypes {
             }
             oid = t.basetype;
         }
-        None
+        Resolved::TooDeep
     }
 
     /// Types that resolving these columns still needs (domain bases, element types of arrays).
     fn missing(&self, columns: impl Iterator<Item = u32>) -> Vec<u32> {
         let mut missing = Vec::new();
-        let need = |oid: u32, missing: &mut Vec<u32>| -> Option<()> {
-            let mut oid = oid;
-            for _ in 0..=MAX_DOMAIN_DEPTH {
-                match self.0.get(&oid) {
-                    None => {
-                        if !missing.contains(&oid) {
-                            missing.push(oid);
-                        }
-                        return None;
-                    }
-                    Some(t) if t.typtype == 'd' => oid = t.basetype,
-                    Some(_) => return Some(()),
-                }
-            }
-            Some(())
-        };
         for oid in columns {
-            if need(oid, &mut missing).is_some() {
-                if let Some((base, _)) = self.base(oid) {
-                    if base.is_array() {
-                        need(base.elem, &mut missing);
-                    }
-                }
+            let need = match self.resolve(oid) {
+                Resolved::Missing(m) => Some(m),
+                Resolved::Base(base, _) if base.is_array() => match self.resolve(base.elem) {
+                    Resolved::Missing(m) => Some(m),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(m) = need.filter(|m| !missing.contains(m)) {
+                missing.push(m);
             }
         }
         missing
@@ -368,21 +367,20 @@ impl PgTypes {
     /// The column with its type resolved. A chain deeper than [`MAX_DOMAIN_DEPTH`] keeps the
     /// declared type (read as its text form).
     fn column(&self, a: Attribute) -> Column {
-        let (oid, typtype, typname, typmod, elem) = match self.base(a.type_oid) {
-            Some((base, domain_typmod)) => {
+        let (oid, typtype, typname, typmod, elem) = match self.resolve(a.type_oid) {
+            Resolved::Base(base, domain_typmod) => {
                 let typmod = if domain_typmod != -1 && base.oid != a.type_oid {
                     domain_typmod
                 } else {
                     a.typmod
                 };
-                let elem = if base.is_array() {
-                    self.base(base.elem).map(|(e, _)| e)
-                } else {
-                    None
+                let elem = match self.resolve(base.elem) {
+                    Resolved::Base(e, _) if base.is_array() => Some(e),
+                    _ => None,
                 };
                 (base.oid, base.typtype, base.typname.as_str(), typmod, elem)
             }
-            None => (a.type_oid, 'd', "", a.typmod, None),
+            Resolved::Missing(_) | Resolved::TooDeep => (a.type_oid, 'd', "", a.typmod, None),
         };
         let is_array = elem.is_some();
         // citext is an extension type with no fixed oid: recognize it by name (its binary form is text).

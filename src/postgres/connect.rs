@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio_postgres::config::SslMode as PgSslMode;
-use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, NoTls};
 
 use super::socket::{BulkSwitch, Socket};
@@ -502,41 +502,46 @@ pub async fn open(params: &ConnParams) -> Result<Conn> {
         reason,
     };
     let bulk = BulkSwitch::default();
-    if params.is_socket() {
+    let client = if params.is_socket() {
         // Unix sockets: tokio-postgres connects itself (no TLS there, and no low-water mark).
-        let (client, conn) = cfg
-            .connect(NoTls)
-            .await
-            .map_err(|e| fail(connect_reason(&e, params)))?;
-        tokio::spawn(conn);
-        return Ok(Conn { client, bulk });
-    }
-    let tcp = tcp_connect(params)
-        .await
-        .map_err(|e| fail(hint(e, params)))?;
-    let socket = Socket::new(tcp, bulk.clone());
-    let client = if params.sslmode != SslMode::Disable {
-        let tls = tls_config(params).map_err(|e| fail(e.to_string()))?;
-        let tls = MakeTlsConnect::<Socket>::make_tls_connect(
-            &mut tokio_postgres_rustls::MakeRustlsConnect::new(tls),
-            &params.host,
-        )
-        .map_err(|e| fail(format!("TLS setup failed: {e}")))?;
-        let (client, conn) = cfg
-            .connect_raw(socket, tls)
-            .await
-            .map_err(|e| fail(connect_reason(&e, params)))?;
-        tokio::spawn(conn);
-        client
+        cfg.connect(NoTls).await.map(|(client, conn)| {
+            tokio::spawn(conn);
+            client
+        })
     } else {
-        let (client, conn) = cfg
-            .connect_raw(socket, NoTls)
+        let tcp = tcp_connect(params)
             .await
-            .map_err(|e| fail(connect_reason(&e, params)))?;
-        tokio::spawn(conn);
-        client
-    };
+            .map_err(|e| fail(hint(e, params)))?;
+        let socket = Socket::new(tcp, bulk.clone());
+        if params.sslmode != SslMode::Disable {
+            let tls = tls_config(params).map_err(|e| fail(e.to_string()))?;
+            let tls = MakeTlsConnect::<Socket>::make_tls_connect(
+                &mut tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+                &params.host,
+            )
+            .map_err(|e| fail(format!("TLS setup failed: {e}")))?;
+            start(&cfg, socket, tls).await
+        } else {
+            start(&cfg, socket, NoTls).await
+        }
+    }
+    .map_err(|e| fail(connect_reason(&e, params)))?;
     Ok(Conn { client, bulk })
+}
+
+/// Start a session over `socket` and spawn the connection's driver on the current runtime.
+async fn start<T>(
+    cfg: &tokio_postgres::Config,
+    socket: Socket,
+    tls: T,
+) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: TlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, conn) = cfg.connect_raw(socket, tls).await?;
+    tokio::spawn(conn);
+    Ok(client)
 }
 
 /// Resolve the host and connect to the first address that answers, each attempt within

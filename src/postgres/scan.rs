@@ -434,12 +434,10 @@ where
     let can_split = !plan.is_incremental()
         && matches!(plan.table.relkind, 'r' | 'm')
         && plan.max_connections > 1;
-    let mut began_already = false;
     if can_split {
         lead.batch_execute(&begin)
             .await
             .map_err(|e| Error::from_pg(e, &ctx, &target))?;
-        began_already = true;
         let row = lead
             .query_one(
                 "SELECT CASE WHEN $2 THEN pg_export_snapshot() END, \
@@ -490,7 +488,7 @@ where
     let sql = copy_sql(plan, projection, None);
     // `future::join` polls in order, so BEGIN goes out before the Parse (`tokio::join!` does not
     // promise an order, and SET TRANSACTION SNAPSHOT must come first).
-    let statement = if began_already {
+    let statement = if can_split {
         // A table too small to split: its transaction began above.
         lead.prepare(&sql).await
     } else {

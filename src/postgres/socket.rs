@@ -42,8 +42,8 @@ pub struct Socket {
     start: usize,
     end: usize,
     switch: BulkSwitch,
-    /// The low-water mark now set on the socket.
-    low_water: usize,
+    /// Whether the socket's low-water mark is now raised (bulk mode).
+    bulk: bool,
     tail: Option<Pin<Box<Sleep>>>,
 }
 
@@ -55,25 +55,21 @@ impl Socket {
             start: 0,
             end: 0,
             switch,
-            low_water: 1,
+            bulk: false,
             tail: None,
         }
     }
 
     fn sync_low_water(&mut self) {
-        let want = if self.switch.0.load(Ordering::Relaxed) {
-            BULK_LOW_WATER
-        } else {
-            1
-        };
-        if want != self.low_water {
-            if want > 1 && self.buf.is_empty() {
+        let bulk = self.switch.0.load(Ordering::Relaxed);
+        if bulk != self.bulk {
+            if bulk && self.buf.is_empty() {
                 self.buf = vec![0u8; BUFFER].into_boxed_slice();
             }
             // Best effort: a kernel that refuses simply wakes us more often.
-            set_low_water(&self.inner, want);
-            self.low_water = want;
-            if want == 1 {
+            set_low_water(&self.inner, if bulk { BULK_LOW_WATER } else { 1 });
+            self.bulk = bulk;
+            if !bulk {
                 self.tail = None;
             }
         }
@@ -81,11 +77,8 @@ impl Socket {
 
     /// Read what has arrived, below the mark too, without waiting for readiness.
     fn read_tail(&mut self) -> io::Result<Option<usize>> {
-        let sock = SockRef::from(&self.inner);
-        // SAFETY: recv only writes initialised bytes into the buffer's u8s.
-        let buf =
-            unsafe { &mut *(&mut self.buf[..] as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
-        match sock.recv(buf) {
+        // The socket is non-blocking: this returns what is there, or WouldBlock.
+        match io::Read::read(&mut &*SockRef::from(&self.inner), &mut self.buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
@@ -102,7 +95,7 @@ impl AsyncRead for Socket {
         let this = self.get_mut();
         if this.start == this.end {
             this.sync_low_water();
-            if this.low_water == 1 {
+            if !this.bulk {
                 // Not in bulk mode: read straight into the caller's buffer.
                 return Pin::new(&mut this.inner).poll_read(cx, out);
             }
