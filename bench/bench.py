@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "test"))
 
+import duckenv  # noqa: E402
 import pgcluster  # noqa: E402
 
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
@@ -75,7 +76,7 @@ ANALYZE analytics.subscriptions;
 RUNNER = r"""
 import duckdb, json, os, resource, sys, time
 spec = json.loads(sys.argv[1])
-con = duckdb.connect(spec["database"], config={"allow_unsigned_extensions": "true"})
+con = duckdb.connect(spec["database"], config=spec["config"])
 for ext in spec["load"]:
     con.load_extension(ext)
 for sql in spec.get("setup", []):
@@ -91,14 +92,11 @@ print(json.dumps({"seconds": elapsed, "check": check,
 """
 
 
-def ext_path(name: str) -> str:
-    import duckdb
-    site = os.path.dirname(os.path.dirname(duckdb.__file__))
-    pkg = {"postgres_scanner": "duckdb_extension_postgres_scanner"}[name]
-    return os.path.join(site, pkg, "extensions", "v1.5.5", f"{name}.duckdb_extension")
+ext_path = duckenv.extension_path
 
 
 def run(spec: dict) -> dict:
+    spec = dict(spec, config=duckenv.CONFIG)  # autoinstall/autoload off: every extension is loaded by path
     out = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(spec)], capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"{spec['sql']}\n{out.stderr[-2000:]}")

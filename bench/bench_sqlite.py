@@ -102,7 +102,8 @@ def measured(cmd: list[str], env: dict | None = None) -> dict:
 LAKEMIG_RUNNER = r"""
 import duckdb, json, sys, time
 path, dsn, ext = sys.argv[1:4]
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+con = duckdb.connect(config={"allow_unsigned_extensions": "true", "autoinstall_known_extensions": "false",
+                             "autoload_known_extensions": "false"})
 con.load_extension(ext)
 t = time.perf_counter()
 rows = con.execute("SELECT table_name, rows, verified, seconds FROM sqlite_migrate(?, ?, verify := true)", [path, dsn]).fetchall()

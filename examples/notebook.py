@@ -133,8 +133,11 @@ def main(argv=None) -> int:
                 os.remove(db_path + suffix)
         print(f"created {DEMO_TABLE} with 1000 rows")
 
-    # 1. Load lakemig (unsigned: allow_unsigned_extensions) into a DuckDB database file.
-    con = duckdb.connect(db_path, config={"allow_unsigned_extensions": "true"})
+    # 1. Load lakemig (unsigned: allow_unsigned_extensions) into a DuckDB database file. pg_sync into a
+    #    DuckDB file needs no other extension, so none is installed or autoloaded behind our back.
+    con = duckdb.connect(db_path, config={"allow_unsigned_extensions": "true",
+                                          "autoinstall_known_extensions": "false",
+                                          "autoload_known_extensions": "false"})
     con.load_extension(args.extension)
     version = con.execute("SELECT extension_version, duckdb_version FROM lakemig_version()").fetchone()
     print(f"lakemig {version[0]} in DuckDB {duckdb.__version__} (built for {version[1]})")

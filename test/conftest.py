@@ -4,43 +4,50 @@ from __future__ import annotations
 
 from contextlib import closing
 
+import atexit
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+import duckenv  # noqa: E402
 import pgcluster  # noqa: E402
 
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
 SITE = os.path.join(os.path.dirname(os.path.dirname(os.__file__)), "site-packages")
 
+# Every DuckDB this test session starts (in this process, and the dbt, notebook, demo and shell
+# processes it spawns, which inherit HOME) sees an empty home: ~/.duckdb/extensions holds nothing, so
+# a test cannot pass because a developer's machine happened to have an extension installed. With
+# autoinstall/autoload off (duckenv.CONFIG) a missing LOAD fails at once instead of downloading.
+DUCKDB_HOME = tempfile.mkdtemp(prefix="lakemig-test-home-")
+os.environ["HOME"] = DUCKDB_HOME
+atexit.register(shutil.rmtree, DUCKDB_HOME, ignore_errors=True)
 
-def extension_path(name: str) -> str:
-    """Path of a real DuckDB extension shipped by the pinned PyPI packages."""
-    import duckdb
-    site = os.path.dirname(os.path.dirname(duckdb.__file__))
-    pkg = {"postgres_scanner": "duckdb_extension_postgres_scanner",
-           "sqlite_scanner": "duckdb_extension_sqlite_scanner",
-           "ducklake": "duckdb_extension_ducklake"}[name]
-    path = os.path.join(site, pkg, "extensions", "v1.5.5", f"{name}.duckdb_extension")
-    if not os.path.exists(path):
-        raise RuntimeError(f"{path} missing: run `make setup`")
-    return path
+extension_path = duckenv.extension_path
 
 
 def duckdb_connect(database: str = ":memory:", extensions: tuple[str, ...] = ()):
-    import duckdb
-    if not os.path.exists(EXTENSION):
-        raise RuntimeError(f"{EXTENSION} missing: run `make release`")
-    con = duckdb.connect(database, config={"allow_unsigned_extensions": "true"})
-    con.load_extension(EXTENSION)
-    for name in extensions:
-        con.load_extension(extension_path(name))
-    return con
+    return duckenv.connect(database, lakemig=EXTENSION, extensions=extensions)
+
+
+def assert_duckdb_home_empty() -> None:
+    """Nothing may have been installed into the throwaway home (an implicit INSTALL or download)."""
+    installed = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(DUCKDB_HOME, ".duckdb")) for f in files
+                 if f.endswith(".duckdb_extension")]
+    assert not installed, f"extensions were installed into the DuckDB home during the tests: {installed}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_duckdb_home():
+    yield DUCKDB_HOME
+    assert_duckdb_home_empty()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """`make demo`: lakemig end to end on a throwaway local PostgreSQL. Prints each step as it goes."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -10,15 +12,8 @@ from contextlib import closing
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-import duckdb  # noqa: E402
-
+import duckenv  # noqa: E402
 import pgcluster  # noqa: E402
-
-def extension_path(name: str) -> str:
-    """A real DuckDB extension shipped by the pinned PyPI packages (nothing is downloaded)."""
-    site = os.path.dirname(os.path.dirname(duckdb.__file__))
-    return os.path.join(site, f"duckdb_extension_{name}", "extensions", "v1.5.5", f"{name}.duckdb_extension")
-
 
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
 
@@ -37,7 +32,9 @@ def main() -> None:
     with pgcluster.Cluster() as pg:
         print(f"PostgreSQL on {pg.host}:{pg.port} (data in {pg.root}, removed at the end)")
         pg.create_database("demo")
-        con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+        # Autoinstall/autoload off: every extension below is loaded by path from the pinned packages,
+        # so the demo never downloads anything and works with an empty ~/.duckdb.
+        con = duckenv.connect()
         step(f"LOAD lakemig ({os.path.relpath(EXTENSION, ROOT)})")
         t = time.time()
         con.load_extension(EXTENSION)
@@ -69,6 +66,7 @@ def main() -> None:
         show(con, f"SELECT count(*) AS rows, max(updated_at) AS watermark FROM pg_incremental_scan({src})")
 
         workdir = tempfile.mkdtemp(prefix="lakemig-demo-")
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
         db = os.path.join(workdir, "warehouse.duckdb")
         step(f"pg_sync, first run: bootstrap a DuckDB copy ({os.path.basename(db)}) in one transaction")
         con.execute(f"ATTACH '{db}' AS warehouse")
@@ -89,8 +87,11 @@ def main() -> None:
         step("the checkpoints (committed with the rows, in the same DuckDB transaction)")
         show(con, "SELECT target, source, watermark, rows_total, runs, last_mode FROM pg_sync_state()")
         step("a DuckLake catalog on SQLite (the real ducklake extension): 2 tables, 4 snapshots, inlined rows")
-        for name in ("ducklake", "postgres_scanner"):
-            con.load_extension(extension_path(name))
+        # DuckLake itself, sqlite_scanner for its SQLite catalog, postgres_scanner for the PostgreSQL
+        # catalog it is moved to: each LOADed by path (lakemig's own functions need none of them).
+        for name in ("ducklake", "sqlite_scanner", "postgres_scanner"):
+            print(f"LOAD {name} ({os.path.basename(duckenv.extension_path(name))} from the pinned duckdb-extension package)")
+            con.load_extension(duckenv.extension_path(name))
         lake_sqlite = os.path.join(workdir, "stage.sqlite")
         data = os.path.join(workdir, "lake_data")
         con.execute(f"ATTACH 'ducklake:sqlite:{lake_sqlite}' AS stage (DATA_PATH '{data}')")
