@@ -22,9 +22,12 @@ PACKAGES = {
     "json": "duckdb_extension_json",
 }
 
-# Settings every connection gets. allow_unsigned_extensions: lakemig is not signed by DuckDB.
+# Settings every connection gets. allow_unsigned_extensions: lakemig is not signed by DuckDB;
+# enable_progress_bar off: a query slower than 2 s would otherwise draw a bar on stdout, which
+# scripts here read.
 CONFIG = {
     "allow_unsigned_extensions": "true",
+    "enable_progress_bar": "false",
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
 }
