@@ -26,6 +26,9 @@ SITE = os.path.join(os.path.dirname(os.path.dirname(os.__file__)), "site-package
 # processes it spawns, which inherit HOME) sees an empty home: ~/.duckdb/extensions holds nothing, so
 # a test cannot pass because a developer's machine happened to have an extension installed. With
 # autoinstall/autoload off (duckenv.CONFIG) a missing LOAD fails at once instead of downloading.
+# Cargo and rustup find their toolchains through HOME unless told: pin them first.
+os.environ.setdefault("CARGO_HOME", os.path.join(os.path.expanduser("~"), ".cargo"))
+os.environ.setdefault("RUSTUP_HOME", os.path.join(os.path.expanduser("~"), ".rustup"))
 DUCKDB_HOME = tempfile.mkdtemp(prefix="lakemig-test-home-")
 os.environ["HOME"] = DUCKDB_HOME
 atexit.register(shutil.rmtree, DUCKDB_HOME, ignore_errors=True)

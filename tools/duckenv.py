@@ -22,12 +22,9 @@ PACKAGES = {
     "json": "duckdb_extension_json",
 }
 
-# Settings every connection gets. allow_unsigned_extensions: lakemig is not signed by DuckDB;
-# enable_progress_bar off: a query slower than 2 s would otherwise draw a bar on stdout, which
-# scripts here read.
+# Settings every connection gets. allow_unsigned_extensions: lakemig is not signed by DuckDB.
 CONFIG = {
     "allow_unsigned_extensions": "true",
-    "enable_progress_bar": "false",
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
 }
@@ -51,6 +48,8 @@ def connect(database: str = ":memory:", lakemig: str | None = None, extensions: 
     import duckdb
 
     con = duckdb.connect(database, config=dict(CONFIG))
+    # A query slower than 2 s would draw a progress bar on stdout, which scripts here read.
+    con.execute("SET enable_progress_bar = false")
     if lakemig is not None:
         if not os.path.exists(lakemig):
             raise RuntimeError(f"{lakemig} missing: run `make release`")
