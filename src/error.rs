@@ -66,6 +66,11 @@ pub enum Error {
     #[error("{0}")]
     Argument(String),
 
+    /// A fault of lakemig's own (a broken invariant, a worker thread that panicked), not of the
+    /// user's input; nothing the user passed can fix it.
+    #[error("internal error: {0}; this is a bug in lakemig, please report it with the statement that raised it")]
+    Internal(String),
+
     /// A catalog value that cannot be converted to the column's native type. `place` is
     /// `"schema"."table"."column"`.
     #[error("cannot convert {place} to {to_type}: {detail}; nothing was changed (fix or delete that row, then run again)")]
@@ -125,9 +130,14 @@ impl Error {
         }
     }
 
-    /// An argument error.
+    /// An argument error: the user's input is wrong, and the message says how to fix it.
     pub fn argument(msg: impl Into<String>) -> Error {
         Error::Argument(msg.into())
+    }
+
+    /// An internal error: lakemig itself is at fault (see [`Error::Internal`]).
+    pub fn internal(msg: impl Into<String>) -> Error {
+        Error::Internal(msg.into())
     }
 
     /// Turn a tokio-postgres error into ours: server errors keep message, DETAIL, HINT and SQLSTATE;
@@ -178,6 +188,16 @@ mod tests {
     fn in_function_prefixes_once() {
         let e = Error::argument("bad").in_function("f").in_function("g");
         assert_eq!(e.to_string(), "f: bad");
+    }
+
+    #[test]
+    fn internal_errors_ask_for_a_report() {
+        let e = Error::internal("a reader stopped unexpectedly").in_function("pg_sync");
+        assert_eq!(
+            e.to_string(),
+            "pg_sync: internal error: a reader stopped unexpectedly; this is a bug in lakemig, \
+             please report it with the statement that raised it"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod ducklake;
 pub mod error;
 pub mod migrate;
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 pub mod sync;
 pub mod trace;

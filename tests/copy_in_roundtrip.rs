@@ -5,8 +5,10 @@
 //! without it, so a run that silently skips is impossible.
 
 use lakemig::postgres::connect;
-use lakemig::postgres::copy_in::{copy_in_with, CopyColumn, EpochUnit, PgTarget};
+use lakemig::postgres::copy_in::copy_in_with;
+use lakemig::sqlite::convert::WriteSqliteRow;
 use lakemig::sqlite::SqliteValue as S;
+use lakemig::types::pg_value::{CopyColumn, EpochUnit, PgTarget};
 
 fn dsn() -> String {
     std::env::var("LAKEMIG_TEST_PG_DSN")

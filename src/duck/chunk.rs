@@ -14,7 +14,7 @@ use duckdb::ffi::{
 use super::types::logical_type;
 
 use crate::error::{Error, Result};
-use crate::postgres::copy::{Batch, Column, ColumnData, DuckInterval};
+use crate::types::batch::{Batch, Column, ColumnData, DuckInterval};
 use crate::types::DuckType;
 
 /// Write `batch` into `output`: batch column `k` goes to output column `targets[k]`, whose DuckDB type is
@@ -155,8 +155,8 @@ unsafe fn write_strings(raw: duckdb_vector, bytes: &[u8], offsets: &[usize]) {
 }
 
 fn mismatch(ty: &DuckType) -> Error {
-    Error::argument(format!(
-        "internal error: decoded data does not match the declared DuckDB type {ty}"
+    Error::internal(format!(
+        "decoded data does not match the declared DuckDB type {ty}"
     ))
 }
 
@@ -165,8 +165,8 @@ fn mismatch(ty: &DuckType) -> Error {
 fn write_flat(fv: &mut FlatVector, raw: duckdb_vector, col: &Column, ty: &DuckType) -> Result<()> {
     let n = col.validity.len();
     if n > fv.capacity() {
-        return Err(Error::argument(format!(
-            "internal error: {n} values do not fit a vector of {}",
+        return Err(Error::internal(format!(
+            "{n} values do not fit a vector of {}",
             fv.capacity()
         )));
     }
@@ -231,7 +231,7 @@ fn write_list(
     match child_ty {
         DuckType::List(grandchild) => {
             lv.try_reserve(total)
-                .map_err(|e| Error::argument(format!("list vector: {e}")))?;
+                .map_err(|e| Error::internal(format!("list vector: {e}")))?;
             let mut cl = lv.list_child();
             // SAFETY: `raw` is `lv`'s vector, a LIST; its child lives as long as it does.
             let child_raw = unsafe { duckdb_list_vector_get_child(raw) };

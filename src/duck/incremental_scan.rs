@@ -13,8 +13,8 @@ use super::{args, fail, runtime, types};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::parse_qualified_name;
 use crate::postgres::connect;
-use crate::postgres::copy::Batch;
 use crate::postgres::scan::{self, Bound, BoundKind, Scan, ScanPlan, ScanRequest};
+use crate::types::batch::Batch;
 use crate::types::DuckType;
 
 pub const NAME: &str = "pg_incremental_scan";
@@ -209,7 +209,7 @@ impl VTab for PgIncrementalScan {
                 .scan
                 .lock()
                 .map_err(|_| {
-                    fail(NAME)(Error::argument("scan state poisoned by an earlier failure"))
+                    fail(NAME)(Error::internal("scan state poisoned by an earlier failure"))
                 })?
                 .rx
                 .blocking_recv();

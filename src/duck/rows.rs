@@ -5,7 +5,7 @@ use duckdb::core::DataChunkHandle;
 
 use super::chunk;
 use crate::error::Result;
-use crate::postgres::copy::{Batch, Column, ColumnData, DuckInterval};
+use crate::types::batch::{Batch, Column, ColumnData, DuckInterval};
 use crate::types::DuckType;
 
 /// One output column of a small result: its DuckDB type and values.

@@ -17,9 +17,10 @@ use super::report::Pager;
 use super::rows::Out;
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{parse_qualified_name, quote_ident, quote_literal, QualifiedName};
+use crate::postgres::catalog::{parse_qualified_name, QualifiedName};
 use crate::postgres::connect::{self, ConnParams};
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
+use crate::sql::{quote_ident, quote_literal};
 use crate::sync::{self as plan, Target, KEYS_TABLE, STAGE_TABLE};
 use crate::trace::trace;
 

@@ -292,7 +292,7 @@ const V0_3: &[CatalogTable] = &[
     t("ducklake_name_mapping", &[c("mapping_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("source_name", Varchar, PLAIN), c("target_field_id", BigInt, PLAIN), c("parent_column", BigInt, PLAIN), c("is_partition", Boolean, PLAIN)]),
     t("ducklake_schema_versions", &[c("begin_snapshot", BigInt, PLAIN), c("schema_version", BigInt, PLAIN)]),
 ];
-/// Version 0.4: `InitializeDuckLake` at duckdb/ducklake@03fcc91e86.
+/// Version 0.4: `InitializeDuckLake` at duckdb/ducklake@03fcc91e86 (and 1.0's, see [`V1_0`]).
 #[rustfmt::skip]
 const V0_4: &[CatalogTable] = &[
     t("ducklake_metadata", &[c("key", Varchar, NOT_NULL), c("value", Varchar, NOT_NULL), c("scope", Varchar, PLAIN), c("scope_id", BigInt, PLAIN)]),
@@ -324,38 +324,9 @@ const V0_4: &[CatalogTable] = &[
     t("ducklake_sort_info", &[c("sort_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN)]),
     t("ducklake_sort_expression", &[c("sort_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("sort_key_index", BigInt, PLAIN), c("expression", Varchar, PLAIN), c("dialect", Varchar, PLAIN), c("sort_direction", Varchar, PLAIN), c("null_order", Varchar, PLAIN)]),
 ];
-/// Version 1.0: `InitializeDuckLake` at duckdb/ducklake@d8a1881e22.
-#[rustfmt::skip]
-const V1_0: &[CatalogTable] = &[
-    t("ducklake_metadata", &[c("key", Varchar, NOT_NULL), c("value", Varchar, NOT_NULL), c("scope", Varchar, PLAIN), c("scope_id", BigInt, PLAIN)]),
-    t("ducklake_snapshot", &[c("snapshot_id", BigInt, PK), c("snapshot_time", TimestampTz, PLAIN), c("schema_version", BigInt, PLAIN), c("next_catalog_id", BigInt, PLAIN), c("next_file_id", BigInt, PLAIN)]),
-    t("ducklake_snapshot_changes", &[c("snapshot_id", BigInt, PK), c("changes_made", Varchar, PLAIN), c("author", Varchar, PLAIN), c("commit_message", Varchar, PLAIN), c("commit_extra_info", Varchar, PLAIN)]),
-    t("ducklake_schema", &[c("schema_id", BigInt, PK), c("schema_uuid", Uuid, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("schema_name", Varchar, PLAIN), c("path", Varchar, PLAIN), c("path_is_relative", Boolean, PLAIN)]),
-    t("ducklake_table", &[c("table_id", BigInt, PLAIN), c("table_uuid", Uuid, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("schema_id", BigInt, PLAIN), c("table_name", Varchar, PLAIN), c("path", Varchar, PLAIN), c("path_is_relative", Boolean, PLAIN)]),
-    t("ducklake_view", &[c("view_id", BigInt, PLAIN), c("view_uuid", Uuid, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("schema_id", BigInt, PLAIN), c("view_name", Varchar, PLAIN), c("dialect", Varchar, PLAIN), c("sql", Varchar, PLAIN), c("column_aliases", Varchar, PLAIN)]),
-    t("ducklake_tag", &[c("object_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("key", Varchar, PLAIN), c("value", Varchar, PLAIN)]),
-    t("ducklake_column_tag", &[c("table_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("key", Varchar, PLAIN), c("value", Varchar, PLAIN)]),
-    t("ducklake_data_file", &[c("data_file_id", BigInt, PK), c("table_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("file_order", BigInt, PLAIN), c("path", Varchar, PLAIN), c("path_is_relative", Boolean, PLAIN), c("file_format", Varchar, PLAIN), c("record_count", BigInt, PLAIN), c("file_size_bytes", BigInt, PLAIN), c("footer_size", BigInt, PLAIN), c("row_id_start", BigInt, PLAIN), c("partition_id", BigInt, PLAIN), c("encryption_key", Varchar, PLAIN), c("mapping_id", BigInt, PLAIN), c("partial_max", BigInt, PLAIN)]),
-    t("ducklake_file_column_stats", &[c("data_file_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("column_size_bytes", BigInt, PLAIN), c("value_count", BigInt, PLAIN), c("null_count", BigInt, PLAIN), c("min_value", Varchar, PLAIN), c("max_value", Varchar, PLAIN), c("contains_nan", Boolean, PLAIN), c("extra_stats", Varchar, PLAIN)]),
-    t("ducklake_file_variant_stats", &[c("data_file_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("variant_path", Varchar, PLAIN), c("shredded_type", Varchar, PLAIN), c("column_size_bytes", BigInt, PLAIN), c("value_count", BigInt, PLAIN), c("null_count", BigInt, PLAIN), c("min_value", Varchar, PLAIN), c("max_value", Varchar, PLAIN), c("contains_nan", Boolean, PLAIN), c("extra_stats", Varchar, PLAIN)]),
-    t("ducklake_delete_file", &[c("delete_file_id", BigInt, PK), c("table_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("data_file_id", BigInt, PLAIN), c("path", Varchar, PLAIN), c("path_is_relative", Boolean, PLAIN), c("format", Varchar, PLAIN), c("delete_count", BigInt, PLAIN), c("file_size_bytes", BigInt, PLAIN), c("footer_size", BigInt, PLAIN), c("encryption_key", Varchar, PLAIN), c("partial_max", BigInt, PLAIN)]),
-    t("ducklake_column", &[c("column_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("column_order", BigInt, PLAIN), c("column_name", Varchar, PLAIN), c("column_type", Varchar, PLAIN), c("initial_default", Varchar, PLAIN), c("default_value", Varchar, PLAIN), c("nulls_allowed", Boolean, PLAIN), c("parent_column", BigInt, PLAIN), c("default_value_type", Varchar, PLAIN), c("default_value_dialect", Varchar, PLAIN)]),
-    t("ducklake_table_stats", &[c("table_id", BigInt, PLAIN), c("record_count", BigInt, PLAIN), c("next_row_id", BigInt, PLAIN), c("file_size_bytes", BigInt, PLAIN)]),
-    t("ducklake_table_column_stats", &[c("table_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("contains_null", Boolean, PLAIN), c("contains_nan", Boolean, PLAIN), c("min_value", Varchar, PLAIN), c("max_value", Varchar, PLAIN), c("extra_stats", Varchar, PLAIN)]),
-    t("ducklake_partition_info", &[c("partition_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN)]),
-    t("ducklake_partition_column", &[c("partition_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("partition_key_index", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("transform", Varchar, PLAIN)]),
-    t("ducklake_file_partition_value", &[c("data_file_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("partition_key_index", BigInt, PLAIN), c("partition_value", Varchar, PLAIN)]),
-    t("ducklake_files_scheduled_for_deletion", &[c("data_file_id", BigInt, PLAIN), c("path", Varchar, PLAIN), c("path_is_relative", Boolean, PLAIN), c("schedule_start", TimestampTz, PLAIN)]),
-    t("ducklake_inlined_data_tables", &[c("table_id", BigInt, PLAIN), c("table_name", Varchar, PLAIN), c("schema_version", BigInt, PLAIN)]),
-    t("ducklake_column_mapping", &[c("mapping_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("type", Varchar, PLAIN)]),
-    t("ducklake_name_mapping", &[c("mapping_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("source_name", Varchar, PLAIN), c("target_field_id", BigInt, PLAIN), c("parent_column", BigInt, PLAIN), c("is_partition", Boolean, PLAIN)]),
-    t("ducklake_schema_versions", &[c("begin_snapshot", BigInt, PLAIN), c("schema_version", BigInt, PLAIN), c("table_id", BigInt, PLAIN)]),
-    t("ducklake_macro", &[c("schema_id", BigInt, PLAIN), c("macro_id", BigInt, PLAIN), c("macro_name", Varchar, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN)]),
-    t("ducklake_macro_impl", &[c("macro_id", BigInt, PLAIN), c("impl_id", BigInt, PLAIN), c("dialect", Varchar, PLAIN), c("sql", Varchar, PLAIN), c("type", Varchar, PLAIN)]),
-    t("ducklake_macro_parameters", &[c("macro_id", BigInt, PLAIN), c("impl_id", BigInt, PLAIN), c("column_id", BigInt, PLAIN), c("parameter_name", Varchar, PLAIN), c("parameter_type", Varchar, PLAIN), c("default_value", Varchar, PLAIN), c("default_value_type", Varchar, PLAIN)]),
-    t("ducklake_sort_info", &[c("sort_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("begin_snapshot", BigInt, PLAIN), c("end_snapshot", BigInt, PLAIN)]),
-    t("ducklake_sort_expression", &[c("sort_id", BigInt, PLAIN), c("table_id", BigInt, PLAIN), c("sort_key_index", BigInt, PLAIN), c("expression", Varchar, PLAIN), c("dialect", Varchar, PLAIN), c("sort_direction", Varchar, PLAIN), c("null_order", Varchar, PLAIN)]),
-];
+/// Version 1.0: `InitializeDuckLake` at duckdb/ducklake@d8a1881e22 creates the same tables as 0.4
+/// (`MigrateV04` only bumps the version string), so 1.0 shares 0.4's list.
+const V1_0: &[CatalogTable] = V0_4;
 
 #[cfg(test)]
 mod tests {

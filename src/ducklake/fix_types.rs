@@ -12,7 +12,7 @@ use crate::ducklake::catalog::{self, CatalogColumn, Version};
 use crate::ducklake::inlined::{self, LakeColumnRow};
 use crate::ducklake::types::{self, inlined_pg_type, PgType};
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{quote_ident, quote_literal};
+use crate::sql::{quote_ident, quote_literal};
 
 /// One column to convert.
 #[derive(Debug, Clone, PartialEq, Eq)]

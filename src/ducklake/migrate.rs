@@ -5,7 +5,7 @@
 //! PostgreSQL for that version; inlined-data tables get the PostgreSQL backend's column types
 //! ([`crate::ducklake::types::inlined_pg_type`]). Execute: one PostgreSQL transaction: CREATE TABLE,
 //! binary COPY of every row (values re-encoded from SQLite's encoding by
-//! [`crate::postgres::copy_in::convert`]), verification (row count and an order-independent digest of
+//! [`crate::sqlite::convert::convert`]), verification (row count and an order-independent digest of
 //! every value, source vs target), then COMMIT. The SQLite file is read in one read transaction.
 
 use std::collections::hash_map::DefaultHasher;
@@ -20,9 +20,12 @@ use crate::ducklake::catalog::{self, CatalogColumn, Flags, Version};
 use crate::ducklake::inlined::{self, LakeColumnRow};
 use crate::ducklake::types::{inlined_pg_type, PgType};
 use crate::error::{Error, Result};
-use crate::postgres::catalog::quote_ident;
-use crate::postgres::copy_in::{self, CopyColumn, PgTarget, PgValue};
+use crate::postgres::codec::encode;
+use crate::postgres::copy_in;
+use crate::sql::quote_ident;
+use crate::sqlite::convert::convert;
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
+use crate::types::pg_value::{CopyColumn, PgTarget, PgValue};
 
 /// What to do when the target schema already holds catalog tables (`Replace` drops only the
 /// `ducklake_*` tables, never others). The same choice `sqlite_migrate` offers.
@@ -307,7 +310,7 @@ impl Digest {
                 continue;
             }
             let start = scratch.len();
-            copy_in::encode(&v, scratch);
+            encode::field(&v, scratch);
             // encode() writes the 4-byte length first.
             spans.push(Some((start + 4, scratch.len())));
         }
@@ -560,7 +563,7 @@ pub fn reencode(
     target: PgTarget,
     v: SqliteValue<'_>,
 ) -> std::result::Result<PgValue<'static>, String> {
-    Ok(match copy_in::convert(target, None, v)? {
+    Ok(match convert(target, None, v)? {
         PgValue::Text(t) => PgValue::Text(t.into_owned().into()),
         PgValue::Bytea(b) => PgValue::Bytea(b.into_owned().into()),
         PgValue::Json(t) => PgValue::Json(t.into_owned().into()),

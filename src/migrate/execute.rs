@@ -11,19 +11,20 @@ use tokio_postgres::Client;
 
 use super::checksum::{
     canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, probe_expected, probe_sql,
-    Checksum, JsonbCanonicalizer, RowHash, RowHasher,
+    Checksum, RowHash, RowHasher,
 };
 use super::plan::{
     create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
 };
 use super::trace;
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{quote_ident, quote_literal};
+use crate::postgres::codec::jsonb::JsonbCanonicalizer;
 use crate::postgres::connect::{self, ConnParams};
-use crate::postgres::copy_in::{
-    convert_column, copy_in_with, PgTarget, PgValue, DEFAULT_CHUNK_BYTES,
-};
+use crate::postgres::copy_in::{copy_in_with, DEFAULT_CHUNK_BYTES};
+use crate::sql::{quote_ident, quote_literal};
+use crate::sqlite::convert::convert_column;
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
+use crate::types::pg_value::{PgTarget, PgValue};
 
 /// How to run a migration.
 #[derive(Debug, Clone)]

@@ -20,8 +20,10 @@
 //! | any blob | any | bytea (uuid if declared UUID and every value is a 16-byte blob) |
 //! | mixed storage classes | any | text (the reason lists the classes) |
 
-use crate::postgres::copy_in::{parse_uuid, scan_datetime, validate_json, EpochUnit, PgTarget};
+use crate::postgres::codec::jsonb::validate_json;
+use crate::sqlite::text::{parse_uuid, scan_datetime};
 use crate::sqlite::{SqliteValue, StorageClass};
+use crate::types::pg_value::{EpochUnit, PgTarget};
 
 /// What one column's values look like, gathered in one pass.
 #[derive(Debug, Clone, Default)]

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{quote_ident, quote_literal};
-use crate::postgres::copy_in::{convert, CopyColumn, EpochUnit, PgTarget};
+use crate::sql::{quote_ident, quote_literal};
+use crate::sqlite::convert::convert;
 use crate::sqlite::{IndexOrigin, SqliteTable, SqliteValue};
+use crate::types::pg_value::{CopyColumn, EpochUnit, PgTarget, PgValue};
 
 use super::infer::{choose_type, ColumnStats, TypeChoice};
 
@@ -334,7 +335,7 @@ pub fn translate_default(
     // Numbers for boolean / epoch targets: PostgreSQL cannot read them as they are; write the
     // converted value's text instead.
     let text = match (&value, converted) {
-        (_, crate::postgres::copy_in::PgValue::Bool(b)) => b.to_string(),
+        (_, PgValue::Bool(b)) => b.to_string(),
         (LiteralValue::Int(_) | LiteralValue::Real(..), _) if epoch.is_some() => {
             return dropped("an epoch number default");
         }

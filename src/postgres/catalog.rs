@@ -5,6 +5,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::sql::{quote_ident, split_name};
 use crate::types::postgres::PgColumnType;
 
 /// A table name as PostgreSQL writes it: `schema.table`, with double quotes where needed.
@@ -20,79 +21,6 @@ impl QualifiedName {
         match &self.schema {
             Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.name)),
             None => quote_ident(&self.name),
-        }
-    }
-}
-
-/// Quote an identifier for PostgreSQL (and DuckDB): always double quotes, inner quotes doubled.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quote a string literal: single quotes, inner quotes doubled (standard_conforming_strings is on
-/// by default since PostgreSQL 9.1; we also set it on every connection).
-pub fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-/// Split a dotted SQL name into its parts. Unquoted parts are folded to lower case (as PostgreSQL
-/// does; DuckDB matches names case-insensitively); quoted parts are kept exactly. The error says
-/// what is wrong with the text.
-pub fn split_name(input: &str) -> std::result::Result<Vec<String>, &'static str> {
-    let mut parts: Vec<String> = Vec::new();
-    let mut chars = input.trim().chars().peekable();
-    loop {
-        let mut part = String::new();
-        match chars.peek() {
-            Some('"') => {
-                chars.next();
-                let mut closed = false;
-                while let Some(c) = chars.next() {
-                    if c == '"' {
-                        if chars.peek() == Some(&'"') {
-                            chars.next();
-                            part.push('"');
-                        } else {
-                            closed = true;
-                            break;
-                        }
-                    } else {
-                        part.push(c);
-                    }
-                }
-                if !closed {
-                    return Err("unterminated double quote");
-                }
-                if part.is_empty() {
-                    return Err("empty quoted name");
-                }
-            }
-            _ => {
-                while let Some(&c) = chars.peek() {
-                    if c == '.' {
-                        break;
-                    }
-                    if c == '"' {
-                        return Err("a double quote inside an unquoted name");
-                    }
-                    part.push(c);
-                    chars.next();
-                }
-                let trimmed = part.trim();
-                if trimmed.is_empty() {
-                    return Err("empty name");
-                }
-                if trimmed.chars().any(|c| c.is_whitespace()) {
-                    return Err("spaces in an unquoted name");
-                }
-                part = trimmed.to_lowercase();
-            }
-        }
-        parts.push(part);
-        match chars.next() {
-            None => return Ok(parts),
-            Some('.') => continue,
-            Some(_) => return Err("unexpected text after a quoted name"),
         }
     }
 }
@@ -535,8 +463,6 @@ mod tests {
 
     #[test]
     fn quoting_is_safe() {
-        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
-        assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(q(Some("Sales"), "x;y").quoted(), r#""Sales"."x;y""#);
     }
 

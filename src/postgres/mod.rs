@@ -1,9 +1,12 @@
-//! Everything that speaks to PostgreSQL: connecting, reading the catalog, binary COPY.
+//! Everything that speaks to PostgreSQL: connecting, reading the catalog, its value formats
+//! ([`codec`]), binary COPY out ([`copy_out`]) and in ([`copy_in`]), its hash function ([`hashfn`]).
 
 pub mod catalog;
+pub mod codec;
 pub mod connect;
-pub mod copy;
 pub mod copy_in;
+pub mod copy_out;
+pub mod hashfn;
 pub mod scan;
 pub mod socket;
 pub mod sync;

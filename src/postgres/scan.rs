@@ -12,11 +12,13 @@ use futures_util::{pin_mut, FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Statement};
 
-use super::catalog::{self, quote_ident, quote_literal, QualifiedName, Table};
+use super::catalog::{self, QualifiedName, Table};
 use super::connect::{self, Conn, ConnParams};
-use super::copy::{Batch, CopyDecoder};
+use super::copy_out::CopyDecoder;
 use super::socket::BulkSwitch;
 use crate::error::{Error, Result};
+use crate::sql::{quote_ident, quote_literal};
+use crate::types::batch::Batch;
 use crate::types::postgres::{self as pgtypes, Decode, PgColumnType};
 use crate::types::DuckType;
 
@@ -510,9 +512,7 @@ async fn report_end<T>(tx: &mpsc::Sender<Result<T>>, reader: impl Future<Output 
     let failure = match AssertUnwindSafe(reader).catch_unwind().await {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
-        Err(_) => Error::argument(
-            "internal error: a reader stopped unexpectedly (panic); the read is incomplete",
-        ),
+        Err(_) => Error::internal("a reader stopped unexpectedly (panic); the read is incomplete"),
     };
     let _ = tx.send(Err(failure)).await;
 }

@@ -166,10 +166,17 @@ impl AsyncWrite for Socket {
     }
 }
 
+/// Set `SO_RCVLOWAT`, ignoring failure.
+///
+/// Why `unsafe` outside `src/duck/`: none of what lakemig already builds sets this option safely:
+/// std and tokio do not, and socket2 0.6.5 (which serves the safe read in `read_tail`) covers
+/// `SO_RCVBUF` and the TCP options but not `SO_RCVLOWAT`. A new dependency for one call was not worth
+/// it. This is the crate's only `unsafe` outside `src/duck/`: one `setsockopt` with a stack `c_int`.
 fn set_low_water(sock: &TcpStream, bytes: usize) {
     use std::os::fd::AsRawFd;
     let value = bytes as libc::c_int;
-    // SAFETY: a valid socket descriptor and a c_int option of the right size.
+    // SAFETY: `sock` owns a valid, open socket descriptor for the whole call; `value` is a c_int
+    // that lives until setsockopt returns, and the length passed is exactly its size.
     unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),

@@ -11,6 +11,7 @@ use super::catalog::{self, QualifiedName, Table};
 use super::connect::{Conn, ConnParams};
 use super::scan;
 use crate::error::{Error, Result};
+use crate::sql::quote_ident;
 use crate::sync::CursorKind;
 
 /// Open transactions in the same database, other than our own: the oldest start, and how many we
@@ -68,13 +69,13 @@ pub async fn take_snapshot(
             .find(|c| c.name == cursor)
             .ok_or_else(|| Error::UnknownColumn {
                 table: table.quoted(),
-                column: catalog::quote_ident(cursor),
+                column: quote_ident(cursor),
                 columns: list(),
             })?;
     let kind = CursorKind::of(&cursor_col.pg_type).ok_or_else(|| {
         Error::argument(format!(
             "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
-            catalog::quote_ident(cursor),
+            quote_ident(cursor),
             cursor_col.pg_type.name
         ))
     })?;

@@ -5,6 +5,11 @@
 //! Nothing here writes: the file is opened with `SQLITE_OPEN_READ_ONLY` by its absolute path (the
 //! bundled SQLite is built with `SQLITE_USE_URI`, so a relative `file:...` name could otherwise be
 //! read as a URI with `mode=rwc`), and a missing file is an error, never created.
+//!
+//! Converting what is read into PostgreSQL values: [`convert`], with the text parsers of [`text`].
+
+pub mod convert;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +17,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
+use crate::sql::quote_ident;
 
 /// The 16 bytes every SQLite 3 database file starts with.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -256,11 +262,6 @@ fn primary_key_is_desc(sql: &str) -> bool {
     words
         .windows(3)
         .any(|w| w[0] == "PRIMARY" && w[1] == "KEY" && w[2].starts_with("DESC"))
-}
-
-/// Quote an identifier for SQLite: double quotes, inner quotes doubled.
-pub fn sqlite_quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// An open SQLite file, read-only, inside one read transaction that lasts until it is dropped.
@@ -534,7 +535,7 @@ impl SqliteSource {
 
     /// The number of rows of a table.
     pub fn row_count(&self, table: &str) -> Result<u64> {
-        let sql = format!("SELECT count(*) FROM {}", sqlite_quote_ident(table));
+        let sql = format!("SELECT count(*) FROM {}", quote_ident(table));
         self.conn
             .query_row(&sql, [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
@@ -554,11 +555,11 @@ impl SqliteSource {
         } else {
             columns
                 .iter()
-                .map(|c| sqlite_quote_ident(c))
+                .map(|c| quote_ident(c))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let sql = format!("SELECT {list} FROM {}", sqlite_quote_ident(table));
+        let sql = format!("SELECT {list} FROM {}", quote_ident(table));
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&ctx, &e))?;
         let mut rows = stmt.query([]).map_err(|e| self.error(&ctx, &e))?;
         let mut n = 0u64;

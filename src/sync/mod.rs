@@ -12,7 +12,7 @@
 //! harmless (idempotent).
 
 use crate::error::{Error, Result};
-use crate::postgres::catalog::{quote_ident, quote_literal, split_name};
+use crate::sql::{quote_ident, quote_literal, split_name};
 use crate::types::postgres::{self as pgtypes, PgColumnType};
 
 /// The checkpoint table, created in the target's catalog (schema `main`) so the checkpoint commits

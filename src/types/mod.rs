@@ -1,7 +1,10 @@
-//! lakemig's own description of column types (`DuckType`), independent of DuckDB's API, and the maps
-//! from each source system to it (`postgres.rs`). `src/duck/` turns a `DuckType` into DuckDB's
+//! lakemig's own descriptions, independent of DuckDB's API: column types (`DuckType`), decoded rows in
+//! DuckDB's vector layout (`batch.rs`), the PostgreSQL value model (`pg_value.rs`), and the map from
+//! PostgreSQL's types to DuckDB's (`postgres.rs`). `src/duck/` turns a `DuckType` into DuckDB's
 //! `LogicalTypeHandle`.
 
+pub mod batch;
+pub mod pg_value;
 pub mod postgres;
 
 use std::fmt;

@@ -1,95 +1,23 @@
-//! Parsing PostgreSQL's binary COPY output (`COPY (...) TO STDOUT (FORMAT binary)`) into columnar
-//! batches laid out the way DuckDB stores its vectors, so `src/duck/` can copy them as they are.
+//! Reading PostgreSQL's binary COPY output (`COPY (...) TO STDOUT (FORMAT binary)`): the stream's
+//! framing (header, tuples, trailer) and the decoder that turns it into columnar batches laid out the
+//! way DuckDB stores its vectors ([`crate::types::batch`]), so `src/duck/` can copy them as they are.
 //!
 //! The stream arrives in chunks of any size. Whole tuples are decoded straight from the chunk; only a
-//! tuple that spans chunks is gathered in a small buffer first. Decoding follows PostgreSQL's `*_send`
-//! functions (`src/backend/utils/adt/`) and the layout of DuckDB's physical types.
+//! tuple that spans chunks is gathered in a small buffer first. Each value is parsed by
+//! [`crate::postgres::codec::decode`] (PostgreSQL's `*_send` layouts); arrays are walked here, since
+//! their elements go into nested lists. The counterpart of DuckDB's postgres extension
+//! `postgres_binary_reader.hpp`.
 
 use std::collections::VecDeque;
 
+use super::codec::conversion::{COPY_FLAG_WITH_OIDS, COPY_HEADER_FIXED_LEN, COPY_SIGNATURE};
+use super::codec::decode::{
+    be_i32, be_u32, date_to_duck, decode_error, fixed, interval_to_duck, next_field, time_of_day,
+    timestamp_to_duck, timetz_to_duck, utf8, PgNumeric,
+};
 use crate::error::{Error, Result};
+use crate::types::batch::{Batch, Column, ColumnData, DuckInterval};
 use crate::types::postgres::Decode;
-use crate::types::DuckType;
-
-/// `PGCOPY\n\377\r\n\0`, the start of every binary COPY stream.
-const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
-/// Signature, flags (i32) and header-extension length (i32).
-const HEADER_FIXED_LEN: usize = 19;
-
-/// Days from 1970-01-01 (DuckDB's epoch) to 2000-01-01 (PostgreSQL's).
-const EPOCH_SHIFT_DAYS: i32 = 10_957;
-/// Microseconds from 1970-01-01 to 2000-01-01.
-const EPOCH_SHIFT_MICROS: i64 = 946_684_800_000_000;
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-/// DuckDB's earliest finite timestamp, 290309-12-22 (BC) 00:00:00; its latest is `i64::MAX - 1`.
-const DUCK_MIN_TIMESTAMP: i64 = -9_223_372_022_400_000_000;
-/// DuckDB's `dtime_tz_t`: 40 bits of micros above 24 bits of biased offset; offsets within ±15:59:59.
-const TIMETZ_OFFSET_BITS: u32 = 24;
-const TIMETZ_MAX_OFFSET: i32 = 16 * 60 * 60 - 1;
-
-const NUMERIC_POS: u16 = 0x0000;
-const NUMERIC_NEG: u16 = 0x4000;
-const NUMERIC_NAN: u16 = 0xC000;
-const NUMERIC_PINF: u16 = 0xD000;
-const NUMERIC_NINF: u16 = 0xF000;
-const NUMERIC_DSCALE_MASK: u16 = 0x3FFF;
-
-const HINT_VARCHAR: &str = "; read the column as VARCHAR (cast it to text) to keep such values";
-
-/// DuckDB's `interval_t`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DuckInterval {
-    pub months: i32,
-    pub days: i32,
-    pub micros: i64,
-}
-
-/// Up to `batch_rows` decoded rows, one [`Column`] per selected column.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub len: usize,
-    pub columns: Vec<Column>,
-}
-
-/// One column of a batch. NULL slots hold a default value so every vector has exactly `len` entries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// `true` = valid; one entry per value.
-    pub validity: Vec<bool>,
-    pub data: ColumnData,
-}
-
-/// Values in DuckDB's physical layout.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ColumnData {
-    /// BOOLEAN.
-    Bool(Vec<bool>),
-    /// SMALLINT, DECIMAL(1..=4, s).
-    I16(Vec<i16>),
-    /// INTEGER, DATE (days since 1970-01-01), DECIMAL(5..=9, s).
-    I32(Vec<i32>),
-    /// BIGINT, TIME, TIMETZ (`dtime_tz_t` bits), TIMESTAMP[TZ] (µs since 1970), DECIMAL(10..=18, s).
-    I64(Vec<i64>),
-    /// UUID (top bit flipped), DECIMAL(19..=38, s).
-    I128(Vec<i128>),
-    /// UINTEGER.
-    U32(Vec<u32>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    /// VARCHAR/JSON/BLOB: all values concatenated, value i = `bytes[offsets[i]..offsets[i+1]]`
-    /// (`offsets.len() == len + 1`).
-    Bytes {
-        bytes: Vec<u8>,
-        offsets: Vec<usize>,
-    },
-    Interval(Vec<DuckInterval>),
-    /// LIST: `(offset, length)` into `child`, which holds all elements of the batch.
-    List {
-        entries: Vec<(u64, u64)>,
-        child: Box<Column>,
-    },
-}
 
 /// Decodes one binary COPY stream into batches.
 pub struct CopyDecoder {
@@ -253,17 +181,17 @@ impl CopyDecoder {
         match self.state {
             State::Header => {
                 let have = self.pending.len();
-                let sig_len = have.min(SIGNATURE.len());
-                if self.pending[..sig_len] != SIGNATURE[..sig_len] {
+                let sig_len = have.min(COPY_SIGNATURE.len());
+                if self.pending[..sig_len] != COPY_SIGNATURE[..sig_len] {
                     return Err(stream_error(
                         "the stream does not start with the binary COPY signature PGCOPY\\n\\377\\r\\n\\0",
                     ));
                 }
-                if have < HEADER_FIXED_LEN {
-                    return Ok(HEADER_FIXED_LEN - have);
+                if have < COPY_HEADER_FIXED_LEN {
+                    return Ok(COPY_HEADER_FIXED_LEN - have);
                 }
                 let flags = be_u32(&self.pending[11..15]);
-                if flags & 0x0001_0000 != 0 {
+                if flags & COPY_FLAG_WITH_OIDS != 0 {
                     return Err(stream_error(
                         "the stream has OIDs included, which lakemig does not read",
                     ));
@@ -271,7 +199,7 @@ impl CopyDecoder {
                 let ext = be_i32(&self.pending[15..19]);
                 let total = usize::try_from(ext)
                     .ok()
-                    .and_then(|e| e.checked_add(HEADER_FIXED_LEN))
+                    .and_then(|e| e.checked_add(COPY_HEADER_FIXED_LEN))
                     .ok_or_else(|| {
                         stream_error(format!("negative header-extension length {ext}"))
                     })?;
@@ -309,21 +237,11 @@ impl CopyDecoder {
     fn decode_tuple(&mut self, tuple: &[u8]) -> Result<()> {
         let mut pos = 2;
         for (builder, name) in self.builders.iter_mut().zip(&self.names) {
-            let len = tuple
-                .get(pos..pos + 4)
-                .map(be_i32)
-                .ok_or_else(|| stream_error("a row ended inside a field"))?;
-            pos += 4;
-            if len < 0 {
-                builder.push_null();
-                continue;
+            match next_field(tuple, &mut pos) {
+                Some(Some(value)) => builder.push_value(value, name)?,
+                Some(None) => builder.push_null(),
+                None => return Err(stream_error("a row ended inside a field")),
             }
-            let end = pos + len as usize;
-            let value = tuple
-                .get(pos..end)
-                .ok_or_else(|| stream_error("a row ended inside a field"))?;
-            builder.push_value(value, name)?;
-            pos = end;
         }
         self.rows_in_batch += 1;
         self.rows_decoded += 1;
@@ -801,21 +719,11 @@ impl Builder {
 
         let mut pos = dims_end;
         for _ in 0..count {
-            let len = v
-                .get(pos..pos + 4)
-                .map(be_i32)
-                .ok_or_else(|| err("the array ends inside an element".into()))?;
-            pos += 4;
-            if len < 0 {
-                level.push_null();
-                continue;
+            match next_field(v, &mut pos) {
+                Some(Some(elem)) => level.push_value(elem, column)?,
+                Some(None) => level.push_null(),
+                None => return Err(err("the array ends inside an element".into())),
             }
-            let end = pos + len as usize;
-            let elem = v
-                .get(pos..end)
-                .ok_or_else(|| err("the array ends inside an element".into()))?;
-            level.push_value(elem, column)?;
-            pos = end;
         }
         if pos != v.len() {
             return Err(err(format!(
@@ -824,438 +732,6 @@ impl Builder {
             )));
         }
         Ok(())
-    }
-}
-
-/// 10^0 ..= 10^38.
-const POW10: [i128; 39] = {
-    let mut t = [1i128; 39];
-    let mut i = 1;
-    while i < 39 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
-
-/// A numeric value as `numeric_send` writes it.
-struct PgNumeric<'a> {
-    weight: i16,
-    sign: u16,
-    dscale: u16,
-    /// Base-10000 digits, big-endian u16 each, all checked to be < 10000.
-    digits: &'a [u8],
-}
-
-impl<'a> PgNumeric<'a> {
-    fn parse(v: &'a [u8], column: &str) -> Result<PgNumeric<'a>> {
-        let err = |reason: String| decode_error(column, "numeric", reason);
-        let head = v
-            .get(..8)
-            .ok_or_else(|| err(format!("{} bytes, too short for a numeric", v.len())))?;
-        let ndigits = i16::from_be_bytes([head[0], head[1]]);
-        let weight = i16::from_be_bytes([head[2], head[3]]);
-        let sign = u16::from_be_bytes([head[4], head[5]]);
-        let dscale = u16::from_be_bytes([head[6], head[7]]);
-        let ndigits =
-            usize::try_from(ndigits).map_err(|_| err(format!("negative digit count {ndigits}")))?;
-        if v.len() != 8 + 2 * ndigits {
-            return Err(err(format!(
-                "{} bytes for {ndigits} digits (expected {})",
-                v.len(),
-                8 + 2 * ndigits
-            )));
-        }
-        if !matches!(
-            sign,
-            NUMERIC_POS | NUMERIC_NEG | NUMERIC_NAN | NUMERIC_PINF | NUMERIC_NINF
-        ) {
-            return Err(err(format!("unknown sign 0x{sign:04x}")));
-        }
-        if dscale & !NUMERIC_DSCALE_MASK != 0 {
-            return Err(err(format!("display scale {dscale} out of range")));
-        }
-        let digits = &v[8..];
-        if digits
-            .chunks_exact(2)
-            .any(|d| u16::from_be_bytes([d[0], d[1]]) >= 10_000)
-        {
-            return Err(err("a base-10000 digit is 10000 or more".into()));
-        }
-        Ok(PgNumeric {
-            weight,
-            sign,
-            dscale,
-            digits,
-        })
-    }
-
-    fn ndigits(&self) -> usize {
-        self.digits.len() / 2
-    }
-
-    /// Digit `i` (0 = the one of weight `weight`); zero outside the stored digits.
-    fn digit(&self, i: i64) -> u16 {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| self.digits.get(2 * i..2 * i + 2))
-            .map_or(0, |d| u16::from_be_bytes([d[0], d[1]]))
-    }
-
-    /// The value times 10^scale, exactly, if |that| < 10^width.
-    fn to_decimal(&self, width: u8, scale: u8, column: &str) -> Result<i128> {
-        let unrepresentable = |hint: &str| self.unrepresentable(width, scale, column, hint);
-        match self.sign {
-            NUMERIC_POS | NUMERIC_NEG => {}
-            _ => return Err(unrepresentable(HINT_VARCHAR)),
-        }
-        let too_big = || unrepresentable(HINT_VARCHAR);
-        let too_precise = || {
-            unrepresentable(&format!(
-                " (it has more than {scale} decimal places){HINT_VARCHAR}"
-            ))
-        };
-        let scale_exp = i32::from(scale);
-        // `acc` counts units of 10^unit_exp; group i is worth digit * 10^(4 * (weight - i)).
-        let mut acc: i128 = 0;
-        let mut exp = 4 * i32::from(self.weight);
-        let mut unit_exp = exp + 4;
-        for i in 0..self.ndigits() {
-            let d = self.digit(i as i64);
-            if exp >= -scale_exp {
-                acc = acc
-                    .checked_mul(10_000)
-                    .and_then(|a| a.checked_add(i128::from(d)))
-                    .ok_or_else(too_big)?;
-                unit_exp = exp;
-            } else if exp + 4 > -scale_exp {
-                // Only the leading (exp + 4 + scale) decimal digits of this group are within the scale.
-                // (u16 arithmetic: this runs for every value of a numeric(p, 2) column.)
-                let dropped = (-scale_exp - exp) as usize;
-                let divisor = [1u16, 10, 100, 1000][dropped];
-                if !d.is_multiple_of(divisor) {
-                    return Err(too_precise());
-                }
-                acc = acc
-                    .checked_mul(POW10[4 - dropped])
-                    .and_then(|a| a.checked_add(i128::from(d / divisor)))
-                    .ok_or_else(too_big)?;
-                unit_exp = -scale_exp;
-            } else if d != 0 {
-                return Err(too_precise());
-            }
-            exp -= 4;
-        }
-        if acc != 0 {
-            let shift = usize::try_from(unit_exp + scale_exp).map_err(|_| too_precise())?;
-            acc = POW10
-                .get(shift)
-                .and_then(|p| acc.checked_mul(*p))
-                .ok_or_else(too_big)?;
-        }
-        if acc >= POW10[usize::from(width.min(38))] {
-            return Err(too_big());
-        }
-        Ok(if self.sign == NUMERIC_NEG { -acc } else { acc })
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn unrepresentable(&self, width: u8, scale: u8, column: &str, hint: &str) -> Error {
-        Error::Unrepresentable {
-            column: column.to_string(),
-            value: self.text(),
-            duck_type: DuckType::Decimal { width, scale }.to_string(),
-            hint: hint.to_string(),
-        }
-    }
-
-    /// PostgreSQL's text form (`numeric_out`): `NaN`, `Infinity`, `-Infinity`, or the digits with
-    /// exactly `dscale` decimal places.
-    fn write_text(&self, out: &mut Vec<u8>) {
-        match self.sign {
-            NUMERIC_NAN => return out.extend_from_slice(b"NaN"),
-            NUMERIC_PINF => return out.extend_from_slice(b"Infinity"),
-            NUMERIC_NINF => return out.extend_from_slice(b"-Infinity"),
-            NUMERIC_NEG => out.push(b'-'),
-            _ => {}
-        }
-        let weight = i64::from(self.weight);
-        if weight < 0 {
-            out.push(b'0');
-        } else {
-            for i in 0..=weight {
-                let d = self.digit(i);
-                if i == 0 {
-                    write_u16(out, d);
-                } else {
-                    write_4_digits(out, d, 4);
-                }
-            }
-        }
-        let mut left = usize::from(self.dscale);
-        if left > 0 {
-            out.push(b'.');
-            let mut i = weight + 1;
-            while left > 0 {
-                let take = left.min(4);
-                write_4_digits(out, self.digit(i), take);
-                left -= take;
-                i += 1;
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        let mut out = Vec::new();
-        self.write_text(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    }
-}
-
-/// `d` (< 10000) without leading zeros.
-fn write_u16(out: &mut Vec<u8>, d: u16) {
-    if d >= 10 {
-        write_u16(out, d / 10);
-    }
-    out.push(b'0' + (d % 10) as u8);
-}
-
-/// The first `take` of the 4 zero-padded decimal digits of `d` (< 10000).
-fn write_4_digits(out: &mut Vec<u8>, d: u16, take: usize) {
-    let all = [
-        b'0' + (d / 1000 % 10) as u8,
-        b'0' + (d / 100 % 10) as u8,
-        b'0' + (d / 10 % 10) as u8,
-        b'0' + (d % 10) as u8,
-    ];
-    out.extend_from_slice(&all[..take.min(4)]);
-}
-
-/// PostgreSQL days since 2000-01-01 -> DuckDB days since 1970-01-01, keeping ±infinity.
-fn date_to_duck(pg: i32, column: &str) -> Result<i32> {
-    match pg {
-        i32::MAX => return Ok(i32::MAX),
-        i32::MIN => return Ok(-i32::MAX),
-        _ => {}
-    }
-    match pg.checked_add(EPOCH_SHIFT_DAYS) {
-        Some(days) if days > -i32::MAX && days < i32::MAX => Ok(days),
-        _ => Err(date_out_of_range(pg, column)),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn date_out_of_range(pg: i32, column: &str) -> Error {
-    Error::Unrepresentable {
-        column: column.to_string(),
-        value: format_pg_date(i64::from(pg)),
-        duck_type: DuckType::Date.to_string(),
-        hint: String::new(),
-    }
-}
-
-/// PostgreSQL µs since 2000-01-01 -> DuckDB µs since 1970-01-01, keeping ±infinity.
-fn timestamp_to_duck(pg: i64, tz: bool, column: &str) -> Result<i64> {
-    match pg {
-        i64::MAX => return Ok(i64::MAX),
-        i64::MIN => return Ok(-i64::MAX),
-        _ => {}
-    }
-    match pg.checked_add(EPOCH_SHIFT_MICROS) {
-        Some(micros) if (DUCK_MIN_TIMESTAMP..i64::MAX).contains(&micros) => Ok(micros),
-        _ => Err(timestamp_out_of_range(pg, tz, column)),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn timestamp_out_of_range(pg: i64, tz: bool, column: &str) -> Error {
-    Error::Unrepresentable {
-        column: column.to_string(),
-        value: format_pg_timestamp(pg, tz),
-        duck_type: if tz {
-            DuckType::TimestampTz
-        } else {
-            DuckType::Timestamp
-        }
-        .to_string(),
-        hint: String::new(),
-    }
-}
-
-/// µs since midnight, 00:00:00 through 24:00:00 as in both systems.
-fn time_of_day(micros: i64, column: &str, pg_type: &str) -> Result<i64> {
-    if (0..=MICROS_PER_DAY).contains(&micros) {
-        Ok(micros)
-    } else {
-        Err(decode_error(
-            column,
-            pg_type,
-            format!("time of day {micros} µs is outside 00:00:00..24:00:00"),
-        ))
-    }
-}
-
-/// PostgreSQL timetz (i64 µs, i32 zone in seconds west of UTC) -> DuckDB `dtime_tz_t` bits.
-fn timetz_to_duck(raw: [u8; 12], column: &str) -> Result<i64> {
-    let micros = i64::from_be_bytes([
-        raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-    ]);
-    let zone_west = i32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]);
-    let micros = time_of_day(micros, column, "timetz")?;
-    let offset_east = zone_west.checked_neg().unwrap_or(i32::MAX);
-    if offset_east.abs() > TIMETZ_MAX_OFFSET {
-        return Err(Error::Unrepresentable {
-            column: column.to_string(),
-            value: format!("a time with UTC offset {offset_east} s"),
-            duck_type: DuckType::TimeTz.to_string(),
-            hint: " (DuckDB offsets lie within ±15:59:59)".to_string(),
-        });
-    }
-    let bits = ((micros as u64) << TIMETZ_OFFSET_BITS) | (TIMETZ_MAX_OFFSET - offset_east) as u64;
-    Ok(bits as i64)
-}
-
-/// PostgreSQL interval (i64 µs, i32 days, i32 months) -> DuckDB `interval_t`. PostgreSQL 17's
-/// ±infinity intervals have no DuckDB counterpart.
-fn interval_to_duck(raw: [u8; 16], column: &str) -> Result<DuckInterval> {
-    let micros = i64::from_be_bytes([
-        raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-    ]);
-    let days = i32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]);
-    let months = i32::from_be_bytes([raw[12], raw[13], raw[14], raw[15]]);
-    let infinite = match (months, days, micros) {
-        (i32::MAX, i32::MAX, i64::MAX) => Some("infinity"),
-        (i32::MIN, i32::MIN, i64::MIN) => Some("-infinity"),
-        _ => None,
-    };
-    if let Some(value) = infinite {
-        return Err(Error::Unrepresentable {
-            column: column.to_string(),
-            value: value.to_string(),
-            duck_type: DuckType::Interval.to_string(),
-            hint: HINT_VARCHAR.to_string(),
-        });
-    }
-    Ok(DuckInterval {
-        months,
-        days,
-        micros,
-    })
-}
-
-/// (year, month, day) of a day count since 1970-01-01, proleptic Gregorian; year 0 = 1 BC.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's days_from_civil inverse.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// A PostgreSQL date (days since 2000-01-01) as PostgreSQL prints it, e.g. `5874897-12-31`,
-/// `4714-11-24 BC`.
-fn format_pg_date(pg_days: i64) -> String {
-    let (year, month, day) = civil_from_days(pg_days + i64::from(EPOCH_SHIFT_DAYS));
-    if year > 0 {
-        format!("{year:04}-{month:02}-{day:02}")
-    } else {
-        format!("{:04}-{month:02}-{day:02} BC", 1 - year)
-    }
-}
-
-/// A PostgreSQL timestamp (µs since 2000-01-01) as PostgreSQL prints it (in UTC for timestamptz).
-fn format_pg_timestamp(pg_micros: i64, tz: bool) -> String {
-    let days = pg_micros.div_euclid(MICROS_PER_DAY);
-    let tod = pg_micros.rem_euclid(MICROS_PER_DAY);
-    let (year, month, day) = civil_from_days(days + i64::from(EPOCH_SHIFT_DAYS));
-    let secs = tod / 1_000_000;
-    let frac = tod % 1_000_000;
-    let mut out = format!(
-        "{:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        if year > 0 { year } else { 1 - year },
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    if frac != 0 {
-        let digits = format!("{frac:06}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    if tz {
-        out.push_str("+00");
-    }
-    if year <= 0 {
-        out.push_str(" BC");
-    }
-    out
-}
-
-/// A fixed-width value, or a decode error naming the length.
-#[inline]
-fn fixed<const N: usize>(v: &[u8], column: &str, pg_type: &str) -> Result<[u8; N]> {
-    match v.try_into() {
-        Ok(a) => Ok(a),
-        Err(_) => Err(wrong_width(v.len(), N, column, pg_type)),
-    }
-}
-
-// Error constructors are cold and out of line, so the per-value decoding paths stay small (they
-// were 10% of a full read, much of it in the prologue of a frame sized for error formatting).
-#[cold]
-#[inline(never)]
-fn wrong_width(len: usize, want: usize, column: &str, pg_type: &str) -> Error {
-    decode_error(
-        column,
-        pg_type,
-        format!("{len} bytes where {want} were expected"),
-    )
-}
-
-#[inline]
-fn utf8<'a>(v: &'a [u8], column: &str, pg_type: &str) -> Result<&'a [u8]> {
-    // SIMD validation on the hot path (measured: std's validator was 4% of a full read); the slower
-    // std validator runs only to say where the bad byte is.
-    if simdutf8::basic::from_utf8(v).is_ok() {
-        return Ok(v);
-    }
-    match std::str::from_utf8(v) {
-        Ok(_) => Ok(v),
-        Err(e) => Err(decode_error(
-            column,
-            pg_type,
-            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-        )),
-    }
-}
-
-/// Big-endian i32 from the first 4 bytes (callers pass at least 4).
-#[inline]
-fn be_i32(b: &[u8]) -> i32 {
-    i32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-#[inline]
-fn be_u32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-#[cold]
-#[inline(never)]
-fn decode_error(column: &str, pg_type: &str, reason: impl Into<String>) -> Error {
-    Error::Decode {
-        column: column.to_string(),
-        pg_type: pg_type.to_string(),
-        reason: reason.into(),
     }
 }
 
@@ -1274,14 +750,16 @@ fn after_trailer(bytes: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postgres::codec::conversion::{
+        COPY_HEADER, COPY_TRAILER, NUMERIC_NAN, NUMERIC_NEG, NUMERIC_NINF, NUMERIC_PINF,
+        NUMERIC_POS, PG_EPOCH_MICROS,
+    };
+    use crate::postgres::codec::decode::{format_pg_date, format_pg_timestamp};
 
-    // ---- a small encoder for binary COPY streams ----
+    // ---- a small writer of raw binary COPY streams (any bytes, malformed ones too) ----
 
     fn header() -> Vec<u8> {
-        let mut out = SIGNATURE.to_vec();
-        out.extend_from_slice(&0i32.to_be_bytes());
-        out.extend_from_slice(&0i32.to_be_bytes());
-        out
+        COPY_HEADER.to_vec()
     }
 
     fn tuple(fields: &[Option<Vec<u8>>]) -> Vec<u8> {
@@ -1298,14 +776,12 @@ mod tests {
         out
     }
 
-    const TRAILER: [u8; 2] = [0xff, 0xff];
-
     fn stream(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
         let mut out = header();
         for r in rows {
             out.extend(tuple(r));
         }
-        out.extend_from_slice(&TRAILER);
+        out.extend_from_slice(&COPY_TRAILER);
         out
     }
 
@@ -1463,12 +939,12 @@ mod tests {
 
     #[test]
     fn header_extension_is_skipped() {
-        let mut data = SIGNATURE.to_vec();
+        let mut data = COPY_SIGNATURE.to_vec();
         data.extend_from_slice(&0i32.to_be_bytes());
         data.extend_from_slice(&5i32.to_be_bytes());
         data.extend_from_slice(b"abcde");
         data.extend(tuple(&[i32v(7)]));
-        data.extend_from_slice(&TRAILER);
+        data.extend_from_slice(&COPY_TRAILER);
         for chunk in 1..data.len() {
             let b = decode_chunked(&[Decode::Int4], &data, 2048, chunk).unwrap();
             assert_eq!(b[0].columns[0].data, ColumnData::I32(vec![7]));
@@ -2055,7 +1531,7 @@ mod tests {
             );
             assert!(e.contains("294276-12-31 00:00:00"), "{e}");
             // The last value that is not DuckDB's infinity.
-            let last = i64::MAX - 1 - EPOCH_SHIFT_MICROS;
+            let last = i64::MAX - 1 - PG_EPOCH_MICROS;
             let c = one(decode.clone(), vec![i64v(last)]).unwrap();
             assert_eq!(c.data, ColumnData::I64(vec![i64::MAX - 1]));
             let e = err_text(one(decode, vec![i64v(last + 1)]));
@@ -2333,7 +1809,7 @@ mod tests {
 
     /// Decoding speed on a real stream: `psql -c "\\copy (SELECT * FROM analytics.subscriptions)
     /// TO 'subs.bin' (FORMAT binary)"` on bench/bench.py's table, then
-    /// `LAKEMIG_COPY_FILE=subs.bin cargo test --release --lib copy::tests::decode_file -- --ignored --nocapture`.
+    /// `LAKEMIG_COPY_FILE=subs.bin cargo test --release --lib copy_out::tests::decode_file -- --ignored --nocapture`.
     /// Fed one row per call, as PostgreSQL sends them (one CopyData message per row).
     #[test]
     #[ignore]
@@ -2363,8 +1839,8 @@ mod tests {
             },
         ];
         // Row boundaries first (not timed), so each row is fed on its own.
-        let mut rows = vec![&data[..HEADER_FIXED_LEN]];
-        let mut pos = HEADER_FIXED_LEN;
+        let mut rows = vec![&data[..COPY_HEADER_FIXED_LEN]];
+        let mut pos = COPY_HEADER_FIXED_LEN;
         while pos < data.len() {
             let mut scan = TupleScan::default();
             match scan.advance(&data[pos..], decodes.len()).unwrap() {
@@ -2399,7 +1875,7 @@ mod tests {
     }
 
     /// Not a benchmark harness, just a sanity check of throughput:
-    /// `cargo test --release --lib copy::tests::throughput -- --ignored --nocapture`.
+    /// `cargo test --release --lib copy_out::tests::throughput -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn throughput() {
@@ -2427,7 +1903,7 @@ mod tests {
                 None,
             ]));
         }
-        data.extend_from_slice(&TRAILER);
+        data.extend_from_slice(&COPY_TRAILER);
         let start = std::time::Instant::now();
         let mut dec = CopyDecoder::new(cols(&decodes), 2048);
         let mut n = 0;
