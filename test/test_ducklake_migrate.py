@@ -246,6 +246,15 @@ def test_result_columns_are_sqlite_migrates(pg, catalog):
     rows = con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}', schema := 'stage', "
                        "if_exists := 'replace')").fetchall()
     assert all(r[3] is True and r[4].split(":")[0] == str(r[2]) for r in rows), rows[:3]
+    # 'replace' drops the catalog's tables only: a schema that holds others is refused, unchanged.
+    with closing(pg.psycopg("columns")) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE stage.mine (x int)")
+    before = columns(pg, "columns")
+    with pytest.raises(Exception, match=r'sqlite_catalog_migrate: schema "stage" holds tables that are not part '
+                                        r'of a DuckLake catalog \(mine\)'):
+        con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}', schema := 'stage', "
+                    "if_exists := 'replace')").fetchall()
+    assert columns(pg, "columns") == before
     con.close()
 
 

@@ -292,6 +292,7 @@ pub fn migration(
         tables: plans.iter().map(|p| p.job(schema)).collect(),
         existing: Existing::Schema {
             owned_prefix: CATALOG_PREFIX,
+            owner: "a DuckLake catalog",
         },
         finish,
     }
@@ -444,7 +445,8 @@ mod tests {
         assert_eq!(
             m.existing,
             Existing::Schema {
-                owned_prefix: "ducklake_"
+                owned_prefix: "ducklake_",
+                owner: "a DuckLake catalog"
             }
         );
         assert_eq!(m.tables[0].create_sql, plans[0].create_sql("stage"));

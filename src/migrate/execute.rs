@@ -1,5 +1,5 @@
 //! The one SQLite -> PostgreSQL pipeline, serving `sqlite_migrate` and `sqlite_catalog_migrate`
-//! alike. A plan ([`super::plan::jobs`] for any SQLite database, [`crate::ducklake::migrate`] for a
+//! alike. A plan ([`super::plan::migration`] for any SQLite database, [`crate::ducklake::migrate`] for a
 //! DuckLake catalog) says what to create and how to convert each column ([`Migration`]); this module
 //! runs it: one PostgreSQL transaction; the existing-table policy; tables created bare; rows streamed
 //! with binary COPY (the SQLite read on a blocking thread, one read transaction throughout), each
@@ -55,8 +55,12 @@ pub enum Existing {
     /// Only tables the migration creates (`sqlite_migrate`); the schema's other tables stay untouched.
     Planned,
     /// Every table in the schema (`sqlite_catalog_migrate`: the schema is the catalog). `replace`
-    /// drops the tables whose names start with `owned_prefix`, and refuses while others are there.
-    Schema { owned_prefix: &'static str },
+    /// drops the tables whose names start with `owned_prefix`, and refuses while others (tables not
+    /// part of `owner`, e.g. "a DuckLake catalog") are there.
+    Schema {
+        owned_prefix: &'static str,
+        owner: &'static str,
+    },
 }
 
 /// What the pipeline runs: the tables in creation order, the existing-table scope, and statements
@@ -214,20 +218,26 @@ async fn clear_existing(
             }
             Ok(())
         }
-        (Existing::Schema { owned_prefix }, IfExists::Error) => Err(Error::argument(format!(
+        (Existing::Schema { owned_prefix, .. }, IfExists::Error) => Err(Error::argument(format!(
             "schema {qs} is not empty ({} tables, e.g. {}); migrate into an empty schema, \
              or pass if_exists := 'replace' to drop its {owned_prefix}* tables first",
             existing.len(),
             existing[0]
         ))),
-        (Existing::Schema { owned_prefix }, IfExists::Replace) => {
+        (
+            Existing::Schema {
+                owned_prefix,
+                owner,
+            },
+            IfExists::Replace,
+        ) => {
             let foreign: Vec<&String> = existing
                 .iter()
                 .filter(|n| !n.starts_with(owned_prefix))
                 .collect();
             if !foreign.is_empty() {
                 return Err(Error::argument(format!(
-                    "schema {qs} holds tables that are not part of a DuckLake catalog ({}); \
+                    "schema {qs} holds tables that are not part of {owner} ({}); \
                      lakemig will not drop them: choose another schema",
                     foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 )));
