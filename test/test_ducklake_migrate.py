@@ -107,11 +107,11 @@ def test_migrate_matches_sqlite_and_native(pg, catalog, tmp_path):
     pg.create_database("migrated")
     con = duck()
     dsn = pg.dsn("migrated")
-    plan = con.execute(f"SELECT \"table\", rows, verified, ddl FROM sqlite_catalog_migrate('{catalog['path']}', "
+    plan = con.execute(f"SELECT table_name, rows, verified, ddl FROM sqlite_catalog_migrate('{catalog['path']}', "
                        f"'{dsn}', schema := 'stage', dry_run := true)").fetchall()
     assert len(plan) > 28 and not any(r[2] for r in plan)
     assert columns(pg, "migrated") == []
-    rows = con.execute(f"SELECT \"table\", rows, verified, duration FROM sqlite_catalog_migrate("
+    rows = con.execute(f"SELECT table_name, rows, verified, seconds FROM sqlite_catalog_migrate("
                        f"'{catalog['path']}', '{dsn}', schema := 'stage')").fetchall()
     assert [r[:3] for r in rows] == [(t, n, True) for t, n, _, _ in plan]
     assert sum(r[1] for r in rows) > 5000
@@ -221,4 +221,84 @@ def test_errors_leave_the_target_unchanged(pg, catalog, tmp_path):
     with pytest.raises(Exception, match="sqlite_catalog_migrate: .*(terminat|broke|closed)"):
         con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{pg.dsn('dies')}', schema := 'stage')").fetchall()
     assert columns(pg, "dies") == []
+    con.close()
+
+
+def test_result_columns_are_sqlite_migrates(pg, catalog):
+    """One pipeline, one result shape: sqlite_migrate's columns (same names and types), then ddl."""
+    pg.create_database("columns")
+    dsn = pg.dsn("columns")
+    con = duck()
+    generic = con.execute(f"DESCRIBE SELECT * FROM sqlite_migrate('{catalog['path']}', '{dsn}')").fetchall()
+    described = con.execute(f"DESCRIBE SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}')").fetchall()
+    assert [r[:2] for r in described] == [r[:2] for r in generic] + [("ddl", "VARCHAR")]
+    assert [r[0] for r in generic] == ["table_name", "target", "rows", "verified", "checksum", "seconds",
+                                       "committed", "notes"]
+    rows = con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}', schema := 'stage', "
+                       "verify := false, data_path := 's3://bucket/lake')").fetchall()
+    assert all(r[1] == f'"stage"."{r[0]}"' and r[3] is None and r[4] is None and r[6] is True and r[7] is None
+               for r in rows), rows[:3]
+    assert all(r[8].startswith(f'CREATE TABLE "stage"."{r[0]}"(') for r in rows)
+    with closing(pg.psycopg("columns")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT value FROM stage.ducklake_metadata WHERE key = 'data_path'")
+        assert cur.fetchall() == [("s3://bucket/lake/",)]
+    # Verified: the checksum counts the rows the row reports.
+    rows = con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}', schema := 'stage', "
+                       "if_exists := 'replace')").fetchall()
+    assert all(r[3] is True and r[4].split(":")[0] == str(r[2]) for r in rows), rows[:3]
+    # 'replace' drops the catalog's tables only: a schema that holds others is refused, unchanged.
+    with closing(pg.psycopg("columns")) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE stage.mine (x int)")
+    before = columns(pg, "columns")
+    with pytest.raises(Exception, match=r'sqlite_catalog_migrate: schema "stage" holds tables that are not part '
+                                        r'of a DuckLake catalog \(mine\)'):
+        con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{dsn}', schema := 'stage', "
+                    "if_exists := 'replace')").fetchall()
+    assert columns(pg, "columns") == before
+    con.close()
+
+
+# A row trigger, put by an event trigger on one catalog table when it is created, changes one row on its
+# way in: verification must notice, name the table and the row, and leave nothing behind.
+CATALOG_TAMPER = """
+    CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {change}
+        RETURN NEW;
+    END $$;
+    CREATE FUNCTION arm() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    DECLARE r record;
+    BEGIN
+      FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        IF r.object_identity = 'stage.{table}' THEN
+          EXECUTE 'CREATE TRIGGER tamper BEFORE INSERT ON stage.{table} FOR EACH ROW EXECUTE FUNCTION tamper()';
+        END IF;
+      END LOOP;
+    END $$;
+    CREATE EVENT TRIGGER arm ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm();
+"""
+
+
+@pytest.mark.parametrize("table,change,sample", [
+    ("ducklake_snapshot", "IF NEW.snapshot_id = 3 THEN NEW.schema_version := NEW.schema_version + 100; END IF;",
+     "the row with key (snapshot_id=3) differs"),
+    # No primary key: the whole row names it, and the changed row is missing as it was.
+    ("ducklake_metadata", "IF NEW.key = 'version' THEN NEW.value := '9.9'; END IF;",
+     "the row with key (key=version, value=1.0"),
+])
+def test_verification_catches_a_tampered_catalog(pg, catalog, table, change, sample):
+    db = pg.create_database(f"tampered_{table}")
+    with closing(pg.psycopg(db)) as conn, conn.cursor() as cur:
+        cur.execute(CATALOG_TAMPER.replace("{table}", table).replace("{change}", change))
+    con = duck()
+    with pytest.raises(Exception) as info:
+        con.execute(f"SELECT * FROM sqlite_catalog_migrate('{catalog['path']}', '{pg.dsn(db)}', schema := 'stage')").fetchall()
+    err = str(info.value)
+    assert f'sqlite_catalog_migrate: verification failed for table "stage"."{table}"' in err, err
+    assert sample in err and "nothing was written" in err, err
+    assert columns(pg, db) == []
+    # Without verification the tampered copy goes through unnoticed.
+    rows = con.execute(f"SELECT table_name, verified FROM sqlite_catalog_migrate('{catalog['path']}', "
+                       f"'{pg.dsn(db)}', schema := 'stage', verify := false)").fetchall()
+    assert (table, None) in rows
     con.close()

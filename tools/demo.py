@@ -103,8 +103,8 @@ def main() -> None:
         con.execute("DETACH stage")
 
         step("sqlite_catalog_migrate: the catalog into PostgreSQL schema 'lake', native types, verified, one transaction")
-        show(con, f"SELECT \"table\", rows, verified FROM sqlite_catalog_migrate('{lake_sqlite}', '{dsn} sslmode=disable', "
-                  "schema := 'lake') WHERE rows > 0 ORDER BY \"table\"")
+        show(con, f"SELECT table_name, rows, verified FROM sqlite_catalog_migrate('{lake_sqlite}', '{dsn} sslmode=disable', "
+                  "schema := 'lake') WHERE rows > 0 ORDER BY table_name")
         step("ATTACH the migrated catalog through DuckLake (PostgreSQL catalog, same data files) and query it")
         con.execute(f"ATTACH 'ducklake:postgres:{dsn}' AS lake (DATA_PATH '{data}', METADATA_SCHEMA 'lake')")
         show(con, "SELECT plan, count(*) AS subscriptions FROM lake.subscriptions GROUP BY plan ORDER BY plan")

@@ -1,27 +1,25 @@
 //! `sqlite_catalog_migrate(sqlite_path, pg_dsn, schema := 'public', if_exists := 'error',
 //! data_path := NULL, dry_run := false, verify := true)`: move a DuckLake catalog from SQLite to
-//! PostgreSQL in one transaction; one row per catalog table.
-
-use std::sync::{Arc, Mutex};
+//! PostgreSQL in one transaction; one row per catalog table, with `sqlite_migrate`'s columns and the
+//! table's DDL.
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::report::{declare, Cell, Kind, Pager};
-use super::{args, fail, runtime};
+use super::{args, fail, runtime, sqlite_migrate};
 use crate::ducklake::migrate::{self, IfExists, Options};
 use crate::postgres::connect;
 use crate::sqlite::SqliteSource;
 
 pub const NAME: &str = "sqlite_catalog_migrate";
 
-const COLUMNS: [(&str, Kind); 5] = [
-    ("table", Kind::Text),
-    ("rows", Kind::Int),
-    ("verified", Kind::Bool),
-    ("duration", Kind::Float),
-    ("ddl", Kind::Text),
-];
+/// `sqlite_migrate`'s result columns, then `ddl`.
+fn columns() -> Vec<(&'static str, Kind)> {
+    let mut c = sqlite_migrate::COLUMNS.to_vec();
+    c.push(("ddl", Kind::Text));
+    c
+}
 
 pub struct SqliteCatalogMigrate;
 
@@ -58,30 +56,21 @@ impl VTab for SqliteCatalogMigrate {
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
         let data = bind_args(bind).map_err(fail(NAME))?;
-        declare(bind, &COLUMNS);
+        declare(bind, &columns());
         Ok(data)
     }
 
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
-        Pager::compute(init, &COLUMNS, |bind: &Bind| {
-            let results = (|| {
-                let src = Arc::new(Mutex::new(SqliteSource::open(&bind.sqlite_path)?));
-                runtime::block_on(async {
-                    let mut client = connect::connect(&bind.params).await?;
-                    migrate::migrate(&mut client, src, &bind.opts, &bind.params.target()).await
-                })
-            })()
-            .map_err(fail(NAME))?;
+        Pager::compute(init, &columns(), |bind: &Bind| {
+            let results = SqliteSource::open(&bind.sqlite_path)
+                .and_then(|src| runtime::block_on(migrate::migrate(src, &bind.params, &bind.opts)))
+                .map_err(fail(NAME))?;
             Ok(results
-                .into_iter()
+                .iter()
                 .map(|r| {
-                    vec![
-                        Cell::Text(r.table),
-                        Cell::Int(r.rows as i64),
-                        Cell::Bool(r.verified),
-                        Cell::Float(r.seconds),
-                        Cell::Text(r.ddl),
-                    ]
+                    let mut row = sqlite_migrate::cells(r);
+                    row.push(Cell::Text(r.ddl.clone()));
+                    row
                 })
                 .collect())
         })

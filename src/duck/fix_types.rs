@@ -13,8 +13,8 @@ use crate::postgres::connect;
 pub const NAME: &str = "ducklake_fix_types";
 
 const COLUMNS: [(&str, Kind); 6] = [
-    ("table", Kind::Text),
-    ("column", Kind::Text),
+    ("table_name", Kind::Text),
+    ("column_name", Kind::Text),
     ("from_type", Kind::Text),
     ("to_type", Kind::Text),
     ("statement", Kind::Text),

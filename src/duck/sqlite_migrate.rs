@@ -10,15 +10,17 @@ use super::migration_plan::{plan_named_parameters, plan_request};
 use super::report::{declare, Cell, Kind, Pager};
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
-use crate::migrate::execute::{migrate, Options};
-use crate::migrate::plan::IfExists;
+use crate::migrate::execute::{migrate, Options, TableResult};
+use crate::migrate::plan::{migration, IfExists};
 use crate::migrate::{build_plan, PlanRequest};
 use crate::postgres::connect::{self, ConnParams};
 use crate::sqlite::SqliteSource;
 
 pub const NAME: &str = "sqlite_migrate";
 
-const COLUMNS: [(&str, Kind); 8] = [
+/// The result columns of a migration, one row per table; `sqlite_catalog_migrate` returns the same
+/// (and the DDL).
+pub const COLUMNS: [(&str, Kind); 8] = [
     ("table_name", Kind::Text),
     ("target", Kind::Text),
     ("rows", Kind::Int),
@@ -35,6 +37,7 @@ pub struct Bind {
     path: String,
     params: ConnParams,
     request: PlanRequest,
+    schema: String,
     options: Options,
     /// The thread that bound the query (for `LAKEMIG_TRACE`: init is not always run on it).
     bound_on: std::thread::ThreadId,
@@ -55,8 +58,8 @@ fn parse(bind: &BindInfo) -> Result<Bind> {
         path,
         params,
         request: plan_request(bind)?,
+        schema,
         options: Options {
-            schema,
             if_exists,
             verify: args::named_bool(bind, "verify", true),
             dry_run: args::named_bool(bind, "dry_run", false),
@@ -77,26 +80,27 @@ fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
     );
     let src = SqliteSource::open(&bind.path)?;
     let plans = build_plan(&src, &bind.request)?;
-    let results = runtime::block_on(migrate(src, &bind.params, &plans, &bind.options))?;
-    Ok(results
-        .into_iter()
-        .map(|r| {
-            vec![
-                Cell::Text(r.table),
-                Cell::Text(r.target),
-                Cell::Int(r.rows as i64),
-                r.verified.map_or(Cell::Null, Cell::Bool),
-                r.checksum.map_or(Cell::Null, Cell::Text),
-                Cell::Float(r.seconds),
-                Cell::Bool(r.committed),
-                if r.notes.is_empty() {
-                    Cell::Null
-                } else {
-                    Cell::Text(r.notes)
-                },
-            ]
-        })
-        .collect())
+    let plan = migration(&bind.schema, &plans);
+    let results = runtime::block_on(migrate(src, &bind.params, &plan, &bind.options))?;
+    Ok(results.iter().map(cells).collect())
+}
+
+/// One result row, in [`COLUMNS`] order.
+pub fn cells(r: &TableResult) -> Vec<Cell> {
+    vec![
+        Cell::Text(r.table.clone()),
+        Cell::Text(r.target.clone()),
+        Cell::Int(r.rows as i64),
+        r.verified.map_or(Cell::Null, Cell::Bool),
+        r.checksum.clone().map_or(Cell::Null, Cell::Text),
+        Cell::Float(r.seconds),
+        Cell::Bool(r.committed),
+        if r.notes.is_empty() {
+            Cell::Null
+        } else {
+            Cell::Text(r.notes.clone())
+        },
+    ]
 }
 
 impl VTab for SqliteMigrate {

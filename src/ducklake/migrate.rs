@@ -1,36 +1,33 @@
-//! `sqlite_catalog_migrate`: move a DuckLake catalog from SQLite to PostgreSQL.
+//! `sqlite_catalog_migrate`'s plan: a DuckLake catalog moved from SQLite to PostgreSQL, run by the
+//! one SQLite -> PostgreSQL pipeline ([`crate::migrate::execute`]) that `sqlite_migrate` uses.
 //!
-//! Plan (pure, from the SQLite schema and the version's tables in [`crate::ducklake::catalog`]): every
-//! catalog table gets exactly the columns, types, NOT NULLs and primary keys DuckLake creates on
-//! PostgreSQL for that version; inlined-data tables get the PostgreSQL backend's column types
-//! ([`crate::ducklake::types::inlined_pg_type`]). Execute: one PostgreSQL transaction: CREATE TABLE,
-//! binary COPY of every row (values re-encoded from SQLite's encoding by
-//! [`crate::sqlite::convert::convert`]), verification (row count and an order-independent digest of
-//! every value, source vs target), then COMMIT. The SQLite file is read in one read transaction.
-
-use std::collections::hash_map::DefaultHasher;
-use std::hash::Hasher;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-use futures_util::StreamExt;
-use tokio_postgres::Client;
+//! Only the plan is DuckLake's (pure, from the SQLite schema and the version's tables in
+//! [`crate::ducklake::catalog`]): every catalog table gets exactly the columns, types, NOT NULLs and
+//! primary keys DuckLake creates on PostgreSQL for that version; inlined-data tables get the
+//! PostgreSQL backend's column types ([`crate::ducklake::types::inlined_pg_type`]); each column's
+//! conversion is the PostgreSQL type's ([`PgType::copy_target`]); the whole schema counts as the
+//! catalog for the existing-table policy; `data_path` is a closing UPDATE. Transaction, COPY,
+//! streaming verification and COMMIT are the pipeline's.
 
 use crate::ducklake::catalog::{self, CatalogColumn, Flags, Version};
 use crate::ducklake::inlined::{self, LakeColumnRow};
 use crate::ducklake::types::{inlined_pg_type, PgType};
 use crate::error::{Error, Result};
-use crate::postgres::codec::encode;
-use crate::postgres::copy_in;
-use crate::sql::quote_ident;
-use crate::sqlite::convert::convert;
+use crate::migrate::execute::{self, Existing, Migration, TableJob, TableResult};
+use crate::migrate::plan::target_name;
+use crate::sql::{quote_ident, quote_literal};
+use crate::postgres::connect::ConnParams;
+use crate::types::pg_value::CopyColumn;
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
-use crate::types::pg_value::{CopyColumn, PgTarget, PgValue};
 
 /// What to do when the target schema already holds catalog tables (`Replace` drops only the
 /// `ducklake_*` tables, never others). The same choice `sqlite_migrate` offers.
 pub use crate::migrate::plan::IfExists;
 
+/// The tables of a DuckLake catalog all start with this; `if_exists := 'replace'` drops only those.
+pub const CATALOG_PREFIX: &str = "ducklake_";
+
+/// The arguments of `sqlite_catalog_migrate`.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub schema: String,
@@ -69,16 +66,29 @@ impl TablePlan {
             cols.join(", ")
         )
     }
-}
 
-/// One row of the result.
-#[derive(Debug, Clone)]
-pub struct TableResult {
-    pub table: String,
-    pub rows: u64,
-    pub verified: bool,
-    pub seconds: f64,
-    pub ddl: String,
+    /// The pipeline's job for this table: created with its primary key (as DuckLake does), each
+    /// column converted to its PostgreSQL type.
+    pub fn job(&self, schema: &str) -> TableJob {
+        TableJob {
+            name: self.name.clone(),
+            create_sql: self.create_sql(schema),
+            columns: self
+                .columns
+                .iter()
+                .map(|(n, t, _)| CopyColumn::new(n.clone(), t.copy_target()))
+                .collect(),
+            key: self
+                .columns
+                .iter()
+                .filter(|(_, _, f)| *f == Flags::PrimaryKey)
+                .map(|(n, _, _)| n.clone())
+                .collect(),
+            after_load: Vec::new(),
+            after_all: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
 }
 
 fn fixed(cols: &[CatalogColumn]) -> Vec<(String, PgType, Flags)> {
@@ -251,291 +261,18 @@ fn read_lake_columns(src: &SqliteSource) -> Result<LakeColumns> {
     Ok((snaps, out))
 }
 
-/// The binary COPY target for a catalog column type.
-pub fn copy_target(t: PgType) -> PgTarget {
-    match t {
-        PgType::Boolean => PgTarget::Bool,
-        PgType::SmallInt => PgTarget::Int2,
-        PgType::Integer => PgTarget::Int4,
-        PgType::BigInt => PgTarget::Int8,
-        PgType::Real => PgTarget::Float4,
-        PgType::Double => PgTarget::Float8,
-        PgType::Numeric(..) => PgTarget::Numeric,
-        PgType::Varchar => PgTarget::Text,
-        PgType::Bytea => PgTarget::Bytea,
-        PgType::Time => PgTarget::Time,
-        PgType::TimeTz => PgTarget::TimeTz,
-        PgType::Interval => PgTarget::Interval,
-        PgType::Uuid => PgTarget::Uuid,
-        PgType::TimestampTz => PgTarget::TimestampTz,
-    }
-}
-
-/// Order-independent digest of a table's rows: the count and the wrapping sum of one hash per row.
-/// Each row hashes its fields as binary COPY sends them (length, bytes); numeric fields as their text
-/// (PostgreSQL may normalize numeric's binary form), so both sides hash the same bytes.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Digest {
-    pub rows: u64,
-    pub sum: u64,
-}
-
-impl Digest {
-    fn add_row(&mut self, fields: &[Option<&[u8]>]) {
-        let mut h = DefaultHasher::new();
-        for f in fields {
-            match f {
-                None => h.write_i32(-1),
-                Some(b) => {
-                    h.write_i32(b.len() as i32);
-                    h.write(b);
-                }
-            }
-        }
-        self.rows += 1;
-        self.sum = self.sum.wrapping_add(h.finish());
-    }
-
-    /// Digest of one converted source row.
-    pub fn add_values(&mut self, values: &[PgValue<'_>], scratch: &mut Vec<u8>) {
-        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(values.len());
-        scratch.clear();
-        for v in values {
-            let v = match v {
-                PgValue::Numeric(n) => PgValue::Text(n.to_pg_text().into()),
-                other => other.clone(),
-            };
-            if let PgValue::Null = v {
-                spans.push(None);
-                continue;
-            }
-            let start = scratch.len();
-            encode::field(&v, scratch);
-            // encode() writes the 4-byte length first.
-            spans.push(Some((start + 4, scratch.len())));
-        }
-        let fields: Vec<Option<&[u8]>> = spans
-            .iter()
-            .map(|s| s.map(|(a, b)| &scratch[a..b]))
-            .collect();
-        self.add_row(&fields);
-    }
-
-    /// Digest of a binary COPY TO stream (header, tuples, trailer).
-    pub fn add_copy_data(&mut self, data: &[u8]) -> std::result::Result<(), String> {
-        let short = || "truncated binary COPY data".to_string();
-        if data.len() < 19 || &data[..11] != b"PGCOPY\n\xff\r\n\0" {
-            return Err("not binary COPY data".into());
-        }
-        let ext = u32::from_be_bytes(data[15..19].try_into().map_err(|_| short())?) as usize;
-        let mut pos = 19 + ext;
-        loop {
-            let n = i16::from_be_bytes(
-                data.get(pos..pos + 2)
-                    .ok_or_else(short)?
-                    .try_into()
-                    .map_err(|_| short())?,
-            );
-            pos += 2;
-            if n == -1 {
-                return Ok(());
-            }
-            let mut fields = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let len = i32::from_be_bytes(
-                    data.get(pos..pos + 4)
-                        .ok_or_else(short)?
-                        .try_into()
-                        .map_err(|_| short())?,
-                );
-                pos += 4;
-                if len < 0 {
-                    fields.push(None);
-                } else {
-                    let end = pos + len as usize;
-                    fields.push(Some(data.get(pos..end).ok_or_else(short)?));
-                    pos = end;
-                }
-            }
-            self.add_row(&fields);
-        }
-    }
-}
-
-/// Run the migration. `src` is shared with the COPY reader threads.
-pub async fn migrate(
-    client: &mut Client,
-    src: Arc<Mutex<SqliteSource>>,
-    opts: &Options,
-    target: &str,
-) -> Result<Vec<TableResult>> {
-    let (version, plans) = {
-        let s = src
-            .lock()
-            .map_err(|_| Error::argument("SQLite reader poisoned"))?;
-        let v = sqlite_catalog_version(&s)?;
-        (v, plan(&s, v)?)
-    };
-    let schema = &opts.schema;
-    let qs = quote_ident(schema);
-    if opts.dry_run {
-        let s = src
-            .lock()
-            .map_err(|_| Error::argument("SQLite reader poisoned"))?;
-        return plans
-            .iter()
-            .map(|p| {
-                Ok(TableResult {
-                    table: p.name.clone(),
-                    rows: s.row_count(&p.name)?,
-                    verified: false,
-                    seconds: 0.0,
-                    ddl: p.create_sql(schema),
-                })
-            })
-            .collect();
-    }
-    let pg = |e, ctx: &str| Error::from_pg(e, ctx, target);
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| pg(e, "starting the transaction"))?;
-    tx.batch_execute("SET LOCAL TimeZone = 'UTC'")
-        .await
-        .map_err(|e| pg(e, "setting up the session"))?;
-    // The target schema: created if missing; refused when it holds tables (unless 'replace').
-    let existing: Vec<String> = tx
-        .query(
-            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
-            &[schema],
-        )
-        .await
-        .map_err(|e| pg(e, "reading the target schema"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if !existing.is_empty() {
-        let foreign: Vec<&String> = existing
-            .iter()
-            .filter(|n| !n.starts_with("ducklake_"))
-            .collect();
-        match opts.if_exists {
-            IfExists::Error => {
-                return Err(Error::argument(format!(
-                    "schema {qs} is not empty ({} tables, e.g. {}); migrate into an empty schema, \
-                     or pass if_exists := 'replace' to drop its ducklake_* tables first",
-                    existing.len(),
-                    existing[0]
-                )))
-            }
-            IfExists::Replace if !foreign.is_empty() => {
-                return Err(Error::argument(format!(
-                    "schema {qs} holds tables that are not part of a DuckLake catalog ({}); \
-                     lakemig will not drop them: choose another schema",
-                    foreign
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
-            }
-            IfExists::Replace => {
-                let list: Vec<String> = existing
-                    .iter()
-                    .map(|n| format!("{qs}.{}", quote_ident(n)))
-                    .collect();
-                tx.batch_execute(&format!("DROP TABLE {} CASCADE", list.join(", ")))
-                    .await
-                    .map_err(|e| pg(e, "dropping the old catalog tables"))?;
-            }
-        }
-    }
-    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {qs}"))
-        .await
-        .map_err(|e| pg(e, "creating the schema"))?;
-    let mut results = Vec::with_capacity(plans.len());
-    for p in &plans {
-        let started = Instant::now();
-        let ddl = p.create_sql(schema);
-        tx.batch_execute(&ddl)
-            .await
-            .map_err(|e| pg(e, &format!("creating {}", p.name)))?;
-        let qt = format!("{qs}.{}", quote_ident(&p.name));
-        let columns: Vec<CopyColumn> = p
-            .columns
-            .iter()
-            .map(|(n, t, _)| CopyColumn::new(n.clone(), copy_target(*t)))
-            .collect();
-        let names: Vec<String> = p.columns.iter().map(|c| c.0.clone()).collect();
-        let reader = src.clone();
-        let table = p.name.clone();
-        let cols_for_reader = columns.clone();
-        let qt_for_reader = qt.clone();
-        let (copied, source_digest) = copy_in::copy_in_with(
-            tx.client(),
-            &qt,
-            columns,
-            copy_in::DEFAULT_CHUNK_BYTES,
-            target,
-            move |w| {
-                let s = reader
-                    .lock()
-                    .map_err(|_| Error::argument("SQLite reader poisoned"))?;
-                let mut digest = Digest::default();
-                let mut values: Vec<PgValue<'static>> = Vec::with_capacity(cols_for_reader.len());
-                let mut scratch = Vec::new();
-                s.for_each_row(&table, &names, |row| {
-                    values.clear();
-                    for (i, c) in cols_for_reader.iter().enumerate() {
-                        let v = row.value(i);
-                        let pv = reencode(c.target, v).map_err(|reason| Error::Convert {
-                            column: format!("{qt_for_reader}.{}", quote_ident(&c.name)),
-                            value: v.describe(),
-                            pg_type: c.target.sql_name().to_string(),
-                            reason,
-                        })?;
-                        values.push(pv);
-                    }
-                    digest.add_values(&values, &mut scratch);
-                    w.write_values(&values)
-                })?;
-                Ok(digest)
-            },
-        )
-        .await?;
-        let mut verified = false;
-        if opts.verify {
-            let target_digest = read_digest(&tx, &qt, &p.columns, target).await?;
-            if copied != source_digest.rows || target_digest != source_digest {
-                return Err(Error::Verify {
-                    table: qt,
-                    reason: format!(
-                        "{} rows read from SQLite, {} copied, {} in PostgreSQL; contents {}",
-                        source_digest.rows,
-                        copied,
-                        target_digest.rows,
-                        if target_digest.sum == source_digest.sum {
-                            "equal"
-                        } else {
-                            "differ"
-                        }
-                    ),
-                });
-            }
-            verified = true;
-        }
-        results.push(TableResult {
-            table: p.name.clone(),
-            rows: copied,
-            verified,
-            seconds: started.elapsed().as_secs_f64(),
-            ddl,
-        });
-    }
-    if let Some(dp) = &opts.data_path {
+/// The pipeline's input for a catalog: every table's job, the whole schema as the catalog's, and
+/// (with `data_path`) the UPDATE of `ducklake_metadata`'s `data_path` once every table is in.
+pub fn migration(
+    schema: &str,
+    version: Version,
+    plans: &[TablePlan],
+    data_path: Option<&str>,
+) -> Migration {
+    let mut finish = Vec::new();
+    if let Some(dp) = data_path {
         let dp = if dp.ends_with('/') {
-            dp.clone()
+            dp.to_string()
         } else {
             format!("{dp}/")
         };
@@ -544,94 +281,69 @@ pub async fn migrate(
         } else {
             ""
         };
-        tx.execute(
-            format!("UPDATE {qs}.ducklake_metadata SET value = $1 WHERE key = 'data_path'{scope}")
-                .as_str(),
-            &[&dp],
-        )
-        .await
-        .map_err(|e| pg(e, "setting data_path"))?;
+        finish.push(format!(
+            "UPDATE {} SET value = {} WHERE key = 'data_path'{scope}",
+            target_name(schema, "ducklake_metadata"),
+            quote_literal(&dp)
+        ));
     }
-    tx.commit()
-        .await
-        .map_err(|e| pg(e, "committing the migration"))?;
-    Ok(results)
-}
-
-/// SQLite's encoding of a catalog value -> the PostgreSQL value. Owned, so rows can be kept.
-pub fn reencode(
-    target: PgTarget,
-    v: SqliteValue<'_>,
-) -> std::result::Result<PgValue<'static>, String> {
-    Ok(match convert(target, None, v)? {
-        PgValue::Text(t) => PgValue::Text(t.into_owned().into()),
-        PgValue::Bytea(b) => PgValue::Bytea(b.into_owned().into()),
-        PgValue::Json(t) => PgValue::Json(t.into_owned().into()),
-        PgValue::Jsonb(t) => PgValue::Jsonb(t.into_owned().into()),
-        PgValue::Null => PgValue::Null,
-        PgValue::Bool(b) => PgValue::Bool(b),
-        PgValue::Int2(x) => PgValue::Int2(x),
-        PgValue::Int4(x) => PgValue::Int4(x),
-        PgValue::Int8(x) => PgValue::Int8(x),
-        PgValue::Float4(x) => PgValue::Float4(x),
-        PgValue::Float8(x) => PgValue::Float8(x),
-        PgValue::Numeric(n) => PgValue::Numeric(n),
-        PgValue::Uuid(u) => PgValue::Uuid(u),
-        PgValue::Date(d) => PgValue::Date(d),
-        PgValue::Time(t) => PgValue::Time(t),
-        PgValue::TimeTz(t, o) => PgValue::TimeTz(t, o),
-        PgValue::Timestamp(t) => PgValue::Timestamp(t),
-        PgValue::TimestampTz(t) => PgValue::TimestampTz(t),
-        PgValue::Interval {
-            months,
-            days,
-            micros,
-        } => PgValue::Interval {
-            months,
-            days,
-            micros,
+    Migration {
+        schema: schema.to_string(),
+        tables: plans.iter().map(|p| p.job(schema)).collect(),
+        existing: Existing::Schema {
+            owned_prefix: CATALOG_PREFIX,
+            owner: "a DuckLake catalog",
         },
-    })
+        finish,
+    }
 }
 
-async fn read_digest(
-    tx: &tokio_postgres::Transaction<'_>,
-    qt: &str,
-    columns: &[(String, PgType, Flags)],
-    target: &str,
-) -> Result<Digest> {
-    let list: Vec<String> = columns
-        .iter()
-        .map(|(n, t, _)| match t {
-            PgType::Numeric(..) => format!("{}::text", quote_ident(n)),
-            _ => quote_ident(n),
-        })
-        .collect();
-    let sql = format!(
-        "COPY (SELECT {} FROM {qt}) TO STDOUT (FORMAT binary)",
-        list.join(", ")
-    );
-    let ctx = format!("verifying {qt}");
-    let stream = tx
-        .copy_out(sql.as_str())
-        .await
-        .map_err(|e| Error::from_pg(e, &ctx, target))?;
-    let mut stream = std::pin::pin!(stream);
-    let mut data = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        data.extend_from_slice(&chunk.map_err(|e| Error::from_pg(e, &ctx, target))?);
+/// Run `sqlite_catalog_migrate`: plan from the SQLite catalog, then the pipeline (one transaction,
+/// verified). With `dry_run` the plan alone: each table's DDL and SQLite row count, nothing written.
+pub async fn migrate(
+    src: SqliteSource,
+    params: &ConnParams,
+    opts: &Options,
+) -> Result<Vec<TableResult>> {
+    let version = sqlite_catalog_version(&src)?;
+    let plans = plan(&src, version)?;
+    let m = migration(&opts.schema, version, &plans, opts.data_path.as_deref());
+    if opts.dry_run {
+        return m
+            .tables
+            .iter()
+            .map(|t| {
+                Ok(TableResult {
+                    table: t.name.clone(),
+                    target: target_name(&m.schema, &t.name),
+                    rows: src.row_count(&t.name)?,
+                    verified: None,
+                    checksum: None,
+                    seconds: 0.0,
+                    committed: false,
+                    notes: String::new(),
+                    ddl: t.create_sql.clone(),
+                })
+            })
+            .collect();
     }
-    let mut d = Digest::default();
-    d.add_copy_data(&data).map_err(|reason| Error::Verify {
-        table: qt.to_string(),
-        reason,
-    })?;
-    Ok(d)
+    let run = execute::Options {
+        if_exists: opts.if_exists,
+        verify: opts.verify,
+        dry_run: false,
+    };
+    execute::migrate(src, params, &m, &run).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postgres::copy_in::{convert, PgTarget, PgValue};
+
+    /// A SQLite catalog value through the pipeline's conversion (what the COPY sends).
+    fn reencode(t: PgTarget, v: SqliteValue<'_>) -> std::result::Result<PgValue<'_>, String> {
+        convert(t, None, v)
+    }
 
     #[test]
     fn create_sql_matches_ducklake() {
@@ -717,33 +429,45 @@ mod tests {
     }
 
     #[test]
-    fn digest_is_order_independent_and_matches_copy_data() {
-        let rows = [
-            vec![PgValue::Int8(1), PgValue::Text("a".into()), PgValue::Null],
-            vec![
-                PgValue::Int8(2),
-                PgValue::Text("b".into()),
-                PgValue::Bool(true),
-            ],
-        ];
-        let mut a = Digest::default();
-        let mut b = Digest::default();
-        let mut scratch = Vec::new();
-        a.add_values(&rows[0], &mut scratch);
-        a.add_values(&rows[1], &mut scratch);
-        b.add_values(&rows[1], &mut scratch);
-        b.add_values(&rows[0], &mut scratch);
-        assert_eq!(a, b);
-        // The same rows as binary COPY data.
-        let mut enc = copy_in::BinaryCopyEncoder::new("t", vec![]);
-        enc.write_values(&rows[1]);
-        enc.write_values(&rows[0]);
-        let data = enc.finish();
-        let mut c = Digest::default();
-        c.add_copy_data(&data).unwrap();
-        assert_eq!(a, c);
-        let mut d = Digest::default();
-        d.add_values(&rows[0], &mut scratch);
-        assert_ne!(a, d);
+    fn migration_is_the_pipelines_input() {
+        let v = Version::V1_0;
+        let plans: Vec<TablePlan> = ["ducklake_metadata", "ducklake_snapshot"]
+            .iter()
+            .map(|n| {
+                let t = v.table(n).unwrap();
+                TablePlan {
+                    name: t.name.into(),
+                    columns: fixed(t.columns),
+                }
+            })
+            .collect();
+        let m = migration("stage", v, &plans, Some("s3://b/p"));
+        assert_eq!(
+            m.existing,
+            Existing::Schema {
+                owned_prefix: "ducklake_",
+                owner: "a DuckLake catalog"
+            }
+        );
+        assert_eq!(m.tables[0].create_sql, plans[0].create_sql("stage"));
+        assert!(m.tables[0].key.is_empty());
+        assert_eq!(m.tables[1].key, vec!["snapshot_id".to_string()]);
+        let time = m.tables[1]
+            .columns
+            .iter()
+            .find(|c| c.name == "snapshot_time")
+            .unwrap();
+        assert_eq!(time.target, PgTarget::TimestampTz);
+        assert!(m.tables.iter().all(|t| t.after_load.is_empty()));
+        assert_eq!(
+            m.finish,
+            vec!["UPDATE \"stage\".\"ducklake_metadata\" SET value = 's3://b/p/' WHERE key = 'data_path' AND scope IS NULL".to_string()]
+        );
+        let m = migration("stage", Version::V0_1, &plans, Some("it's/"));
+        assert_eq!(
+            m.finish,
+            vec!["UPDATE \"stage\".\"ducklake_metadata\" SET value = 'it''s/' WHERE key = 'data_path'".to_string()]
+        );
+        assert!(migration("stage", v, &plans, None).finish.is_empty());
     }
 }

@@ -31,6 +31,7 @@
 //! | `variant`, `geometry` | not inlined | not inlined | refused |
 
 use crate::error::{Error, Result};
+use crate::types::pg_value::PgTarget;
 
 /// A PostgreSQL column type of a DuckLake catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +71,27 @@ impl PgType {
             PgType::Interval => "interval".into(),
             PgType::Uuid => "uuid".into(),
             PgType::TimestampTz => "timestamp with time zone".into(),
+        }
+    }
+
+    /// The conversion a SQLite catalog value of a column of this type goes through on its way in (and
+    /// the checksum's canonical form): `numeric(p,s)` as numeric, `character varying` as text.
+    pub fn copy_target(self) -> PgTarget {
+        match self {
+            PgType::Boolean => PgTarget::Bool,
+            PgType::SmallInt => PgTarget::Int2,
+            PgType::Integer => PgTarget::Int4,
+            PgType::BigInt => PgTarget::Int8,
+            PgType::Real => PgTarget::Float4,
+            PgType::Double => PgTarget::Float8,
+            PgType::Numeric(..) => PgTarget::Numeric,
+            PgType::Varchar => PgTarget::Text,
+            PgType::Bytea => PgTarget::Bytea,
+            PgType::Time => PgTarget::Time,
+            PgType::TimeTz => PgTarget::TimeTz,
+            PgType::Interval => PgTarget::Interval,
+            PgType::Uuid => PgTarget::Uuid,
+            PgType::TimestampTz => PgTarget::TimestampTz,
         }
     }
 
@@ -298,6 +320,34 @@ mod tests {
             assert_eq!(PgType::from_duckdb(duck).unwrap().sql(), pg, "{duck}");
         }
         assert!(PgType::from_duckdb("HUGEINT").is_err());
+    }
+
+    /// Every catalog type converts as the PostgreSQL type it is created as (one case per arm).
+    #[test]
+    fn copy_target_is_the_created_type() {
+        let all = [
+            PgType::Boolean,
+            PgType::SmallInt,
+            PgType::Integer,
+            PgType::BigInt,
+            PgType::Real,
+            PgType::Double,
+            PgType::Numeric(18, 3),
+            PgType::Varchar,
+            PgType::Bytea,
+            PgType::Time,
+            PgType::TimeTz,
+            PgType::Interval,
+            PgType::Uuid,
+            PgType::TimestampTz,
+        ];
+        for t in all {
+            assert_eq!(
+                PgTarget::from_sql_name(&t.sql()),
+                Some(t.copy_target()),
+                "{t:?}"
+            );
+        }
     }
 
     /// One case per arm of `inlined_pg_type`, checked against a native PostgreSQL catalog made by

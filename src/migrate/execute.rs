@@ -1,10 +1,15 @@
-//! Running a migration plan: one PostgreSQL transaction; tables created bare, rows streamed with
-//! binary COPY (the SQLite read on a blocking thread, one read transaction throughout), then keys,
-//! identity, indexes and foreign keys, then verification, then COMMIT (or ROLLBACK for a dry run).
-//! Any error rolls everything back: nothing is written.
+//! The one SQLite -> PostgreSQL pipeline, serving `sqlite_migrate` and `sqlite_catalog_migrate`
+//! alike. A plan ([`super::plan::migration`] for any SQLite database, [`crate::ducklake::migrate`] for a
+//! DuckLake catalog) says what to create and how to convert each column ([`Migration`]); this module
+//! runs it: one PostgreSQL transaction; the existing-table policy; tables created bare; rows streamed
+//! with binary COPY (the SQLite read on a blocking thread, one read transaction throughout), each
+//! value converted, encoded and hashed as it passes; keys and indexes; foreign keys; verification
+//! (the streaming checksum of [`super::checksum`], compared with the one PostgreSQL computes); the
+//! plan's closing statements; then COMMIT (or ROLLBACK for a dry run). Any error rolls everything
+//! back: nothing is written.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use tokio_postgres::Client;
@@ -13,9 +18,7 @@ use super::checksum::{
     canonical_value, pg_canonical_sql, pg_checksum_sql, pg_row_hash_sql, probe_expected, probe_sql,
     Checksum, RowHash, RowHasher,
 };
-use super::plan::{
-    create_table_sql, foreign_key_sql, post_load_sql, target_name, IfExists, TablePlan,
-};
+use super::plan::{target_name, IfExists};
 use super::trace;
 use crate::error::{Error, Result};
 use crate::postgres::codec::jsonb::JsonbCanonicalizer;
@@ -24,31 +27,77 @@ use crate::postgres::copy_in::{copy_in_with, DEFAULT_CHUNK_BYTES};
 use crate::sql::{quote_ident, quote_literal};
 use crate::sqlite::convert::convert_column;
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
-use crate::types::pg_value::{PgTarget, PgValue};
+use crate::types::pg_value::{CopyColumn, PgTarget, PgValue};
+
+/// One table as the pipeline runs it: read from the SQLite table `name`, written to the PostgreSQL
+/// table of the same name in [`Migration::schema`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableJob {
+    pub name: String,
+    /// `CREATE TABLE "schema"."name" (...)`.
+    pub create_sql: String,
+    /// Every column copied, in order: its name (the same on both sides) and its conversion (the
+    /// PostgreSQL type the SQLite value becomes, and an epoch unit for numbers read as times).
+    pub columns: Vec<CopyColumn>,
+    /// The columns naming a row when verification finds one that differs (the primary key; empty:
+    /// the whole row).
+    pub key: Vec<String>,
+    /// Run right after the table's rows are in: primary key, identity, UNIQUE constraints, indexes.
+    pub after_load: Vec<String>,
+    /// Run once every table is loaded: foreign keys.
+    pub after_all: Vec<String>,
+    /// What the plan could not carry over, for the result row.
+    pub notes: Vec<String>,
+}
+
+/// Which PostgreSQL tables count as already there, and what `if_exists := 'replace'` drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Only tables the migration creates (`sqlite_migrate`); the schema's other tables stay untouched.
+    Planned,
+    /// Every table in the schema (`sqlite_catalog_migrate`: the schema is the catalog). `replace`
+    /// drops the tables whose names start with `owned_prefix`, and refuses while others (tables not
+    /// part of `owner`, e.g. "a DuckLake catalog") are there.
+    Schema {
+        owned_prefix: &'static str,
+        owner: &'static str,
+    },
+}
+
+/// What the pipeline runs: the tables in creation order, the existing-table scope, and statements
+/// run once every table is loaded and verified, before COMMIT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Migration {
+    pub schema: String,
+    pub tables: Vec<TableJob>,
+    pub existing: Existing,
+    pub finish: Vec<String>,
+}
 
 /// How to run a migration.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub schema: String,
     pub if_exists: IfExists,
     pub verify: bool,
     /// Run everything, then roll back.
     pub dry_run: bool,
 }
 
-/// What happened to one table.
+/// What happened to one table: a result row of `sqlite_migrate` and `sqlite_catalog_migrate`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableResult {
     pub table: String,
     pub target: String,
     pub rows: u64,
-    /// `None` when verification was off.
+    /// `None` when verification was off (or did not run).
     pub verified: Option<bool>,
     /// Row count and checksum, `rows:sum`, as both sides computed it.
     pub checksum: Option<String>,
     pub seconds: f64,
     pub committed: bool,
     pub notes: String,
+    /// The table's CREATE TABLE statement.
+    pub ddl: String,
 }
 
 async fn exec(client: &Client, sql: &str, target: &str) -> Result<()> {
@@ -74,7 +123,7 @@ fn short(sql: &str) -> String {
 pub async fn migrate(
     src: SqliteSource,
     params: &ConnParams,
-    plans: &[TablePlan],
+    plan: &Migration,
     opts: &Options,
 ) -> Result<Vec<TableResult>> {
     let target = params.target();
@@ -92,7 +141,7 @@ pub async fn migrate(
     )
     .await?;
     let mut src = Some(src);
-    let result = run(&client, &mut src, plans, opts, hash, &target).await;
+    let result = run(&client, &mut src, plan, opts, hash, &target).await;
     match result {
         Ok(mut results) => {
             let end = if opts.dry_run { "ROLLBACK" } else { "COMMIT" };
@@ -121,26 +170,24 @@ async fn row_hash_of(client: &Client) -> RowHash {
     }
 }
 
-async fn run(
+/// The existing-table policy: what is there already (tables, views, foreign tables), refused or
+/// dropped as `if_exists` and the plan's [`Existing`] scope say.
+async fn clear_existing(
     client: &Client,
-    src: &mut Option<SqliteSource>,
-    plans: &[TablePlan],
-    opts: &Options,
-    hash: RowHash,
+    plan: &Migration,
+    if_exists: IfExists,
     target: &str,
-) -> Result<Vec<TableResult>> {
-    let schema = &opts.schema;
-    exec(
-        client,
-        &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
-        target,
-    )
-    .await?;
-    let names: Vec<String> = plans.iter().map(|p| p.name().to_string()).collect();
+) -> Result<()> {
+    let schema = &plan.schema;
+    let names: Option<Vec<String>> = match plan.existing {
+        Existing::Planned => Some(plan.tables.iter().map(|t| t.name.clone()).collect()),
+        Existing::Schema { .. } => None,
+    };
     let existing: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = ANY($2) ORDER BY 1",
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+             AND ($2::text[] IS NULL OR c.relname = ANY($2)) ORDER BY 1",
             &[schema, &names],
         )
         .await
@@ -148,84 +195,140 @@ async fn run(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if !existing.is_empty() {
-        match opts.if_exists {
-            IfExists::Error => {
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let qs = quote_ident(schema);
+    let list = |names: &[&String]| {
+        names
+            .iter()
+            .map(|t| target_name(schema, t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (plan.existing, if_exists) {
+        (Existing::Planned, IfExists::Error) => Err(Error::argument(format!(
+            "{} already exist{} in PostgreSQL; nothing was written. Pass if_exists := 'replace' to drop and re-create {}, or migrate into another schema := ...",
+            list(&existing.iter().collect::<Vec<_>>()),
+            if existing.len() == 1 { "s" } else { "" },
+            if existing.len() == 1 { "it" } else { "them" },
+        ))),
+        (Existing::Planned, IfExists::Replace) => {
+            for t in &existing {
+                exec(client, &format!("DROP TABLE {} CASCADE", target_name(schema, t)), target).await?;
+            }
+            Ok(())
+        }
+        (Existing::Schema { owned_prefix, .. }, IfExists::Error) => Err(Error::argument(format!(
+            "schema {qs} is not empty ({} tables, e.g. {}); migrate into an empty schema, \
+             or pass if_exists := 'replace' to drop its {owned_prefix}* tables first",
+            existing.len(),
+            existing[0]
+        ))),
+        (
+            Existing::Schema {
+                owned_prefix,
+                owner,
+            },
+            IfExists::Replace,
+        ) => {
+            let foreign: Vec<&String> = existing
+                .iter()
+                .filter(|n| !n.starts_with(owned_prefix))
+                .collect();
+            if !foreign.is_empty() {
                 return Err(Error::argument(format!(
-                    "{} already exist{} in PostgreSQL; nothing was written. Pass if_exists := 'replace' to drop and re-create {}, or migrate into another schema := ...",
-                    existing.iter().map(|t| target_name(schema, t)).collect::<Vec<_>>().join(", "),
-                    if existing.len() == 1 { "s" } else { "" },
-                    if existing.len() == 1 { "it" } else { "them" },
-                )))
+                    "schema {qs} holds tables that are not part of {owner} ({}); \
+                     lakemig will not drop them: choose another schema",
+                    foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )));
             }
-            IfExists::Replace => {
-                for t in &existing {
-                    exec(client, &format!("DROP TABLE {} CASCADE", target_name(schema, t)), target).await?;
-                }
-            }
+            exec(
+                client,
+                &format!("DROP TABLE {} CASCADE", list(&existing.iter().collect::<Vec<_>>())),
+                target,
+            )
+            .await
         }
     }
-    for p in plans {
-        exec(client, &create_table_sql(schema, p), target).await?;
+}
+
+async fn run(
+    client: &Client,
+    src: &mut Option<SqliteSource>,
+    plan: &Migration,
+    opts: &Options,
+    hash: RowHash,
+    target: &str,
+) -> Result<Vec<TableResult>> {
+    let schema = &plan.schema;
+    clear_existing(client, plan, opts.if_exists, target).await?;
+    exec(
+        client,
+        &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
+        target,
+    )
+    .await?;
+    for t in &plan.tables {
+        exec(client, &t.create_sql, target).await?;
     }
-    let mut results = Vec::with_capacity(plans.len());
-    let mut sums = Vec::with_capacity(plans.len());
-    for p in plans {
+    let mut results = Vec::with_capacity(plan.tables.len());
+    let mut sums = Vec::with_capacity(plan.tables.len());
+    for t in &plan.tables {
         let t0 = Instant::now();
-        let tq = target_name(schema, p.name());
+        let tq = target_name(schema, &t.name);
         let verify = opts.verify.then_some(hash);
-        let (rows, ck) = copy_table(client, src, p, &tq, verify, target).await?;
+        let (rows, ck) = copy_table(client, src, t, &tq, verify, target).await?;
         trace(t0, &format!("copied {rows} rows into {tq}"));
-        for sql in post_load_sql(schema, p) {
+        for sql in &t.after_load {
             let t1 = Instant::now();
-            exec(client, &sql, target).await?;
-            trace(t1, &short(&sql));
+            exec(client, sql, target).await?;
+            trace(t1, &short(sql));
         }
         sums.push(ck);
         results.push(TableResult {
-            table: p.name().to_string(),
+            table: t.name.clone(),
             target: tq,
             rows,
             verified: None,
             checksum: None,
             seconds: t0.elapsed().as_secs_f64(),
             committed: false,
-            notes: p.notes.join("; "),
+            notes: t.notes.join("; "),
+            ddl: t.create_sql.clone(),
         });
     }
-    let by_name: BTreeMap<String, &TablePlan> =
-        plans.iter().map(|p| (p.name().to_string(), p)).collect();
-    for (p, r) in plans.iter().zip(results.iter_mut()) {
-        let (sql, notes) = foreign_key_sql(schema, p, &by_name);
-        for s in sql {
-            exec(client, &s, target).await?;
-        }
-        if !notes.is_empty() {
-            if !r.notes.is_empty() {
-                r.notes.push_str("; ");
-            }
-            r.notes.push_str(&notes.join("; "));
+    for t in &plan.tables {
+        for sql in &t.after_all {
+            exec(client, sql, target).await?;
         }
     }
     if opts.verify {
-        for ((p, r), ck) in plans.iter().zip(results.iter_mut()).zip(&sums) {
+        for ((t, r), ck) in plan.tables.iter().zip(results.iter_mut()).zip(&sums) {
             let t0 = Instant::now();
             let source = src.as_ref().ok_or_else(lost_source)?;
-            verify_table(client, source, p, &r.target, ck, hash, target).await?;
+            verify_table(client, source, t, &r.target, ck, hash, target).await?;
             trace(t0, &format!("verified {}", r.target));
             r.verified = Some(true);
             r.checksum = Some(format!("{}:{}", ck.rows, ck.sum));
             r.seconds += t0.elapsed().as_secs_f64();
         }
     }
+    for sql in &plan.finish {
+        exec(client, sql, target).await?;
+    }
     Ok(results)
 }
 
-fn typed_columns(p: &TablePlan) -> Vec<(String, PgTarget)> {
-    p.columns
+fn typed_columns(t: &TableJob) -> Vec<(String, PgTarget)> {
+    t.columns
         .iter()
-        .map(|c| (c.name.clone(), c.choice.target))
+        .map(|c| (c.name.clone(), c.target))
         .collect()
+}
+
+fn column_names(t: &TableJob) -> Vec<String> {
+    t.columns.iter().map(|c| c.name.clone()).collect()
 }
 
 /// Copy one table's rows; returns the rows PostgreSQL took and the source-side checksum.
@@ -236,16 +339,16 @@ fn lost_source() -> Error {
 async fn copy_table(
     client: &Client,
     src: &mut Option<SqliteSource>,
-    p: &TablePlan,
+    t: &TableJob,
     tq: &str,
     verify: Option<RowHash>,
     target: &str,
 ) -> Result<(u64, Checksum)> {
     // The reader needs the source by value on its blocking thread: lend it and take it back.
     let placeholder = src.take().ok_or_else(lost_source)?;
-    let columns = p.copy_columns();
-    let names = p.column_names();
-    let table = p.name().to_string();
+    let columns: Vec<CopyColumn> = t.columns.clone();
+    let names = column_names(t);
+    let table = t.name.clone();
     let label = tq.to_string();
     let result = copy_in_with(
         client,
@@ -332,13 +435,13 @@ fn json_text(v: SqliteValue<'_>) -> Option<&str> {
 async fn verify_table(
     client: &Client,
     src: &SqliteSource,
-    p: &TablePlan,
+    t: &TableJob,
     tq: &str,
     ck: &Checksum,
     hash: RowHash,
     target: &str,
 ) -> Result<()> {
-    let cols = typed_columns(p);
+    let cols = typed_columns(t);
     let row = client
         .query_one(pg_checksum_sql(hash, tq, &cols).as_str(), &[])
         .await
@@ -348,7 +451,7 @@ async fn verify_table(
     if pg_rows as u64 == ck.rows && pg_sum == ck.sum.to_string() {
         return Ok(());
     }
-    let sample = differing_key(client, src, p, tq, hash, target)
+    let sample = differing_key(client, src, t, tq, hash, target)
         .await
         .unwrap_or_else(|e| format!("(could not find a sample row: {e})"));
     Err(Error::Verify {
@@ -360,55 +463,50 @@ async fn verify_table(
     })
 }
 
-/// Find one row that differs: by primary key (or, without one, by the whole row).
+/// Find one row that differs: by the job's key (or, without one, by the whole row).
 async fn differing_key(
     client: &Client,
     src: &SqliteSource,
-    p: &TablePlan,
+    t: &TableJob,
     tq: &str,
     hash: RowHash,
     target: &str,
 ) -> Result<String> {
-    let pk: Vec<String> = p
-        .source
-        .primary_key()
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let key_idx: Vec<usize> = if pk.is_empty() {
-        (0..p.columns.len()).collect()
+    let key_idx: Vec<usize> = if t.key.is_empty() {
+        (0..t.columns.len()).collect()
     } else {
-        pk.iter()
-            .filter_map(|k| p.columns.iter().position(|c| &c.name == k))
+        t.key
+            .iter()
+            .filter_map(|k| t.columns.iter().position(|c| &c.name == k))
             .collect()
     };
     let key_sql: Vec<String> = key_idx
         .iter()
         .map(|&i| {
-            let c = &p.columns[i];
+            let c = &t.columns[i];
             format!(
                 "{} || '=' || coalesce({}, 'NULL')",
                 quote_literal(&c.name),
-                pg_canonical_sql(&c.name, c.choice.target)
+                pg_canonical_sql(&c.name, c.target)
             )
         })
         .collect();
     let sql = format!(
         "SELECT concat_ws(', ', {}), {} FROM {tq}",
         key_sql.join(", "),
-        pg_row_hash_sql(hash, &typed_columns(p))
+        pg_row_hash_sql(hash, &typed_columns(t))
     );
     let rows = client
         .query(sql.as_str(), &[])
         .await
         .map_err(|e| Error::from_pg(e, "looking for the differing row", target))?;
     let mut pg: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let columns = p.copy_columns();
-    let names = p.column_names();
+    let columns = &t.columns;
+    let names = column_names(t);
     let mut hasher = RowHasher::new(hash);
     let mut found: Option<String> = None;
     let mut value = Vec::new();
-    src.for_each_row(p.name(), &names, |row| {
+    src.for_each_row(&t.name, &names, |row| {
         if found.is_some() {
             return Ok(());
         }

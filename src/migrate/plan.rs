@@ -9,6 +9,7 @@ use crate::sqlite::convert::convert;
 use crate::sqlite::{IndexOrigin, SqliteTable, SqliteValue};
 use crate::types::pg_value::{CopyColumn, EpochUnit, PgTarget, PgValue};
 
+use super::execute::{Existing, Migration, TableJob};
 use super::infer::{choose_type, ColumnStats, TypeChoice};
 
 /// `if_exists`: what to do when a target table (for `sqlite_catalog_migrate`, the catalog's tables)
@@ -565,6 +566,42 @@ pub fn foreign_key_sql(
     (sql, notes)
 }
 
+/// The pipeline's input for these tables ([`super::execute::migrate`]): each table created bare,
+/// its keys and indexes after its rows, foreign keys (to tables migrated in the same call) once
+/// every table is loaded; only the planned tables count as existing.
+pub fn migration(schema: &str, plans: &[TablePlan]) -> Migration {
+    let by_name: BTreeMap<String, &TablePlan> =
+        plans.iter().map(|p| (p.name().to_string(), p)).collect();
+    let tables = plans
+        .iter()
+        .map(|p| {
+            let (after_all, fk_notes) = foreign_key_sql(schema, p, &by_name);
+            let mut notes = p.notes.clone();
+            notes.extend(fk_notes);
+            TableJob {
+                name: p.name().to_string(),
+                create_sql: create_table_sql(schema, p),
+                columns: p.copy_columns(),
+                key: p
+                    .source
+                    .primary_key()
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect(),
+                after_load: post_load_sql(schema, p),
+                after_all,
+                notes,
+            }
+        })
+        .collect();
+    Migration {
+        schema: schema.to_string(),
+        tables,
+        existing: Existing::Planned,
+        finish: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,5 +761,21 @@ mod tests {
         );
         let (_, notes) = foreign_key_sql("app", &plan, &BTreeMap::new());
         assert!(notes[0].contains("not migrated"));
+
+        // The pipeline's input: the same statements, each where it runs.
+        let m = migration("app", &[parent.clone(), plan.clone()]);
+        assert_eq!(m.existing, Existing::Planned);
+        assert!(m.finish.is_empty());
+        let job = &m.tables[1];
+        assert_eq!(job.name, "Order Items");
+        assert_eq!(job.create_sql, create);
+        assert_eq!(job.after_load, post);
+        assert_eq!(job.after_all, fks);
+        assert_eq!(job.key, vec!["id".to_string()]);
+        assert_eq!(job.columns, plan.copy_columns());
+        // Alone, the foreign key's parent is not migrated: no constraint, a note instead.
+        let m = migration("app", std::slice::from_ref(&plan));
+        assert!(m.tables[0].after_all.is_empty());
+        assert!(m.tables[0].notes[0].contains("not migrated"));
     }
 }
