@@ -1,0 +1,441 @@
+//! The DuckDB session lakemig writes through: a connection of its own to the database that loaded
+//! it (opened at `LOAD`, one per database, never a process-wide one), used through DuckDB's stable
+//! C API only (every function called here is in `apis/v1/v1.2/v1.2.0.json` of DuckDB 1.5.5's
+//! `header_generation`): `duckdb_query`; `duckdb_prepare` + `duckdb_bind_*` +
+//! `duckdb_execute_prepared` + `duckdb_fetch_chunk`; the appender. Not duckdb-rs's
+//! `Connection::execute`/`query_row`, which use the unstable arrow-result and error-data functions.
+//!
+//! Its transactions are its own: a caller's `BEGIN ... ROLLBACK` around a function that writes
+//! through it does not undo what it wrote.
+
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+use std::ptr;
+
+use duckdb::ffi;
+
+use crate::sync::session::Value;
+use crate::sync::target::TableRef;
+
+/// lakemig's own connection to one database.
+pub struct SideConnection {
+    raw: ffi::duckdb_connection,
+    /// Its session settings were made (on first use, not during `LOAD`).
+    ready: bool,
+}
+
+/// Session settings of lakemig's connection: its statements are internal, so no progress bar
+/// (DuckDB would draw one on the caller's terminal for a long insert).
+const SETUP: &str = "SET enable_progress_bar = false";
+
+// SAFETY: a DuckDB connection may be used from any thread as long as one thread uses it at a time;
+// lakemig keeps it behind a `Mutex`.
+unsafe impl Send for SideConnection {}
+
+impl Drop for SideConnection {
+    fn drop(&mut self) {
+        // SAFETY: `raw` came from `duckdb_connect` and is disconnected once, here.
+        unsafe { ffi::duckdb_disconnect(&mut self.raw) };
+    }
+}
+
+fn cstring(s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("text holds a NUL byte: {s:?}"))
+}
+
+/// A C string from DuckDB, or `fallback` when there is none.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string alive for the call.
+unsafe fn message(p: *const c_char, fallback: &str) -> String {
+    if p.is_null() {
+        fallback.to_string()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// A query's result, destroyed on drop (DuckDB requires it even for a failed query).
+struct QueryResult(ffi::duckdb_result);
+
+impl Drop for QueryResult {
+    fn drop(&mut self) {
+        // SAFETY: zero-initialized or filled by DuckDB; destroying either is allowed, once.
+        unsafe { ffi::duckdb_destroy_result(&mut self.0) };
+    }
+}
+
+impl QueryResult {
+    fn new() -> Self {
+        // SAFETY: `duckdb_result` is plain C data; all-zero is the state DuckDB expects to fill.
+        QueryResult(unsafe { std::mem::zeroed() })
+    }
+
+    fn error(&mut self) -> String {
+        // SAFETY: a live result; the message lives as long as it does and is copied at once.
+        unsafe {
+            message(
+                ffi::duckdb_result_error(&mut self.0),
+                "unknown DuckDB error",
+            )
+        }
+    }
+}
+
+/// A prepared statement, destroyed on drop (also after a failed prepare, as DuckDB requires).
+struct Prepared(ffi::duckdb_prepared_statement);
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // SAFETY: null or made by `duckdb_prepare`; destroyed once.
+        unsafe { ffi::duckdb_destroy_prepare(&mut self.0) };
+    }
+}
+
+impl Prepared {
+    fn bind(&mut self, index: u64, value: &Value) -> Result<(), String> {
+        // SAFETY: a successfully prepared statement; text is passed with its length and copied by
+        // DuckDB; every value made here is destroyed after binding (DuckDB copies it).
+        let state = unsafe {
+            match value {
+                Value::Null => ffi::duckdb_bind_null(self.0, index),
+                Value::Bool(b) => ffi::duckdb_bind_boolean(self.0, index, *b),
+                Value::Int(i) => ffi::duckdb_bind_int64(self.0, index, *i),
+                Value::Text(s) => ffi::duckdb_bind_varchar_length(
+                    self.0,
+                    index,
+                    s.as_ptr() as *const c_char,
+                    s.len() as u64,
+                ),
+                Value::TextList(items) => {
+                    let mut ty =
+                        ffi::duckdb_create_logical_type(ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR);
+                    let mut values: Vec<ffi::duckdb_value> = items
+                        .iter()
+                        .map(|s| {
+                            ffi::duckdb_create_varchar_length(
+                                s.as_ptr() as *const c_char,
+                                s.len() as u64,
+                            )
+                        })
+                        .collect();
+                    let mut list =
+                        ffi::duckdb_create_list_value(ty, values.as_mut_ptr(), values.len() as u64);
+                    let state = ffi::duckdb_bind_value(self.0, index, list);
+                    for v in values.iter_mut() {
+                        ffi::duckdb_destroy_value(v);
+                    }
+                    ffi::duckdb_destroy_value(&mut list);
+                    ffi::duckdb_destroy_logical_type(&mut ty);
+                    state
+                }
+            }
+        };
+        if state == ffi::DuckDBSuccess {
+            Ok(())
+        } else {
+            Err(format!("cannot bind parameter {index}"))
+        }
+    }
+}
+
+impl SideConnection {
+    /// Open a connection to `db`.
+    ///
+    /// # Safety
+    /// `db` must be a live database handle: the one DuckDB hands an extension's entrypoint, which
+    /// is valid only until the entrypoint returns.
+    pub unsafe fn connect(db: ffi::duckdb_database) -> Result<Self, String> {
+        let mut raw = ptr::null_mut();
+        if ffi::duckdb_connect(db, &mut raw) != ffi::DuckDBSuccess {
+            return Err("cannot open lakemig's connection to the database".into());
+        }
+        Ok(SideConnection { raw, ready: false })
+    }
+
+    /// Run SQL with `?` parameters; the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
+        let mut result = self.run(sql, params)?;
+        // SAFETY: a live, successful result.
+        Ok(unsafe { ffi::duckdb_rows_changed(&mut result.0) })
+    }
+
+    /// Run a query; its rows as plain values (BOOLEAN, integers up to BIGINT, VARCHAR, VARCHAR[]).
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        let mut result = self.run(sql, params)?;
+        // SAFETY: a live, successful result.
+        let ncols = unsafe { ffi::duckdb_column_count(&mut result.0) };
+        let kinds = (0..ncols)
+            .map(|c| {
+                // SAFETY: `c` is a column of the result; the logical type is destroyed after use.
+                unsafe {
+                    let mut ty = ffi::duckdb_column_logical_type(&mut result.0, c);
+                    let kind = kind_of(ty);
+                    ffi::duckdb_destroy_logical_type(&mut ty);
+                    kind
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::new();
+        loop {
+            // SAFETY: a materialized result; each chunk is destroyed by `Chunk`'s drop.
+            let chunk = Chunk(unsafe { ffi::duckdb_fetch_chunk(result.0) });
+            if chunk.0.is_null() {
+                break;
+            }
+            // SAFETY: a live chunk with `ncols` columns of the kinds read above.
+            let n = unsafe { ffi::duckdb_data_chunk_get_size(chunk.0) } as usize;
+            let mut columns = Vec::with_capacity(kinds.len());
+            for (c, kind) in kinds.iter().enumerate() {
+                // SAFETY: as above; `n` values per vector.
+                columns.push(unsafe {
+                    read_vector(
+                        ffi::duckdb_data_chunk_get_vector(chunk.0, c as u64),
+                        *kind,
+                        n,
+                    )
+                }?);
+            }
+            for i in 0..n {
+                rows.push(
+                    columns
+                        .iter_mut()
+                        .map(|col| std::mem::replace(&mut col[i], Value::Null))
+                        .collect(),
+                );
+            }
+        }
+        Ok(rows)
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, String> {
+        if !self.ready {
+            self.ready = true;
+            self.run(SETUP, &[])?;
+        }
+        let text = cstring(sql)?;
+        let mut result = QueryResult::new();
+        if params.is_empty() {
+            // SAFETY: a live connection, a NUL-terminated statement, a result to fill.
+            let state = unsafe { ffi::duckdb_query(self.raw, text.as_ptr(), &mut result.0) };
+            return if state == ffi::DuckDBSuccess {
+                Ok(result)
+            } else {
+                Err(result.error())
+            };
+        }
+        let mut stmt = Prepared(ptr::null_mut());
+        // SAFETY: as above; the statement is destroyed by `Prepared`'s drop.
+        if unsafe { ffi::duckdb_prepare(self.raw, text.as_ptr(), &mut stmt.0) }
+            != ffi::DuckDBSuccess
+        {
+            // SAFETY: the failed statement holds its error until destroyed.
+            return Err(unsafe {
+                message(
+                    ffi::duckdb_prepare_error(stmt.0),
+                    "cannot prepare a statement",
+                )
+            });
+        }
+        for (i, p) in params.iter().enumerate() {
+            stmt.bind(i as u64 + 1, p)?;
+        }
+        // SAFETY: a prepared statement with every parameter bound.
+        if unsafe { ffi::duckdb_execute_prepared(stmt.0, &mut result.0) } != ffi::DuckDBSuccess {
+            return Err(result.error());
+        }
+        Ok(result)
+    }
+
+    /// An appender to `table` (its columns, in order).
+    pub fn appender(&mut self, table: &TableRef) -> Result<Appender, String> {
+        let (catalog, schema, name) = (
+            cstring(&table.catalog)?,
+            cstring(&table.schema)?,
+            cstring(&table.name)?,
+        );
+        let mut app = Appender(ptr::null_mut());
+        // SAFETY: a live connection and NUL-terminated names; the appender is destroyed by drop.
+        let state = unsafe {
+            ffi::duckdb_appender_create_ext(
+                self.raw,
+                catalog.as_ptr(),
+                schema.as_ptr(),
+                name.as_ptr(),
+                &mut app.0,
+            )
+        };
+        if state != ffi::DuckDBSuccess {
+            return Err(app.error());
+        }
+        Ok(app)
+    }
+}
+
+/// An appender: rows go in chunk by chunk and are inserted when it flushes (every 204,800 rows, and
+/// at [`Appender::close`]). Dropping it without closing destroys it.
+pub struct Appender(ffi::duckdb_appender);
+
+impl Drop for Appender {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: made by `duckdb_appender_create_ext`, destroyed once.
+            unsafe { ffi::duckdb_appender_destroy(&mut self.0) };
+        }
+    }
+}
+
+impl Appender {
+    fn error(&self) -> String {
+        // SAFETY: null or a live appender; the message is copied at once.
+        unsafe { message(ffi::duckdb_appender_error(self.0), "the appender failed") }
+    }
+
+    /// Append a chunk whose columns match the table's.
+    ///
+    /// # Safety
+    /// `chunk` must be a live data chunk.
+    pub unsafe fn append(&mut self, chunk: ffi::duckdb_data_chunk) -> Result<(), String> {
+        if ffi::duckdb_append_data_chunk(self.0, chunk) == ffi::DuckDBSuccess {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// Flush what is left and close.
+    pub fn close(mut self) -> Result<(), String> {
+        // SAFETY: a live appender; it is destroyed right after (by drop).
+        let state = unsafe { ffi::duckdb_appender_close(self.0) };
+        let out = if state == ffi::DuckDBSuccess {
+            Ok(())
+        } else {
+            Err(self.error())
+        };
+        // SAFETY: destroyed once; drop then sees null.
+        unsafe { ffi::duckdb_appender_destroy(&mut self.0) };
+        self.0 = ptr::null_mut();
+        out
+    }
+}
+
+/// A fetched chunk, destroyed on drop.
+struct Chunk(ffi::duckdb_data_chunk);
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: returned by `duckdb_fetch_chunk`, destroyed once.
+            unsafe { ffi::duckdb_destroy_data_chunk(&mut self.0) };
+        }
+    }
+}
+
+/// The result column kinds [`SideConnection::query`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    Text,
+    TextList,
+    Null,
+}
+
+/// # Safety
+/// `ty` is a live logical type.
+unsafe fn kind_of(ty: ffi::duckdb_logical_type) -> Result<Kind, String> {
+    let id = ffi::duckdb_get_type_id(ty);
+    Ok(match id {
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN => Kind::Bool,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_TINYINT => Kind::I8,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_SMALLINT => Kind::I16,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_INTEGER => Kind::I32,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT => Kind::I64,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_UTINYINT => Kind::U8,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT => Kind::U16,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER => Kind::U32,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR => Kind::Text,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_SQLNULL => Kind::Null,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_LIST => {
+            let mut child = ffi::duckdb_list_type_child_type(ty);
+            let child_id = ffi::duckdb_get_type_id(child);
+            ffi::duckdb_destroy_logical_type(&mut child);
+            if child_id != ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR {
+                return Err(format!(
+                    "internal error: a query returned a list of DuckDB type id {child_id}"
+                ));
+            }
+            Kind::TextList
+        }
+        other => {
+            return Err(format!(
+                "internal error: a query returned a column of DuckDB type id {other}"
+            ))
+        }
+    })
+}
+
+/// The first `n` values of a result vector of `kind`.
+///
+/// # Safety
+/// `vector` is a live vector of `kind` holding at least `n` values.
+unsafe fn read_vector(
+    vector: ffi::duckdb_vector,
+    kind: Kind,
+    n: usize,
+) -> Result<Vec<Value>, String> {
+    let validity = ffi::duckdb_vector_get_validity(vector);
+    let data = ffi::duckdb_vector_get_data(vector);
+    let mut out = Vec::with_capacity(n);
+    let texts = |data: *mut std::ffi::c_void, i: usize| {
+        let s = (data as *mut ffi::duckdb_string_t).add(i);
+        let len = ffi::duckdb_string_t_length(*s) as usize;
+        let bytes = std::slice::from_raw_parts(ffi::duckdb_string_t_data(s) as *const u8, len);
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    let children = if kind == Kind::TextList {
+        let child = ffi::duckdb_list_vector_get_child(vector);
+        let size = ffi::duckdb_list_vector_get_size(vector) as usize;
+        read_vector(child, Kind::Text, size)?
+    } else {
+        Vec::new()
+    };
+    for i in 0..n {
+        if !ffi::duckdb_validity_row_is_valid(validity, i as u64) || kind == Kind::Null {
+            out.push(Value::Null);
+            continue;
+        }
+        out.push(match kind {
+            Kind::Bool => Value::Bool(*(data as *const bool).add(i)),
+            Kind::I8 => Value::Int(*(data as *const i8).add(i) as i64),
+            Kind::I16 => Value::Int(*(data as *const i16).add(i) as i64),
+            Kind::I32 => Value::Int(*(data as *const i32).add(i) as i64),
+            Kind::I64 => Value::Int(*(data as *const i64).add(i)),
+            Kind::U8 => Value::Int(*(data as *const u8).add(i) as i64),
+            Kind::U16 => Value::Int(*(data as *const u16).add(i) as i64),
+            Kind::U32 => Value::Int(*(data as *const u32).add(i) as i64),
+            Kind::Text => Value::Text(texts(data, i)),
+            Kind::TextList => {
+                let e = *(data as *const ffi::duckdb_list_entry).add(i);
+                let items = children
+                    .get(e.offset as usize..(e.offset + e.length) as usize)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| match v {
+                        Value::Text(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                Value::TextList(items)
+            }
+            Kind::Null => Value::Null,
+        });
+    }
+    Ok(out)
+}
