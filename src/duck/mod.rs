@@ -10,6 +10,7 @@ mod fix_types;
 mod incremental_scan;
 mod migration_plan;
 mod report;
+mod result;
 mod rows;
 mod runtime;
 mod session;

@@ -106,7 +106,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "target",
         shown: Some(("target", Shown::Text)),
         get: |c| Value::Text(c.target.clone()),
-        set: |c, v| Some(c.target = text(v)?),
+        set: |c, v| text(v).map(|x| c.target = x),
     },
     Column {
         name: "source",
@@ -115,7 +115,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "source",
         shown: Some(("source", Shown::Text)),
         get: |c| Value::Text(c.source.clone()),
-        set: |c, v| Some(c.source = text(v)?),
+        set: |c, v| text(v).map(|x| c.source = x),
     },
     Column {
         name: "server",
@@ -124,7 +124,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "server",
         shown: Some(("server", Shown::Text)),
         get: |c| Value::Text(c.server.clone()),
-        set: |c, v| Some(c.server = text(v)?),
+        set: |c, v| text(v).map(|x| c.server = x),
     },
     Column {
         name: "cursor_column",
@@ -133,7 +133,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "cursor_column",
         shown: Some(("cursor", Shown::Text)),
         get: |c| Value::Text(c.cursor.clone()),
-        set: |c, v| Some(c.cursor = text(v)?),
+        set: |c, v| text(v).map(|x| c.cursor = x),
     },
     Column {
         name: "watermark",
@@ -142,7 +142,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "watermark",
         shown: Some(("watermark", Shown::Text)),
         get: |c| opt(&c.watermark),
-        set: |c, v| Some(c.watermark = opt_text(v)?),
+        set: |c, v| opt_text(v).map(|x| c.watermark = x),
     },
     Column {
         name: "watermark_type",
@@ -151,7 +151,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "watermark_type",
         shown: Some(("watermark_type", Shown::Text)),
         get: |c| Value::Text(c.watermark_type.clone()),
-        set: |c, v| Some(c.watermark_type = text(v)?),
+        set: |c, v| text(v).map(|x| c.watermark_type = x),
     },
     Column {
         name: "primary_key",
@@ -161,7 +161,10 @@ pub const COLUMNS: [Column; 14] = [
         shown: None,
         get: |c| Value::TextList(c.primary_key.clone()),
         set: |c, v| match v {
-            Value::TextList(k) => Some(c.primary_key = k),
+            Value::TextList(k) => {
+                c.primary_key = k;
+                Some(())
+            }
             _ => None,
         },
     },
@@ -172,7 +175,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "rows_total",
         shown: Some(("rows_total", Shown::Int)),
         get: |c| Value::Int(c.rows_total),
-        set: |c, v| Some(c.rows_total = int(v)?),
+        set: |c, v| int(v).map(|x| c.rows_total = x),
     },
     Column {
         name: "runs",
@@ -181,7 +184,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "runs",
         shown: Some(("runs", Shown::Int)),
         get: |c| Value::Int(c.runs),
-        set: |c, v| Some(c.runs = int(v)?),
+        set: |c, v| int(v).map(|x| c.runs = x),
     },
     Column {
         name: "last_mode",
@@ -190,7 +193,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "last_mode",
         shown: Some(("last_mode", Shown::Text)),
         get: |c| Value::Text(c.last_mode.clone()),
-        set: |c, v| Some(c.last_mode = text(v)?),
+        set: |c, v| text(v).map(|x| c.last_mode = x),
     },
     Column {
         name: "last_rows_upserted",
@@ -199,7 +202,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "last_rows_upserted",
         shown: Some(("last_rows_upserted", Shown::Int)),
         get: |c| Value::Int(c.last_rows_upserted),
-        set: |c, v| Some(c.last_rows_upserted = int(v)?),
+        set: |c, v| int(v).map(|x| c.last_rows_upserted = x),
     },
     Column {
         name: "last_rows_deleted",
@@ -208,7 +211,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "last_rows_deleted",
         shown: Some(("last_rows_deleted", Shown::Int)),
         get: |c| Value::Int(c.last_rows_deleted),
-        set: |c, v| Some(c.last_rows_deleted = int(v)?),
+        set: |c, v| int(v).map(|x| c.last_rows_deleted = x),
     },
     Column {
         name: "last_run",
@@ -217,7 +220,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "epoch_us(last_run)",
         shown: Some(("last_run", Shown::Timestamp)),
         get: |c| c.last_run.map_or(Value::Null, Value::Int),
-        set: |c, v| Some(c.last_run = opt_int(v)?),
+        set: |c, v| opt_int(v).map(|x| c.last_run = x),
     },
     Column {
         name: "last_duration",
@@ -226,7 +229,7 @@ pub const COLUMNS: [Column; 14] = [
         read: "CAST(epoch(last_duration) * 1000000 AS BIGINT)",
         shown: Some(("last_duration", Shown::Interval)),
         get: |c| Value::Int(c.last_duration),
-        set: |c, v| Some(c.last_duration = int(v)?),
+        set: |c, v| int(v).map(|x| c.last_duration = x),
     },
 ];
 

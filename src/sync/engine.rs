@@ -434,7 +434,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         })?;
         let mut appender = self.session.appender(&table)?;
         let mut n = 0u64;
-        while let Some(chunk) = rows.next() {
+        for chunk in rows.by_ref() {
             n += self.session.append(&mut appender, chunk?)?;
         }
         self.session.close(appender)?;

@@ -46,9 +46,11 @@ pub struct Rows<T> {
     pub rx: mpsc::Receiver<Result<T>>,
 }
 
-impl<T> Rows<T> {
-    /// The next chunk (blocking; call from a thread that is not running the tokio runtime).
-    pub fn next(&mut self) -> Option<Result<T>> {
+/// The chunks, waiting for each (call from a thread that is not running the tokio runtime).
+impl<T> Iterator for Rows<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
         self.rx.blocking_recv()
     }
 }
