@@ -73,16 +73,6 @@ impl OwnedChunk {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
-    /// How many rows it holds.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The chunk itself, for DuckDB's appender; alive as long as `self`.
-    pub fn raw(&self) -> duckdb::ffi::duckdb_data_chunk {
-        self.chunk.get_ptr()
-    }
 }
 
 /// Make `output`'s columns `targets[k]` reference the vectors of `chunk` (no copy; the output keeps

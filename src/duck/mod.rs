@@ -6,6 +6,7 @@ mod args;
 mod catalog_migrate;
 mod chunk;
 mod connection_info;
+mod feed;
 mod fix_types;
 mod incremental_scan;
 mod migration_plan;
@@ -87,7 +88,12 @@ fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::e
     con.register_table_function::<catalog_migrate::SqliteCatalogMigrate>(catalog_migrate::NAME)?;
     // Functions that write to the database run their SQL on a connection of their own, one per
     // database that loaded lakemig (a process-wide one would send every write to the first).
-    let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(side));
+    let feeds = std::sync::Arc::new(feed::Feeds::default());
+    con.register_table_function_with_extra_info::<feed::Feed, _>(feed::NAME, &feeds)?;
+    let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(sync::SyncConnection {
+        con: side,
+        feeds,
+    }));
     con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
     con.register_table_function_with_extra_info::<sync_state::PgSyncState, _>(
         sync_state::NAME,

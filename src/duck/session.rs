@@ -1,9 +1,9 @@
 //! The DuckDB session lakemig writes through: a connection of its own to the database that loaded
 //! it (opened at `LOAD`, one per database, never a process-wide one), used through DuckDB's stable
-//! C API only (every function called here is in `apis/v1/v1.2/v1.2.0.json` of DuckDB 1.5.5's
-//! `header_generation`): `duckdb_query`; `duckdb_prepare` + `duckdb_bind_*` +
-//! `duckdb_execute_prepared` + `duckdb_fetch_chunk`; the appender. Not duckdb-rs's
-//! `Connection::execute`/`query_row`, which use the unstable arrow-result and error-data functions.
+//! C API only (every function called here and in `result.rs` is in `apis/v1/v1.2/v1.2.0.json` of
+//! DuckDB 1.5.5's `header_generation`): `duckdb_query`; `duckdb_prepare` + `duckdb_bind_*` +
+//! `duckdb_execute_prepared` + `duckdb_fetch_chunk`. Not duckdb-rs's `Connection::execute` /
+//! `query_row`, which use the unstable arrow-result and error-data functions.
 //!
 //! Its transactions are its own: a caller's `BEGIN ... ROLLBACK` around a function that writes
 //! through it does not undo what it wrote.
@@ -16,7 +16,6 @@ use duckdb::ffi;
 
 use super::result::{message, QueryResult};
 use crate::sync::session::Value;
-use crate::sync::target::TableRef;
 
 /// lakemig's own connection to one database.
 pub struct SideConnection {
@@ -162,76 +161,5 @@ impl SideConnection {
             return Err(result.error());
         }
         Ok(result)
-    }
-
-    /// An appender to `table` (its columns, in order).
-    pub fn appender(&mut self, table: &TableRef) -> Result<Appender, String> {
-        let (catalog, schema, name) = (
-            cstring(&table.catalog)?,
-            cstring(&table.schema)?,
-            cstring(&table.name)?,
-        );
-        let mut app = Appender(ptr::null_mut());
-        // SAFETY: a live connection and NUL-terminated names; the appender is destroyed by drop.
-        let state = unsafe {
-            ffi::duckdb_appender_create_ext(
-                self.raw,
-                catalog.as_ptr(),
-                schema.as_ptr(),
-                name.as_ptr(),
-                &mut app.0,
-            )
-        };
-        if state != ffi::DuckDBSuccess {
-            return Err(app.error());
-        }
-        Ok(app)
-    }
-}
-
-/// An appender: rows go in chunk by chunk and are inserted when it flushes (every 204,800 rows, and
-/// at [`Appender::close`]). Dropping it without closing destroys it.
-pub struct Appender(ffi::duckdb_appender);
-
-impl Drop for Appender {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: made by `duckdb_appender_create_ext`, destroyed once.
-            unsafe { ffi::duckdb_appender_destroy(&mut self.0) };
-        }
-    }
-}
-
-impl Appender {
-    fn error(&self) -> String {
-        // SAFETY: null or a live appender; the message is copied at once.
-        unsafe { message(ffi::duckdb_appender_error(self.0), "the appender failed") }
-    }
-
-    /// Append a chunk whose columns match the table's.
-    ///
-    /// # Safety
-    /// `chunk` must be a live data chunk.
-    pub unsafe fn append(&mut self, chunk: ffi::duckdb_data_chunk) -> Result<(), String> {
-        if ffi::duckdb_append_data_chunk(self.0, chunk) == ffi::DuckDBSuccess {
-            Ok(())
-        } else {
-            Err(self.error())
-        }
-    }
-
-    /// Flush what is left and close.
-    pub fn close(mut self) -> Result<(), String> {
-        // SAFETY: a live appender; it is destroyed right after (by drop).
-        let state = unsafe { ffi::duckdb_appender_close(self.0) };
-        let out = if state == ffi::DuckDBSuccess {
-            Ok(())
-        } else {
-            Err(self.error())
-        };
-        // SAFETY: destroyed once; drop then sees null.
-        unsafe { ffi::duckdb_appender_destroy(&mut self.0) };
-        self.0 = ptr::null_mut();
-        out
     }
 }

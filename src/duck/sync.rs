@@ -2,7 +2,7 @@
 //! DuckDB or DuckLake table in step with a PostgreSQL table. This file parses the arguments, hands
 //! the engine (`crate::sync`) lakemig's own connection to the database ([`SideConnection`]) and the
 //! PostgreSQL snapshot driven on the runtime, and returns the result row. Every decision is the
-//! engine's; the rows go from the engine's reads straight into DuckDB's appender.
+//! engine's, and so is every read of the source.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -11,9 +11,10 @@ use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::chunk::{self, OwnedChunk};
+use super::feed::{self, Feeds};
 use super::report::Pager;
 use super::rows::Out;
-use super::session::{Appender, SideConnection};
+use super::session::SideConnection;
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{parse_qualified_name, QualifiedName};
@@ -28,8 +29,14 @@ use crate::types::DuckType;
 
 pub const NAME: &str = "pg_sync";
 
-/// lakemig's own connection to the database the function was registered on.
-pub type Side = Arc<Mutex<SideConnection>>;
+/// lakemig's own connection to a database, and the reads waiting for an INSERT on it.
+pub struct SyncConnection {
+    pub con: SideConnection,
+    pub feeds: Arc<Feeds>,
+}
+
+/// What `pg_sync` and `pg_sync_state` of one database share (their extra info).
+pub type Side = Arc<Mutex<SyncConnection>>;
 
 pub struct PgSync;
 
@@ -79,36 +86,35 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
     })
 }
 
-/// The DuckDB database, as the engine's [`Database`]: rows arrive as chunks built on the readers'
-/// threads and go into DuckDB's appender.
-impl Database for SideConnection {
+/// The DuckDB database, as the engine's [`Database`]: a read's chunks (built on the readers'
+/// threads) go into an `INSERT ... SELECT` from [`feed`](super::feed), which DuckDB runs on every
+/// thread.
+impl Database for SyncConnection {
     type Chunk = OwnedChunk;
-    type Appender = Appender;
 
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<OwnedChunk> {
         chunk::to_chunk(&batch, types)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
-        SideConnection::execute(self, sql, params)
+        self.con.execute(sql, params)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
-        SideConnection::query(self, sql, params)
+        self.con.query(sql, params)
     }
 
-    fn appender(&mut self, table: &TableRef) -> Result<Appender, String> {
-        SideConnection::appender(self, table)
-    }
-
-    fn append(&mut self, appender: &mut Appender, chunk: OwnedChunk) -> Result<u64, String> {
-        // SAFETY: `chunk` owns its data chunk and outlives the call; the appender copies the rows.
-        unsafe { appender.append(chunk.raw()) }?;
-        Ok(chunk.len() as u64)
-    }
-
-    fn close(&mut self, appender: Appender) -> Result<(), String> {
-        appender.close()
+    fn insert(&mut self, table: &TableRef, rows: Rows<OwnedChunk>) -> Result<u64, String> {
+        let id = self.feeds.put(rows);
+        let sql = format!(
+            "INSERT INTO {} SELECT * FROM {}({id})",
+            table.quoted(),
+            feed::NAME
+        );
+        let inserted = self.con.execute(&sql, &[]);
+        // Still here if the INSERT failed before its scan began: drop it (its readers stop).
+        drop(self.feeds.take(id));
+        inserted
     }
 }
 
@@ -158,7 +164,7 @@ impl Source for PgSource<'_> {
 pub fn side_connection<'a>(
     init: &'a InitInfo,
     name: &'static str,
-) -> Result<MutexGuard<'a, SideConnection>, Box<dyn std::error::Error>> {
+) -> Result<MutexGuard<'a, SyncConnection>, Box<dyn std::error::Error>> {
     // SAFETY: the extra info was registered as a `Side` in `register` and lives as long as the
     // function (DuckDB frees it when the catalog entry goes).
     let side = unsafe { init.get_extra_info::<Side>().as_ref() }

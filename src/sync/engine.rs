@@ -5,8 +5,8 @@
 //! 2. In ONE DuckDB transaction: create the schema and the checkpoint table, read the checkpoint,
 //!    refuse what would lose data (a target with rows but no checkpoint, another source, another
 //!    cursor), then either
-//!    - bootstrap: create the target from the source's columns and append every row, or
-//!    - increment: append the rows changed since the watermark to a staging table, add new
+//!    - bootstrap: create the target from the source's columns and insert every row, or
+//!    - increment: insert the rows changed since the watermark into a staging table, add new
 //!      columns (and fill them for existing rows), upsert by key, delete rows gone from the source;
 //! 3. compute the new watermark, write the checkpoint, commit.
 
@@ -424,20 +424,15 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         })
     }
 
-    /// Start a read, create `table` with its columns (a temporary table is replaced) and append
-    /// every row to it.
+    /// Start a read, create `table` with its columns (a temporary table is replaced) and insert
+    /// every row into it.
     fn read_into(&mut self, read: &Read, table: TableRef) -> Result<i64> {
-        let mut rows: Rows<S::Chunk> = self.source.read(read, S::to_chunk)?;
+        let rows: Rows<S::Chunk> = self.source.read(read, S::to_chunk)?;
         self.session.run(&Statement::CreateTable {
             table: table.clone(),
             columns: rows.columns.clone(),
         })?;
-        let mut appender = self.session.appender(&table)?;
-        let mut n = 0u64;
-        for chunk in rows.by_ref() {
-            n += self.session.append(&mut appender, chunk?)?;
-        }
-        self.session.close(appender)?;
+        let n = self.session.insert(&table, rows)?;
         Ok(n as i64)
     }
 

@@ -1,13 +1,14 @@
 //! The DuckDB side of a sync, as two small traits.
 //!
 //! [`Session`] is what the engine asks for, in lakemig's terms: describe a table, count its rows,
-//! run a [`Statement`], read and write the checkpoint, append rows. [`Database`] is the little that
-//! `src/duck/` implements over DuckDB's C API (run SQL, query plain values, append chunks);
+//! run a [`Statement`], read and write the checkpoint, insert the rows of a read. [`Database`] is the little that
+//! `src/duck/` implements over DuckDB's C API (run SQL, query plain values, insert a read's rows);
 //! [`SqlSession`] turns any `Database` into a `Session` with the SQL kept here, in `src/sync/`.
 //! Unit tests drive the engine with an in-memory `Session` instead (see `tests.rs`), the way
 //! supabase/etl tests its pipeline against a memory state store.
 
 use super::checkpoint::{self, duck, Checkpoint};
+use super::source::Rows;
 use super::statements::{Statement, Watermark};
 use super::target::{TableRef, Target};
 use crate::error::Result;
@@ -28,25 +29,19 @@ pub enum Value {
 pub trait Database {
     /// Rows in DuckDB's own layout, made by [`Database::to_chunk`] on a reader's thread.
     type Chunk: Send + 'static;
-    /// An open appender.
-    type Appender;
     /// Turn a decoded batch (columns of `types`) into a chunk. Runs on the readers' threads.
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk>;
     /// Run SQL (`?` parameters bound from `params`); the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String>;
     /// Run a query; its rows as plain values.
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
-    fn appender(&mut self, table: &TableRef) -> Result<Self::Appender, String>;
-    /// Append a chunk; the number of rows it held.
-    fn append(&mut self, appender: &mut Self::Appender, chunk: Self::Chunk) -> Result<u64, String>;
-    /// Flush and close; rows not flushed before an error are not in the table.
-    fn close(&mut self, appender: Self::Appender) -> Result<(), String>;
+    /// Insert every row of a read into `table` (whose columns are the read's); how many.
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
 }
 
 /// A borrowed database is a database (the connection lives behind a lock).
 impl<D: Database> Database for &mut D {
     type Chunk = D::Chunk;
-    type Appender = D::Appender;
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk> {
         D::to_chunk(batch, types)
     }
@@ -56,21 +51,14 @@ impl<D: Database> Database for &mut D {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
         (**self).query(sql, params)
     }
-    fn appender(&mut self, table: &TableRef) -> Result<Self::Appender, String> {
-        (**self).appender(table)
-    }
-    fn append(&mut self, appender: &mut Self::Appender, chunk: Self::Chunk) -> Result<u64, String> {
-        (**self).append(appender, chunk)
-    }
-    fn close(&mut self, appender: Self::Appender) -> Result<(), String> {
-        (**self).close(appender)
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String> {
+        (**self).insert(table, rows)
     }
 }
 
 /// What the sync engine needs from the DuckDB database it writes to.
 pub trait Session {
     type Chunk: Send + 'static;
-    type Appender;
     /// See [`Database::to_chunk`].
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk>;
     /// The current catalog and schema.
@@ -87,10 +75,9 @@ pub trait Session {
     fn watermark(&mut self, watermark: &Watermark) -> Result<Option<String>>;
     fn read_checkpoint(&mut self, target: &Target) -> Result<Option<Checkpoint>>;
     fn write_checkpoint(&mut self, target: &Target, checkpoint: &Checkpoint) -> Result<()>;
-    fn appender(&mut self, table: &TableRef) -> Result<Self::Appender>;
-    /// Append a chunk; the number of rows it held.
-    fn append(&mut self, appender: &mut Self::Appender, chunk: Self::Chunk) -> Result<u64>;
-    fn close(&mut self, appender: Self::Appender) -> Result<()>;
+    /// Insert every row of a read into `table`, whose columns are the read's; how many. A read that
+    /// fails fails the insert.
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
 }
 
 /// The real session: a [`Database`] and the SQL that answers each question.
@@ -112,7 +99,6 @@ fn first_int(rows: &[Vec<Value>]) -> i64 {
 
 impl<D: Database> Session for SqlSession<D> {
     type Chunk = D::Chunk;
-    type Appender = D::Appender;
 
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<D::Chunk> {
         D::to_chunk(batch, types)
@@ -228,21 +214,9 @@ impl<D: Database> Session for SqlSession<D> {
         checkpoint::write(&mut self.0, target, c)
     }
 
-    fn appender(&mut self, table: &TableRef) -> Result<D::Appender> {
+    fn insert(&mut self, table: &TableRef, rows: Rows<D::Chunk>) -> Result<u64> {
         self.0
-            .appender(table)
-            .map_err(duck("copying the rows read"))
-    }
-
-    fn append(&mut self, appender: &mut D::Appender, chunk: D::Chunk) -> Result<u64> {
-        self.0
-            .append(appender, chunk)
-            .map_err(duck("copying the rows read"))
-    }
-
-    fn close(&mut self, appender: D::Appender) -> Result<()> {
-        self.0
-            .close(appender)
+            .insert(table, rows)
             .map_err(duck("copying the rows read"))
     }
 }

@@ -99,7 +99,6 @@ fn temp(name: &str) -> TableRef {
 
 impl Session for FakeSession {
     type Chunk = Batch;
-    type Appender = TableRef;
 
     fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Batch> {
         assert_eq!(batch.columns.len(), types.len());
@@ -287,34 +286,30 @@ impl Session for FakeSession {
         Ok(())
     }
 
-    fn appender(&mut self, table: &TableRef) -> Result<TableRef> {
-        self.table_mut(table)?;
-        Ok(table.clone())
-    }
-
-    fn append(&mut self, to: &mut TableRef, batch: Batch) -> Result<u64> {
-        let t = self.table_mut(to)?;
-        assert_eq!(batch.columns.len(), t.columns.len(), "appended chunk shape");
-        for i in 0..batch.len {
-            let row = batch
-                .columns
-                .iter()
-                .map(|c| match (&c.data, c.validity[i]) {
-                    (_, false) => Value::Null,
-                    (ColumnData::I64(v), true) => Value::Int(v[i]),
-                    (ColumnData::Bytes { bytes, offsets }, true) => Value::Text(
-                        String::from_utf8(bytes[offsets[i]..offsets[i + 1]].to_vec()).unwrap(),
-                    ),
-                    (other, _) => panic!("fake: unexpected column {other:?}"),
-                })
-                .collect();
-            t.rows.push(row);
+    fn insert(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
+        let mut n = 0;
+        for batch in rows {
+            let batch = batch?;
+            let t = self.table_mut(to)?;
+            assert_eq!(batch.columns.len(), t.columns.len(), "inserted chunk shape");
+            for i in 0..batch.len {
+                let row = batch
+                    .columns
+                    .iter()
+                    .map(|c| match (&c.data, c.validity[i]) {
+                        (_, false) => Value::Null,
+                        (ColumnData::I64(v), true) => Value::Int(v[i]),
+                        (ColumnData::Bytes { bytes, offsets }, true) => Value::Text(
+                            String::from_utf8(bytes[offsets[i]..offsets[i + 1]].to_vec()).unwrap(),
+                        ),
+                        (other, _) => panic!("fake: unexpected column {other:?}"),
+                    })
+                    .collect();
+                t.rows.push(row);
+            }
+            n += batch.len as u64;
         }
-        Ok(batch.len as u64)
-    }
-
-    fn close(&mut self, _: TableRef) -> Result<()> {
-        Ok(())
+        Ok(n)
     }
 }
 
