@@ -265,7 +265,6 @@ import json, sys
 sys.path.insert(0, {test!r})
 from conftest import duckdb_connect
 con = duckdb_connect({db!r})
-con.execute("SET enable_progress_bar = false")  # a slow run would draw it on stdout, before the JSON
 print("ready", flush=True)
 cur = con.execute("SELECT * FROM pg_sync('{dsn}', 'analytics.subscriptions', batch_size := 2048)")
 row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
