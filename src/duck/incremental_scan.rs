@@ -19,7 +19,6 @@ use crate::types::DuckType;
 
 pub const NAME: &str = "pg_incremental_scan";
 const DEFAULT_BATCH_SIZE: i64 = 10_000;
-const DEFAULT_MAX_CONNECTIONS: i64 = 2;
 
 pub struct PgIncrementalScan;
 
@@ -86,8 +85,13 @@ pub fn request_from_bind(bind: &BindInfo) -> Result<(connect::ConnParams, ScanRe
         _ => None,
     };
     let batch_size = args::named_int(bind, "batch_size", DEFAULT_BATCH_SIZE, 1)? as usize;
-    let max_connections =
-        args::named_int(bind, "max_connections", DEFAULT_MAX_CONNECTIONS, 1)?.min(16) as usize;
+    let max_connections = args::named_int(
+        bind,
+        "max_connections",
+        scan::DEFAULT_MAX_CONNECTIONS as i64,
+        1,
+    )?
+    .min(16) as usize;
     Ok((
         params,
         ScanRequest {
@@ -166,7 +170,12 @@ impl VTab for PgIncrementalScan {
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
         let bind = unsafe { &*init.get_bind_data::<Bind>() };
         let plan = &bind.plan;
-        let lead = bind.client.lock().ok().and_then(|mut c| c.take());
+        let lead = bind
+            .client
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .map(std::sync::Arc::new);
         let ncols = plan.columns.len();
         let mut projection = Vec::new();
         let mut targets = Vec::new();

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures_util::future::join;
 use futures_util::{pin_mut, FutureExt, StreamExt};
@@ -28,6 +29,8 @@ pub const BATCH_ROWS: usize = 2048;
 const BULK_AFTER_BYTES: usize = 1 << 20;
 /// Tables smaller than this many 8 KiB pages are read over one connection.
 const PARALLEL_MIN_PAGES: i64 = 4096;
+/// Connections a full read uses unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2;
 
 /// What kind of value a `since`/`until` bound is (from its DuckDB type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +92,10 @@ pub struct ScanPlan {
     pub batch_size: usize,
     pub max_connections: usize,
     pub snapshot: Option<String>,
+    /// The connection handed to [`start_scan`] is the one that exported `snapshot` and is still
+    /// inside that transaction (a sync's): reads on it neither begin nor end a transaction, so it
+    /// can serve several reads in the same snapshot.
+    pub lead_holds_snapshot: bool,
 }
 
 impl ScanPlan {
@@ -164,8 +171,20 @@ pub async fn open_described(
 /// Plan a read: resolve the table and columns, check the cursor and bounds, choose the types.
 /// Returns the connection it used too, so the read can reuse it instead of connecting again.
 pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPlan, Conn)> {
-    let target = params.target();
     let (client, table, all) = open_described(params, &req.table).await?;
+    let plan = plan_described(&client, params, table, &all, req).await?;
+    Ok((plan, client))
+}
+
+/// [`plan_scan`] for a table already described (`all`: its columns), on `client`.
+pub async fn plan_described(
+    client: &Client,
+    params: &ConnParams,
+    table: Table,
+    all: &[catalog::Column],
+    req: &ScanRequest,
+) -> Result<ScanPlan> {
+    let target = params.target();
     let list = || {
         all.iter()
             .map(|c| c.name.as_str())
@@ -255,7 +274,7 @@ pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPl
                 && matches!(pgtypes::pg_type_to_duck(&c.pg_type).1, Decode::NumericText)
         })
         .collect();
-    let probed = probe_numeric(&client, &table, &unconstrained, &filter, &target).await?;
+    let probed = probe_numeric(client, &table, &unconstrained, &filter, &target).await?;
 
     let mut columns = Vec::with_capacity(chosen.len());
     for c in chosen {
@@ -285,8 +304,9 @@ pub async fn plan_scan(params: &ConnParams, req: &ScanRequest) -> Result<(ScanPl
         batch_size: req.batch_size,
         max_connections: req.max_connections.max(1),
         snapshot: req.snapshot.clone(),
+        lead_holds_snapshot: false,
     };
-    Ok((plan, client))
+    Ok(plan)
 }
 
 /// The type to cast a bound literal to: the cursor's own type, by oid (domains resolved).
@@ -392,7 +412,8 @@ pub struct Scan<T> {
 }
 
 /// Start reading: connect (or reuse `lead`, the planning connection), take the snapshot, start the
-/// readers. Errors in connecting surface here; errors while reading arrive on the channel.
+/// readers. Errors in connecting surface here; errors while reading arrive on the channel. With
+/// `plan.lead_holds_snapshot`, `lead` is already in the snapshot's transaction and stays in it.
 ///
 /// Each reader hands every decoded batch to `convert` before sending it, so work that can happen
 /// off the consumer's thread (DuckDB's, which may be the only one inserting) happens on the
@@ -408,7 +429,7 @@ pub struct Scan<T> {
 pub async fn start_scan<T, F>(
     plan: &ScanPlan,
     projection: &[usize],
-    lead: Option<Conn>,
+    lead: Option<Arc<Conn>>,
     convert: F,
 ) -> Result<Scan<T>>
 where
@@ -419,8 +440,9 @@ where
     let ctx = format!("reading {}", plan.table.quoted());
     let lead = match lead {
         Some(c) if !c.is_closed() => c,
-        _ => open(&plan.params).await?,
+        _ => Arc::new(open(&plan.params).await?),
     };
+    let held = plan.lead_holds_snapshot;
     let begin = match &plan.snapshot {
         Some(s) => begin_in_snapshot(s),
         None => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_string(),
@@ -437,9 +459,11 @@ where
         && matches!(plan.table.relkind, 'r' | 'm')
         && plan.max_connections > 1;
     if can_split {
-        lead.batch_execute(&begin)
-            .await
-            .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+        if !held {
+            lead.batch_execute(&begin)
+                .await
+                .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+        }
         let row = lead
             .query_one(
                 "SELECT CASE WHEN $2 THEN pg_export_snapshot() END, \
@@ -480,9 +504,11 @@ where
             for started in imported {
                 let _ = started.await;
             }
-            lead.batch_execute("COMMIT")
-                .await
-                .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+            if !held {
+                lead.batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| Error::from_pg(e, &ctx, &target))?;
+            }
             return Ok(Scan { rx });
         }
     }
@@ -490,8 +516,8 @@ where
     let sql = copy_sql(plan, projection, None);
     // `future::join` polls in order, so BEGIN goes out before the Parse (`tokio::join!` does not
     // promise an order, and SET TRANSACTION SNAPSHOT must come first).
-    let statement = if can_split {
-        // A table too small to split: its transaction began above.
+    let statement = if can_split || held {
+        // A table too small to split (its transaction began above), or a held snapshot.
         lead.prepare(&sql).await
     } else {
         let (began, statement) = join(lead.batch_execute(&begin), lead.prepare(&sql)).await;
@@ -500,7 +526,10 @@ where
     .map_err(|e| Error::from_pg(e, &ctx, &target))?;
     let (tx, rx) = mpsc::channel(per_reader);
     tokio::spawn(async move {
-        let read = read_copy(&lead, &statement, columns, &tx, &convert, &target, &ctx);
+        let end = !held;
+        let read = read_copy(
+            &lead, &statement, columns, &tx, &convert, &target, &ctx, end,
+        );
         report_end(&tx, read).await;
     });
     Ok(Scan { rx })
@@ -579,16 +608,18 @@ where
                 &self.convert,
                 &self.target,
                 &self.ctx,
+                true,
             )
             .await
         }));
     }
 }
 
-/// Stream one prepared COPY's rows, decoded and converted, into `tx`, then end the (read-only)
-/// transaction. Ending it explicitly matters: a reader's runtime stops with its thread, and a
-/// connection that goes away inside a transaction makes PostgreSQL log "unexpected EOF on client
-/// connection with an open transaction" for every read.
+/// Stream one prepared COPY's rows, decoded and converted, into `tx`, then (`end`) end the
+/// read-only transaction. Ending it explicitly matters: a reader's runtime stops with its thread,
+/// and a connection that goes away inside a transaction makes PostgreSQL log "unexpected EOF on
+/// client connection with an open transaction" for every read.
+#[allow(clippy::too_many_arguments)]
 async fn read_copy<T, F>(
     client: &Conn,
     statement: &Statement,
@@ -597,6 +628,7 @@ async fn read_copy<T, F>(
     convert: &F,
     target: &str,
     ctx: &str,
+    end: bool,
 ) -> Result<()>
 where
     F: Fn(Batch) -> Result<T>,
@@ -632,10 +664,12 @@ where
             return Ok(());
         }
     }
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(|e| Error::from_pg(e, ctx, target))?;
+    if end {
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| Error::from_pg(e, ctx, target))?;
+    }
     Ok(())
 }
 

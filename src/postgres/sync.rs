@@ -1,6 +1,7 @@
-//! The PostgreSQL side of `pg_sync`: one exported snapshot that every read of a sync shares, and the
-//! safe watermark bound taken around it (see `crate::sync` for why).
+//! The PostgreSQL side of `pg_sync`: one exported snapshot that every read of a sync shares, the
+//! safe watermark bound taken around it (see `crate::sync` for why), and the reads in it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{join, join3};
@@ -9,10 +10,12 @@ use tokio_postgres::Row;
 
 use super::catalog::{self, QualifiedName, Table};
 use super::connect::{Conn, ConnParams};
-use super::scan;
+use crate::types::batch::Batch;
+use super::scan::{self, Bound, BoundKind, ScanRequest};
 use crate::error::{Error, Result};
-use crate::sql::quote_ident;
+use crate::sync::source::{Read, Rows, SourceView};
 use crate::sync::CursorKind;
+use crate::types::DuckType;
 
 /// Open transactions in the same database, other than our own: the oldest start, and how many we
 /// cannot see (another role's sessions, without `pg_read_all_stats`).
@@ -23,10 +26,10 @@ const ACTIVITY_SQL: &str = "SELECT min(xact_start), \
      WHERE datname = current_database() AND pid <> pg_backend_pid() \
      AND backend_type = 'client backend' AND (xact_start IS NOT NULL OR state IS NULL)";
 
-/// A sync's view of the source: the exporting transaction stays open (in `client`) until every read
-/// that imports `snapshot` has started.
+/// A sync's view of the source: the exporting transaction stays open (in `client`) for the whole
+/// sync; reads run on `client` itself, or import `snapshot` on connections of their own.
 pub struct SyncSnapshot {
-    pub client: Conn,
+    pub client: Arc<Conn>,
     pub snapshot: String,
     pub table: Table,
     pub columns: Vec<catalog::Column>,
@@ -69,13 +72,13 @@ pub async fn take_snapshot(
             .find(|c| c.name == cursor)
             .ok_or_else(|| Error::UnknownColumn {
                 table: table.quoted(),
-                column: quote_ident(cursor),
+                column: crate::sql::quote_ident(cursor),
                 columns: list(),
             })?;
     let kind = CursorKind::of(&cursor_col.pg_type).ok_or_else(|| {
         Error::argument(format!(
             "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
-            quote_ident(cursor),
+            crate::sql::quote_ident(cursor),
             cursor_col.pg_type.name
         ))
     })?;
@@ -168,7 +171,7 @@ pub async fn take_snapshot(
         ),
     };
     Ok(SyncSnapshot {
-        client,
+        client: Arc::new(client),
         snapshot,
         table,
         columns,
@@ -186,6 +189,69 @@ fn one_row(rows: Vec<Row>) -> Result<Row> {
 }
 
 impl SyncSnapshot {
+    /// What the sync engine sees of the source.
+    pub fn view(&self, params: &ConnParams) -> SourceView {
+        SourceView {
+            name: format!("{}.{}", self.table.schema, self.table.name),
+            quoted: self.table.quoted(),
+            columns: self.columns.iter().map(|c| c.name.clone()).collect(),
+            primary_key: self.primary_key.clone(),
+            bound: self.bound.clone(),
+            bound_reason: self.bound_reason.clone(),
+            server: params.target(),
+        }
+    }
+
+    /// Start a read in this snapshot: planned and (for an incremental or small read) run on the
+    /// snapshot's own connection, inside its transaction; a full read of a large table splits over
+    /// connections that import the snapshot. `read.since` is a watermark as text, compared in the
+    /// cursor's own type. Each batch becomes a `T` through `make` on the reader's thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        params: &ConnParams,
+        cursor: &str,
+        read: &Read,
+        batch_size: usize,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        let req = ScanRequest {
+            table: self.table.qualified(),
+            cursor: cursor.to_string(),
+            since: read.since.as_ref().map(|w| Bound {
+                text: w.clone(),
+                kind: BoundKind::Text,
+                type_name: "VARCHAR".into(),
+            }),
+            until: None,
+            columns: read.columns.clone(),
+            batch_size,
+            max_connections: scan::DEFAULT_MAX_CONNECTIONS,
+            snapshot: Some(self.snapshot.clone()),
+        };
+        let mut plan = scan::plan_described(
+            &self.client,
+            params,
+            self.table.clone(),
+            &self.columns,
+            &req,
+        )
+        .await?;
+        plan.lead_holds_snapshot = true;
+        let columns: Vec<(String, DuckType)> = plan
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.duck_type.clone()))
+            .collect();
+        let types: Vec<DuckType> = columns.iter().map(|(_, t)| t.clone()).collect();
+        let projection: Vec<usize> = (0..columns.len()).collect();
+        let convert = move |batch: Batch| make(batch, &types);
+        let scan = scan::start_scan(&plan, &projection, Some(self.client.clone()), convert).await?;
+        Ok(Rows {
+            columns,
+            rx: scan.rx,
+        })
+    }
+
     /// End the exporting transaction (read-only: nothing to keep).
     pub async fn finish(self, params: &ConnParams) -> Result<()> {
         self.client

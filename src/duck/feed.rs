@@ -1,0 +1,138 @@
+//! `__lakemig_sync_rows(id)`: hands DuckDB the rows of one read that `pg_sync`'s engine started (on
+//! its own snapshot, through `Source::read`), for the `INSERT INTO ... SELECT` its session runs.
+//! Rows are not read here: the function only drains chunks the engine's readers already built, so
+//! DuckDB inserts them on every thread, as from any table function. Called with an id nobody
+//! registered (by hand, say) it is an error.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+
+use super::chunk::{self, OwnedChunk};
+use super::types;
+use crate::sync::source::Rows;
+use crate::types::DuckType;
+
+pub const NAME: &str = "__lakemig_sync_rows";
+
+/// Reads waiting for their INSERT, per database (the function's extra info, shared with the
+/// session that registers them).
+#[derive(Default)]
+pub struct Feeds {
+    next: AtomicU64,
+    pending: Mutex<HashMap<u64, Rows<OwnedChunk>>>,
+}
+
+impl Feeds {
+    /// Register a read; the id to select it by.
+    pub fn put(&self, rows: Rows<OwnedChunk>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id, rows);
+        }
+        id
+    }
+
+    fn columns(&self, id: u64) -> Option<Vec<(String, DuckType)>> {
+        let p = self.pending.lock().ok()?;
+        p.get(&id).map(|r| r.columns.clone())
+    }
+
+    /// Take a read back (its INSERT started, or failed before it could).
+    pub fn take(&self, id: u64) -> Option<Rows<OwnedChunk>> {
+        self.pending.lock().ok()?.remove(&id)
+    }
+}
+
+fn no_rows(id: u64) -> Box<dyn std::error::Error> {
+    format!("{NAME}: no rows registered under id {id} (this function is pg_sync's own)").into()
+}
+
+fn feeds<'a>(ptr: *const Arc<Feeds>) -> Result<&'a Feeds, Box<dyn std::error::Error>> {
+    // SAFETY: the extra info was registered as an `Arc<Feeds>` in `register` and lives as long as
+    // the function.
+    unsafe { ptr.as_ref() }
+        .map(|a| a.as_ref())
+        .ok_or_else(|| format!("{NAME}: internal error: no registry").into())
+}
+
+pub struct Feed;
+
+pub struct Bind {
+    id: u64,
+    columns: usize,
+}
+
+pub struct Init {
+    rows: Mutex<Rows<OwnedChunk>>,
+    targets: Vec<usize>,
+}
+
+impl VTab for Feed {
+    type InitData = Init;
+    type BindData = Bind;
+
+    fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
+        let id = bind.get_parameter(0).to_int64() as u64;
+        let columns = feeds(bind.get_extra_info::<Arc<Feeds>>())?
+            .columns(id)
+            .ok_or_else(|| no_rows(id))?;
+        for (name, ty) in &columns {
+            bind.add_result_column(name, types::logical_type(ty));
+        }
+        Ok(Bind {
+            id,
+            columns: columns.len(),
+        })
+    }
+
+    fn init(init: &InitInfo) -> Result<Init, Box<dyn std::error::Error>> {
+        // SAFETY: DuckDB hands back the bind data this function's bind returned.
+        let bind = unsafe { &*init.get_bind_data::<Bind>() };
+        let rows = feeds(init.get_extra_info::<Arc<Feeds>>())?
+            .take(bind.id)
+            .ok_or_else(|| no_rows(bind.id))?;
+        // A sync's rows have no order to keep: let every DuckDB thread take chunks and insert.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        init.set_max_threads(threads as u64);
+        Ok(Init {
+            rows: Mutex::new(rows),
+            targets: (0..bind.columns).collect(),
+        })
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let init = func.get_init_data();
+        loop {
+            // Hold the lock only to take the next chunk.
+            let next = init
+                .rows
+                .lock()
+                .map_err(|_| format!("{NAME}: poisoned by an earlier failure"))?
+                .next();
+            match next {
+                None => {
+                    output.set_len(0);
+                    return Ok(());
+                }
+                Some(Err(e)) => return Err(e.to_string().into()),
+                // An empty chunk would read as the end: skip it.
+                Some(Ok(c)) if c.is_empty() => continue,
+                Some(Ok(c)) => {
+                    chunk::reference(output, &c, &init.targets);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
+    }
+}

@@ -1,0 +1,460 @@
+//! `pg_sync`'s engine: every decision of a sync, in order, over a [`Session`] (the DuckDB database
+//! written to) and a [`Source`] (the PostgreSQL table read, in one snapshot).
+//!
+//! 1. Resolve the target; take the source's snapshot and the watermark's safe bound.
+//! 2. In ONE DuckDB transaction: create the schema and the checkpoint table, read the checkpoint,
+//!    refuse what would lose data (a target with rows but no checkpoint, another source, another
+//!    cursor), then either
+//!    - bootstrap: create the target from the source's columns and insert every row, or
+//!    - increment: insert the rows changed since the watermark into a staging table, add new
+//!      columns (and fill them for existing rows), upsert by key, delete rows gone from the source;
+//! 3. compute the new watermark, write the checkpoint, commit.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::checkpoint::Checkpoint;
+use super::session::Session;
+use super::source::{Read, Rows, Source, SourceView};
+use super::statements::{cursor_type_of, diff_columns, parquet_path, Statement, Watermark};
+use super::target::{
+    parse_target, resolve_target, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
+};
+use crate::error::{Error, Result};
+use crate::postgres::catalog::QualifiedName;
+use crate::sql::quote_ident;
+use crate::trace::trace;
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub source: QualifiedName,
+    /// The target as written (None: the source table's name in the current schema).
+    pub target: Option<String>,
+    /// The columns that identify a row (None: the source's primary key).
+    pub primary_key: Option<Vec<String>>,
+    pub cursor: String,
+    pub hard_deletes: bool,
+    /// Declare the key as the target's PRIMARY KEY at bootstrap (DuckDB tables only).
+    pub enforce_key: bool,
+    pub parquet_dir: Option<String>,
+    /// How old a transaction hidden from this role may be (see `postgres::sync`).
+    pub blind_window: Duration,
+}
+
+/// What a sync did: the one result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub source: String,
+    pub target: String,
+    pub mode: &'static str,
+    pub rows_upserted: i64,
+    pub rows_deleted: i64,
+    pub columns_added: Vec<String>,
+    pub watermark_before: Option<String>,
+    pub watermark_after: Option<String>,
+    pub watermark_bound: String,
+    pub duration: Duration,
+}
+
+/// Run one sync.
+pub fn run<S: Session, P: Source>(
+    req: &Request,
+    session: &mut S,
+    source: &mut P,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let run_micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let target = resolve(session, req)?;
+    trace(started, "target resolved");
+    let view = source.snapshot(&req.source, &req.cursor, req.blind_window)?;
+    trace(started, "snapshot taken");
+    let mut sync = Sync {
+        req,
+        session,
+        source,
+        target: &target,
+        view: &view,
+        started,
+        run_micros,
+    };
+    let result = sync
+        .session
+        .run(&Statement::Begin)
+        .and_then(|_| match sync.apply() {
+            Ok(mut out) => {
+                trace(started, "applied");
+                sync.session.run(&Statement::Commit)?;
+                trace(started, "committed");
+                out.duration = started.elapsed();
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = sync.session.run(&Statement::Rollback);
+                Err(e)
+            }
+        });
+    for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
+        let _ = sync.session.run(&Statement::DropTable(TableRef::temp(t)));
+    }
+    let _ = sync.source.finish();
+    result
+}
+
+/// Resolve the target name against the attached databases.
+fn resolve<S: Session>(session: &mut S, req: &Request) -> Result<Target> {
+    let text = req
+        .target
+        .clone()
+        .unwrap_or_else(|| req.source.name.clone());
+    let name = parse_target(&text)?;
+    let (cur_cat, cur_schema) = session.current()?;
+    // Only `a.b` needs to know whether `a` is a schema here or an attached catalog.
+    let (schema_here, catalog_there) = match name.parts.as_slice() {
+        [first, _] => (
+            session.schema_exists(&cur_cat, first)?,
+            session.catalog_type(first)?.is_some(),
+        ),
+        _ => (false, false),
+    };
+    let (catalog, schema, table) = resolve_target(
+        &name,
+        &cur_cat,
+        &cur_schema,
+        |_| schema_here,
+        |_| catalog_there,
+    );
+    let kind = session.catalog_type(&catalog)?.ok_or_else(|| {
+        Error::argument(format!(
+            "target {text:?}: no attached database named {}; ATTACH it first or name a table of the current database",
+            quote_ident(&catalog)
+        ))
+    })?;
+    let ducklake = match kind.as_str() {
+        "duckdb" => false,
+        "ducklake" => true,
+        other => {
+            return Err(Error::argument(format!(
+                "target {text:?} is in a {other} database; pg_sync writes to DuckDB and DuckLake databases"
+            )))
+        }
+    };
+    Ok(Target {
+        catalog,
+        schema,
+        name: table,
+        ducklake,
+    })
+}
+
+/// One sync under way.
+struct Sync<'a, S, P> {
+    req: &'a Request,
+    session: &'a mut S,
+    source: &'a mut P,
+    target: &'a Target,
+    view: &'a SourceView,
+    started: Instant,
+    run_micros: i64,
+}
+
+impl<S: Session, P: Source> Sync<'_, S, P> {
+    fn apply(&mut self) -> Result<Outcome> {
+        let (req, target, view) = (self.req, self.target, self.view);
+        let tq = target.quoted();
+        let key = self.key()?;
+        self.session.run(&Statement::CreateSchema {
+            catalog: target.catalog.clone(),
+            schema: target.schema.clone(),
+        })?;
+        self.session
+            .run(&Statement::CreateCheckpointTable(target.clone()))?;
+        let state = self.session.read_checkpoint(target)?;
+        if let Some(s) = &state {
+            if s.source != view.name {
+                return Err(Error::argument(format!(
+                    "target {tq} is kept in step with {} (its checkpoint says so), not {}; choose another target",
+                    s.source, view.name
+                )));
+            }
+            if s.cursor != req.cursor {
+                return Err(Error::argument(format!(
+                    "target {tq} was synced with cursor {}, not {}; pass cursor := '{}' (or drop the target and its checkpoint to start over)",
+                    quote_ident(&s.cursor),
+                    quote_ident(&req.cursor),
+                    s.cursor
+                )));
+            }
+        }
+        trace(self.started, "checkpoint read");
+        let existing = self.session.columns(&target.table())?;
+        let incremental = state.is_some() && !existing.is_empty();
+        if !incremental && !existing.is_empty() {
+            let n = self.session.count_rows(&target.table())?;
+            if n > 0 {
+                return Err(Error::argument(format!(
+                    "target {tq} already exists and holds {n} rows, but has no pg_sync checkpoint; nothing was changed. \
+                     Drop it, or choose another target := '...'"
+                )));
+            }
+        }
+        let watermark_before = match (&state, incremental) {
+            (Some(s), true) => s.watermark.clone(),
+            _ => None,
+        };
+        let (changes, rows_from) = if incremental {
+            (
+                self.increment(&key, &existing, watermark_before.clone())?,
+                TableRef::temp(STAGE_TABLE),
+            )
+        } else {
+            (self.bootstrap(&key, &existing)?, target.table())
+        };
+
+        // The new watermark: never backwards, never past the safe bound (see crate::sync).
+        let watermark_after = self.session.watermark(&Watermark {
+            rows: rows_from,
+            cursor: req.cursor.clone(),
+            cursor_type: changes.cursor_type.clone(),
+            floor: watermark_before.clone(),
+            cap: view.bound.clone(),
+        })?;
+        trace(self.started, "watermark computed");
+        let mode = if incremental {
+            "incremental"
+        } else {
+            "bootstrap"
+        };
+        let (rows_total, runs) = match (&state, incremental) {
+            (Some(s), true) => (s.rows_total + changes.upserted, s.runs + 1),
+            (Some(s), false) => (changes.upserted, s.runs + 1),
+            (None, _) => (changes.upserted, 1),
+        };
+        self.session.write_checkpoint(
+            target,
+            &Checkpoint {
+                target: target.state_key(),
+                source: view.name.clone(),
+                server: view.server.clone(),
+                cursor: req.cursor.clone(),
+                watermark: watermark_after.clone(),
+                watermark_type: changes.cursor_type,
+                primary_key: key,
+                rows_total,
+                runs,
+                last_mode: mode.into(),
+                last_rows_upserted: changes.upserted,
+                last_rows_deleted: changes.deleted,
+                last_run: None,
+                last_duration: self.started.elapsed().as_micros() as i64,
+            },
+        )?;
+        Ok(Outcome {
+            source: view.name.clone(),
+            target: target.display(),
+            mode,
+            rows_upserted: changes.upserted,
+            rows_deleted: changes.deleted,
+            columns_added: changes.added,
+            watermark_before,
+            watermark_after,
+            watermark_bound: view.bound_reason.clone(),
+            duration: self.started.elapsed(),
+        })
+    }
+
+    /// The columns that identify a row: as given, else the source's primary key.
+    fn key(&self) -> Result<Vec<String>> {
+        let view = self.view;
+        let key = match &self.req.primary_key {
+            Some(k) => k.clone(),
+            None if !view.primary_key.is_empty() => view.primary_key.clone(),
+            None => {
+                return Err(Error::argument(format!(
+                    "table {} has no primary key; name the columns that identify a row with primary_key := ['id']",
+                    view.quoted
+                )))
+            }
+        };
+        for k in &key {
+            if !view.columns.contains(k) {
+                return Err(Error::UnknownColumn {
+                    table: view.quoted.clone(),
+                    column: quote_ident(k),
+                    columns: view.columns.join(", "),
+                });
+            }
+        }
+        Ok(key)
+    }
+
+    /// The whole table, read in parallel, straight into the target (a new table, or an empty one
+    /// by column name through a staging table).
+    fn bootstrap(&mut self, key: &[String], existing: &[(String, String)]) -> Result<Changes> {
+        let (target, req) = (self.target, self.req);
+        self.session
+            .run(&Statement::PreserveInsertionOrder(false))?;
+        // A new target is created from the source's columns; an existing empty one is filled by
+        // column name from a staging table.
+        let into = if existing.is_empty() {
+            target.table()
+        } else {
+            TableRef::temp(STAGE_TABLE)
+        };
+        let copied = self.read_into(&Read::default(), into);
+        let copied = copied.and_then(|n| {
+            if !existing.is_empty() {
+                self.session.run(&Statement::InsertByName {
+                    into: target.table(),
+                    from: TableRef::temp(STAGE_TABLE),
+                })?;
+            }
+            Ok(n)
+        });
+        let reset = self.session.run(&Statement::PreserveInsertionOrder(true));
+        let upserted = copied?;
+        reset?;
+        trace(self.started, "copied");
+        let cursor_type = cursor_type_of(&self.session.columns(&target.table())?, &req.cursor)
+            .unwrap_or_else(|| "VARCHAR".into());
+        if req.enforce_key && !target.ducklake && !self.session.has_primary_key(&target.table())? {
+            self.session.run(&Statement::AddPrimaryKey {
+                table: target.table(),
+                key: key.to_vec(),
+            })?;
+        }
+        if let Some(dir) = &req.parquet_dir {
+            self.write_parquet(dir, "bootstrap", target.table())?;
+        }
+        Ok(Changes {
+            upserted,
+            deleted: 0,
+            added: Vec::new(),
+            cursor_type,
+        })
+    }
+
+    /// Stage what changed since the watermark, add new columns, upsert, delete.
+    fn increment(
+        &mut self,
+        key: &[String],
+        existing: &[(String, String)],
+        since: Option<String>,
+    ) -> Result<Changes> {
+        let (target, req) = (self.target, self.req);
+        let tq = target.quoted();
+        let cursor_type = cursor_type_of(existing, &req.cursor).ok_or_else(|| {
+            Error::argument(format!(
+                "the target {tq} has no cursor column {}; it cannot be synced incrementally (drop it to bootstrap again)",
+                quote_ident(&req.cursor)
+            ))
+        })?;
+        let stage = TableRef::temp(STAGE_TABLE);
+        let staged_rows = self.read_into(
+            &Read {
+                columns: None,
+                since,
+            },
+            stage.clone(),
+        )?;
+        trace(self.started, "changed rows staged");
+        let staged = self.session.columns(&stage)?;
+        let added = diff_columns(&tq, &staged, existing)?;
+        for (name, ty) in &added {
+            self.session.run(&Statement::AddColumn {
+                table: target.table(),
+                name: name.clone(),
+                ty: ty.clone(),
+            })?;
+        }
+        let added: Vec<String> = added.into_iter().map(|(n, _)| n).collect();
+        if !added.is_empty() {
+            // Existing rows get the added columns' values too (an added column with a default
+            // does not touch the cursor), read by key in the same snapshot.
+            let columns = [key, &added].concat();
+            self.read_into(
+                &Read {
+                    columns: Some(columns),
+                    since: None,
+                },
+                TableRef::temp(BACKFILL_TABLE),
+            )?;
+            self.session.run(&Statement::Backfill {
+                target: target.clone(),
+                key: key.to_vec(),
+                columns: added.clone(),
+            })?;
+        }
+        let with_pk = !target.ducklake && self.session.has_primary_key(&target.table())?;
+        if staged_rows > 0 {
+            let names = |cols: &[(String, String)]| cols.iter().map(|(n, _)| n.clone()).collect();
+            // The target's columns now: what it had, then what was just added.
+            let target_columns = [names(existing), added.clone()].concat();
+            self.session.run(&Statement::Upsert {
+                target: target.clone(),
+                has_primary_key: with_pk,
+                key: key.to_vec(),
+                target_columns,
+                staged_columns: names(&staged),
+            })?;
+            if let Some(dir) = &req.parquet_dir {
+                self.write_parquet(dir, "incremental", stage)?;
+            }
+        }
+        trace(self.started, "upserted");
+        let mut deleted = 0;
+        if req.hard_deletes {
+            self.read_into(
+                &Read {
+                    columns: Some(key.to_vec()),
+                    since: None,
+                },
+                TableRef::temp(KEYS_TABLE),
+            )?;
+            deleted = self.session.run(&Statement::DeleteMissing {
+                target: target.clone(),
+                key: key.to_vec(),
+            })? as i64;
+        }
+        Ok(Changes {
+            upserted: staged_rows,
+            deleted,
+            added,
+            cursor_type,
+        })
+    }
+
+    /// Start a read, create `table` with its columns (a temporary table is replaced) and insert
+    /// every row into it.
+    fn read_into(&mut self, read: &Read, table: TableRef) -> Result<i64> {
+        let rows: Rows<S::Chunk> = self.source.read(read, S::to_chunk)?;
+        self.session.run(&Statement::CreateTable {
+            table: table.clone(),
+            columns: rows.columns.clone(),
+        })?;
+        let n = self.session.insert(&table, rows)?;
+        Ok(n as i64)
+    }
+
+    fn write_parquet(&mut self, dir: &str, mode: &str, from: TableRef) -> Result<()> {
+        let path = parquet_path(dir, self.target, self.run_micros, mode);
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::Io {
+                path: parent.display().to_string(),
+                reason: format!("cannot create the parquet_dir folder: {e}"),
+            })?;
+        }
+        self.session.run(&Statement::CopyToParquet { from, path })?;
+        Ok(())
+    }
+}
+
+/// What the bootstrap or increment changed.
+struct Changes {
+    upserted: i64,
+    deleted: i64,
+    added: Vec<String>,
+    /// The cursor column's DuckDB type in the target.
+    cursor_type: String,
+}

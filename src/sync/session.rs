@@ -1,0 +1,222 @@
+//! The DuckDB side of a sync, as two small traits.
+//!
+//! [`Session`] is what the engine asks for, in lakemig's terms: describe a table, count its rows,
+//! run a [`Statement`], read and write the checkpoint, insert the rows of a read. [`Database`] is the little that
+//! `src/duck/` implements over DuckDB's C API (run SQL, query plain values, insert a read's rows);
+//! [`SqlSession`] turns any `Database` into a `Session` with the SQL kept here, in `src/sync/`.
+//! Unit tests drive the engine with an in-memory `Session` instead (see `tests.rs`), the way
+//! supabase/etl tests its pipeline against a memory state store.
+
+use super::checkpoint::{self, duck, Checkpoint};
+use super::source::Rows;
+use super::statements::{Statement, Watermark};
+use super::target::{TableRef, Target};
+use crate::error::Result;
+use crate::types::batch::Batch;
+use crate::types::DuckType;
+
+/// A plain value going into or coming out of DuckDB.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    TextList(Vec<String>),
+}
+
+/// A DuckDB connection, as `src/duck/` provides it. Errors are DuckDB's message.
+pub trait Database {
+    /// Rows in DuckDB's own layout, made by [`Database::to_chunk`] on a reader's thread.
+    type Chunk: Send + 'static;
+    /// Turn a decoded batch (columns of `types`) into a chunk. Runs on the readers' threads.
+    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk>;
+    /// Run SQL (`?` parameters bound from `params`); the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String>;
+    /// Run a query; its rows as plain values.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
+    /// Insert every row of a read into `table` (whose columns are the read's); how many.
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
+}
+
+/// A borrowed database is a database (the connection lives behind a lock).
+impl<D: Database> Database for &mut D {
+    type Chunk = D::Chunk;
+    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk> {
+        D::to_chunk(batch, types)
+    }
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
+        (**self).execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        (**self).query(sql, params)
+    }
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String> {
+        (**self).insert(table, rows)
+    }
+}
+
+/// What the sync engine needs from the DuckDB database it writes to.
+pub trait Session {
+    type Chunk: Send + 'static;
+    /// See [`Database::to_chunk`].
+    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Self::Chunk>;
+    /// The current catalog and schema.
+    fn current(&mut self) -> Result<(String, String)>;
+    /// The type of an attached catalog (`duckdb`, `ducklake`, ...), None when not attached.
+    fn catalog_type(&mut self, catalog: &str) -> Result<Option<String>>;
+    fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool>;
+    /// A table's columns, `(name, DuckDB type)` in order; empty when there is no such table.
+    fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>>;
+    fn count_rows(&mut self, table: &TableRef) -> Result<i64>;
+    fn has_primary_key(&mut self, table: &TableRef) -> Result<bool>;
+    /// Run a statement; the number of rows it changed.
+    fn run(&mut self, statement: &Statement) -> Result<u64>;
+    fn watermark(&mut self, watermark: &Watermark) -> Result<Option<String>>;
+    fn read_checkpoint(&mut self, target: &Target) -> Result<Option<Checkpoint>>;
+    fn write_checkpoint(&mut self, target: &Target, checkpoint: &Checkpoint) -> Result<()>;
+    /// Insert every row of a read into `table`, whose columns are the read's; how many. A read that
+    /// fails fails the insert.
+    fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
+}
+
+/// The real session: a [`Database`] and the SQL that answers each question.
+pub struct SqlSession<D>(pub D);
+
+fn text(row: &[Value], i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn first_int(rows: &[Vec<Value>]) -> i64 {
+    match rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) => *n,
+        _ => 0,
+    }
+}
+
+impl<D: Database> Session for SqlSession<D> {
+    type Chunk = D::Chunk;
+
+    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<D::Chunk> {
+        D::to_chunk(batch, types)
+    }
+
+    fn current(&mut self) -> Result<(String, String)> {
+        let rows = self
+            .0
+            .query("SELECT current_database(), current_schema()", &[])
+            .map_err(duck("resolving the target"))?;
+        let row = rows.first().map(Vec::as_slice).unwrap_or_default();
+        Ok((
+            text(row, 0).unwrap_or_default(),
+            text(row, 1).unwrap_or_default(),
+        ))
+    }
+
+    fn catalog_type(&mut self, catalog: &str) -> Result<Option<String>> {
+        let rows = self
+            .0
+            .query(
+                "SELECT type FROM duckdb_databases() WHERE database_name = ?",
+                &[Value::Text(catalog.into())],
+            )
+            .map_err(duck("resolving the target"))?;
+        Ok(rows.first().and_then(|r| text(r, 0)))
+    }
+
+    fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool> {
+        let rows = self
+            .0
+            .query(
+                "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
+                &[Value::Text(catalog.into()), Value::Text(schema.into())],
+            )
+            .map_err(duck("resolving the target"))?;
+        Ok(first_int(&rows) > 0)
+    }
+
+    fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .0
+            .query(
+                "SELECT column_name, data_type FROM duckdb_columns() \
+                 WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                &[
+                    Value::Text(table.catalog.clone()),
+                    Value::Text(table.schema.clone()),
+                    Value::Text(table.name.clone()),
+                ],
+            )
+            .map_err(duck("reading the target's columns"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    text(r, 0).unwrap_or_default(),
+                    text(r, 1).unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn count_rows(&mut self, table: &TableRef) -> Result<i64> {
+        let rows = self
+            .0
+            .query(&format!("SELECT count(*) FROM {}", table.quoted()), &[])
+            .map_err(duck("counting the target's rows"))?;
+        Ok(first_int(&rows))
+    }
+
+    fn has_primary_key(&mut self, table: &TableRef) -> Result<bool> {
+        let rows = self
+            .0
+            .query(
+                "SELECT count(*) FROM duckdb_constraints() WHERE database_name = ? AND schema_name = ? \
+                 AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                &[
+                    Value::Text(table.catalog.clone()),
+                    Value::Text(table.schema.clone()),
+                    Value::Text(table.name.clone()),
+                ],
+            )
+            .map_err(duck("reading the target's constraints"))?;
+        Ok(first_int(&rows) > 0)
+    }
+
+    fn run(&mut self, statement: &Statement) -> Result<u64> {
+        let mut changed = 0;
+        for sql in statement.sql() {
+            changed = self
+                .0
+                .execute(&sql, &[])
+                .map_err(duck(statement.context()))?;
+        }
+        Ok(changed)
+    }
+
+    fn watermark(&mut self, w: &Watermark) -> Result<Option<String>> {
+        let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+        let rows = self
+            .0
+            .query(&w.sql(), &[opt(&w.floor), opt(&w.cap)])
+            .map_err(duck("computing the new watermark"))?;
+        Ok(rows.first().and_then(|r| text(r, 0)))
+    }
+
+    fn read_checkpoint(&mut self, target: &Target) -> Result<Option<Checkpoint>> {
+        checkpoint::read(&mut self.0, target)
+    }
+
+    fn write_checkpoint(&mut self, target: &Target, c: &Checkpoint) -> Result<()> {
+        checkpoint::write(&mut self.0, target, c)
+    }
+
+    fn insert(&mut self, table: &TableRef, rows: Rows<D::Chunk>) -> Result<u64> {
+        self.0
+            .insert(table, rows)
+            .map_err(duck("copying the rows read"))
+    }
+}

@@ -1,0 +1,885 @@
+//! The engine driven by an in-memory session and source: tables, rows and checkpoints kept in
+//! maps, statements recorded, transactions undone on rollback. They check the engine's decisions
+//! (mode, refusals, statements, watermark, checkpoint), not DuckDB's behaviour, which the pytest
+//! suite checks against the real thing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::checkpoint::Checkpoint;
+use super::engine::{run, Outcome, Request};
+use super::session::{Session, Value};
+use super::source::{Read, Rows, Source, SourceView};
+use super::statements::{Statement, Watermark};
+use super::target::{TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE};
+use crate::error::{Error, Result};
+use crate::postgres::catalog::QualifiedName;
+use crate::types::batch::{Batch, Column, ColumnData};
+use crate::types::DuckType;
+
+/// A table in memory: columns `(name, DuckDB type)` and rows of plain values.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Table {
+    columns: Vec<(String, String)>,
+    rows: Vec<Vec<Value>>,
+    primary_key: bool,
+}
+
+impl Table {
+    fn col(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    fn key_of(&self, row: &[Value], key: &[String]) -> Vec<Value> {
+        key.iter()
+            .map(|k| self.col(k).map_or(Value::Null, |i| row[i].clone()))
+            .collect()
+    }
+}
+
+/// What a transaction can undo.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct State {
+    tables: BTreeMap<(String, String, String), Table>,
+    checkpoints: BTreeMap<(String, String), Checkpoint>,
+}
+
+fn key(t: &TableRef) -> (String, String, String) {
+    (t.catalog.clone(), t.schema.clone(), t.name.clone())
+}
+
+#[derive(Debug, Default)]
+struct FakeSession {
+    /// Attached catalogs and their types.
+    catalogs: BTreeMap<String, String>,
+    state: State,
+    saved: Option<State>,
+    /// Every statement run, in order.
+    log: Vec<Statement>,
+    watermarks: Vec<Watermark>,
+}
+
+impl FakeSession {
+    fn new() -> Self {
+        let mut s = FakeSession::default();
+        s.catalogs.insert("db".into(), "duckdb".into());
+        s.catalogs.insert("lake".into(), "ducklake".into());
+        s
+    }
+
+    fn table(&self, name: &str) -> Option<&Table> {
+        self.state
+            .tables
+            .get(&("db".into(), "main".into(), name.into()))
+    }
+
+    fn table_mut(&mut self, t: &TableRef) -> Result<&mut Table> {
+        self.state
+            .tables
+            .get_mut(&key(t))
+            .ok_or_else(|| Error::argument(format!("fake: no table {}", t.quoted())))
+    }
+
+    fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.state.checkpoints.values().next()
+    }
+
+    fn ran(&self, pred: impl Fn(&Statement) -> bool) -> bool {
+        self.log.iter().any(pred)
+    }
+}
+
+fn temp(name: &str) -> TableRef {
+    TableRef::temp(name)
+}
+
+impl Session for FakeSession {
+    type Chunk = Batch;
+
+    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<Batch> {
+        assert_eq!(batch.columns.len(), types.len());
+        Ok(batch)
+    }
+
+    fn current(&mut self) -> Result<(String, String)> {
+        Ok(("db".into(), "main".into()))
+    }
+
+    fn catalog_type(&mut self, catalog: &str) -> Result<Option<String>> {
+        Ok(self.catalogs.get(catalog).cloned())
+    }
+
+    fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool> {
+        Ok(schema == "main"
+            || self
+                .state
+                .tables
+                .keys()
+                .any(|(c, s, _)| c == catalog && s == schema))
+    }
+
+    fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .state
+            .tables
+            .get(&key(table))
+            .map(|t| t.columns.clone())
+            .unwrap_or_default())
+    }
+
+    fn count_rows(&mut self, table: &TableRef) -> Result<i64> {
+        Ok(self.table_mut(table)?.rows.len() as i64)
+    }
+
+    fn has_primary_key(&mut self, table: &TableRef) -> Result<bool> {
+        Ok(self.table_mut(table)?.primary_key)
+    }
+
+    fn run(&mut self, st: &Statement) -> Result<u64> {
+        self.log.push(st.clone());
+        let mut changed = 0;
+        match st {
+            Statement::Begin => self.saved = Some(self.state.clone()),
+            Statement::Commit => self.saved = None,
+            Statement::Rollback => {
+                if let Some(s) = self.saved.take() {
+                    self.state = s;
+                }
+            }
+            Statement::CreateTable { table, columns } => {
+                if table.catalog != "temp" && self.state.tables.contains_key(&key(table)) {
+                    return Err(Error::argument("fake: table exists"));
+                }
+                let columns = columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.to_string()))
+                    .collect();
+                self.state.tables.insert(
+                    key(table),
+                    Table {
+                        columns,
+                        ..Table::default()
+                    },
+                );
+            }
+            Statement::InsertByName { into, from } => {
+                let from = self.table_mut(from)?.clone();
+                let into = self.table_mut(into)?;
+                for row in &from.rows {
+                    let new = (into.columns.clone().iter())
+                        .map(|(n, _)| from.col(n).map_or(Value::Null, |i| row[i].clone()))
+                        .collect();
+                    into.rows.push(new);
+                }
+            }
+            Statement::AddColumn { table, name, ty } => {
+                let t = self.table_mut(table)?;
+                t.columns.push((name.clone(), ty.clone()));
+                t.rows.iter_mut().for_each(|r| r.push(Value::Null));
+            }
+            Statement::AddPrimaryKey { table, .. } => self.table_mut(table)?.primary_key = true,
+            Statement::Backfill {
+                target,
+                key: k,
+                columns,
+            } => {
+                let b = self.table_mut(&temp(BACKFILL_TABLE))?.clone();
+                let t = self.table_mut(&target.table())?;
+                let t2 = t.clone();
+                for row in t.rows.iter_mut() {
+                    let want = t2.key_of(row, k);
+                    if let Some(src) = b.rows.iter().find(|r| b.key_of(r, k) == want) {
+                        for c in columns {
+                            row[t2.col(c).unwrap()] = src[b.col(c).unwrap()].clone();
+                        }
+                    }
+                }
+            }
+            Statement::Upsert {
+                target,
+                key: k,
+                target_columns,
+                ..
+            } => {
+                let stage = self.table_mut(&temp(STAGE_TABLE))?.clone();
+                let t = self.table_mut(&target.table())?;
+                assert_eq!(
+                    target_columns,
+                    &t.columns.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
+                );
+                for row in &stage.rows {
+                    let want = stage.key_of(row, k);
+                    let t2 = t.clone();
+                    t.rows.retain(|r| t2.key_of(r, k) != want);
+                    let new = (t2.columns.iter())
+                        .map(|(n, _)| stage.col(n).map_or(Value::Null, |i| row[i].clone()))
+                        .collect();
+                    t.rows.push(new);
+                    changed += 1;
+                }
+            }
+            Statement::DeleteMissing { target, key: k } => {
+                let keys = self.table_mut(&temp(KEYS_TABLE))?.clone();
+                let t = self.table_mut(&target.table())?;
+                let t2 = t.clone();
+                let before = t.rows.len();
+                t.rows.retain(|r| {
+                    keys.rows
+                        .iter()
+                        .any(|kr| keys.key_of(kr, k) == t2.key_of(r, k))
+                });
+                changed = (before - t.rows.len()) as u64;
+            }
+            Statement::DropTable(t) => {
+                self.state.tables.remove(&key(t));
+            }
+            Statement::PreserveInsertionOrder(_)
+            | Statement::CreateSchema { .. }
+            | Statement::CreateCheckpointTable(_)
+            | Statement::CopyToParquet { .. } => {}
+        }
+        Ok(changed)
+    }
+
+    fn watermark(&mut self, w: &Watermark) -> Result<Option<String>> {
+        self.watermarks.push(w.clone());
+        let t = self.table_mut(&w.rows)?;
+        let c = t.col(&w.cursor).unwrap();
+        let max = t
+            .rows
+            .iter()
+            .filter_map(|r| match r[c] {
+                Value::Int(i) => Some(i),
+                _ => None,
+            })
+            .max();
+        let num = |v: &Option<String>| v.as_ref().map(|s| s.parse::<i64>().unwrap());
+        let (floor, cap) = (num(&w.floor), num(&w.cap));
+        let out = match max {
+            None => floor,
+            Some(m) => {
+                let capped = cap.map_or(m, |c| m.min(c));
+                Some(floor.map_or(capped, |f| f.max(capped)))
+            }
+        };
+        Ok(out.map(|v| v.to_string()))
+    }
+
+    fn read_checkpoint(&mut self, target: &Target) -> Result<Option<Checkpoint>> {
+        Ok(self
+            .state
+            .checkpoints
+            .get(&(target.catalog.clone(), target.state_key()))
+            .cloned())
+    }
+
+    fn write_checkpoint(&mut self, target: &Target, c: &Checkpoint) -> Result<()> {
+        let mut c = c.clone();
+        c.last_run = Some(1);
+        self.state
+            .checkpoints
+            .insert((target.catalog.clone(), target.state_key()), c);
+        Ok(())
+    }
+
+    fn insert(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
+        let mut n = 0;
+        for batch in rows {
+            let batch = batch?;
+            let t = self.table_mut(to)?;
+            assert_eq!(batch.columns.len(), t.columns.len(), "inserted chunk shape");
+            for i in 0..batch.len {
+                let row = batch
+                    .columns
+                    .iter()
+                    .map(|c| match (&c.data, c.validity[i]) {
+                        (_, false) => Value::Null,
+                        (ColumnData::I64(v), true) => Value::Int(v[i]),
+                        (ColumnData::Bytes { bytes, offsets }, true) => Value::Text(
+                            String::from_utf8(bytes[offsets[i]..offsets[i + 1]].to_vec()).unwrap(),
+                        ),
+                        (other, _) => panic!("fake: unexpected column {other:?}"),
+                    })
+                    .collect();
+                t.rows.push(row);
+            }
+            n += batch.len as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// A source table in memory (BIGINT and VARCHAR columns), read in batches of two rows.
+struct FakeSource {
+    columns: Vec<(String, DuckType)>,
+    rows: Vec<Vec<Value>>,
+    primary_key: Vec<String>,
+    bound: Option<String>,
+    cursor: String,
+    reads: Vec<Read>,
+    /// Fail the next read after its first batch.
+    fail_read: bool,
+    snapped: bool,
+    finished: bool,
+}
+
+impl FakeSource {
+    /// `analytics.subs (id BIGINT PRIMARY KEY, name VARCHAR, v BIGINT)`, rows v = 1..=n.
+    fn new(n: i64) -> Self {
+        FakeSource {
+            columns: vec![
+                ("id".into(), DuckType::BigInt),
+                ("name".into(), DuckType::Varchar),
+                ("v".into(), DuckType::BigInt),
+            ],
+            rows: (1..=n)
+                .map(|i| vec![Value::Int(i), Value::Text(format!("n{i}")), Value::Int(i)])
+                .collect(),
+            primary_key: vec!["id".into()],
+            bound: None,
+            cursor: String::new(),
+            reads: Vec::new(),
+            fail_read: false,
+            snapped: false,
+            finished: false,
+        }
+    }
+
+    fn col(&self, name: &str) -> usize {
+        self.columns.iter().position(|(n, _)| n == name).unwrap()
+    }
+
+    /// Change row `id`: set column `name` and move its cursor to `v`.
+    fn update(&mut self, id: i64, name: &str, value: Value, v: i64) {
+        let (c, vc) = (self.col(name), self.col("v"));
+        let row = self
+            .rows
+            .iter_mut()
+            .find(|r| r[0] == Value::Int(id))
+            .unwrap();
+        row[c] = value;
+        row[vc] = Value::Int(v);
+    }
+
+    fn insert(&mut self, id: i64, v: i64) {
+        let mut row = vec![Value::Null; self.columns.len()];
+        row[0] = Value::Int(id);
+        row[self.col("name")] = Value::Text(format!("n{id}"));
+        row[self.col("v")] = Value::Int(v);
+        self.rows.push(row);
+    }
+
+    fn add_column(&mut self, name: &str, ty: DuckType, fill: impl Fn(i64) -> Value) {
+        self.columns.push((name.into(), ty));
+        for row in self.rows.iter_mut() {
+            let Value::Int(id) = row[0] else { panic!() };
+            row.push(fill(id));
+        }
+    }
+
+    fn drop_column(&mut self, name: &str) {
+        let c = self.col(name);
+        self.columns.remove(c);
+        self.rows.iter_mut().for_each(|r| {
+            r.remove(c);
+        });
+    }
+}
+
+fn batch(rows: &[Vec<Value>], types: &[DuckType]) -> Batch {
+    let columns = types
+        .iter()
+        .enumerate()
+        .map(|(c, ty)| {
+            let validity = rows.iter().map(|r| r[c] != Value::Null).collect();
+            let data = match ty {
+                DuckType::BigInt => ColumnData::I64(
+                    rows.iter()
+                        .map(|r| match r[c] {
+                            Value::Int(i) => i,
+                            _ => 0,
+                        })
+                        .collect(),
+                ),
+                _ => {
+                    let (mut bytes, mut offsets) = (Vec::new(), vec![0]);
+                    for r in rows {
+                        if let Value::Text(s) = &r[c] {
+                            bytes.extend_from_slice(s.as_bytes());
+                        }
+                        offsets.push(bytes.len());
+                    }
+                    ColumnData::Bytes { bytes, offsets }
+                }
+            };
+            Column { validity, data }
+        })
+        .collect();
+    Batch {
+        len: rows.len(),
+        columns,
+    }
+}
+
+impl Source for FakeSource {
+    fn snapshot(&mut self, table: &QualifiedName, cursor: &str, _: Duration) -> Result<SourceView> {
+        assert_eq!(table.name, "subs");
+        self.cursor = cursor.into();
+        self.snapped = true;
+        Ok(SourceView {
+            name: "analytics.subs".into(),
+            quoted: "\"analytics\".\"subs\"".into(),
+            columns: self.columns.iter().map(|(n, _)| n.clone()).collect(),
+            primary_key: self.primary_key.clone(),
+            bound: self.bound.clone(),
+            bound_reason: "sync start".into(),
+            server: "pg:5432/app as user \"u\"".into(),
+        })
+    }
+
+    fn read<T: Send + 'static>(
+        &mut self,
+        read: &Read,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        self.reads.push(read.clone());
+        let picked: Vec<usize> = match &read.columns {
+            None => (0..self.columns.len()).collect(),
+            Some(names) => names.iter().map(|n| self.col(n)).collect(),
+        };
+        let cursor = self.col(&self.cursor);
+        let since = read.since.as_ref().map(|s| s.parse::<i64>().unwrap());
+        let rows: Vec<Vec<Value>> = (self.rows.iter())
+            .filter(|r| match (since, &r[cursor]) {
+                (Some(s), Value::Int(v)) => *v > s,
+                (Some(_), _) => false,
+                (None, _) => true,
+            })
+            .map(|r| picked.iter().map(|&c| r[c].clone()).collect())
+            .collect();
+        let columns: Vec<(String, DuckType)> =
+            picked.iter().map(|&c| self.columns[c].clone()).collect();
+        let types: Vec<DuckType> = columns.iter().map(|(_, t)| t.clone()).collect();
+        let (tx, rx) = mpsc::channel(rows.len() + 2);
+        for (i, part) in rows.chunks(2).enumerate() {
+            if self.fail_read && i == 1 {
+                let _ = tx.try_send(Err(Error::argument("connection lost")));
+                break;
+            }
+            let _ = tx.try_send(make(batch(part, &types), &types));
+        }
+        self.fail_read = false;
+        Ok(Rows { columns, rx })
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+}
+
+fn request() -> Request {
+    Request {
+        source: QualifiedName {
+            schema: Some("analytics".into()),
+            name: "subs".into(),
+        },
+        target: None,
+        primary_key: None,
+        cursor: "v".into(),
+        hard_deletes: false,
+        enforce_key: false,
+        parquet_dir: None,
+        blind_window: Duration::from_secs(900),
+    }
+}
+
+fn sync(session: &mut FakeSession, source: &mut FakeSource, req: &Request) -> Result<Outcome> {
+    session.log.clear();
+    session.watermarks.clear();
+    source.reads.clear();
+    let out = run(req, session, source);
+    assert_eq!(
+        source.finished, source.snapped,
+        "a snapshot taken is always ended"
+    );
+    (source.finished, source.snapped) = (false, false);
+    // Nothing is left of the work tables, and no transaction stays open.
+    for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
+        assert!(!session.state.tables.contains_key(&key(&temp(t))));
+    }
+    assert!(session.saved.is_none());
+    out
+}
+
+fn ids(t: &Table) -> Vec<Vec<Value>> {
+    let mut rows = t.rows.clone();
+    rows.sort_by_key(|r| match r[0] {
+        Value::Int(i) => i,
+        _ => 0,
+    });
+    rows
+}
+
+#[test]
+fn bootstrap_copies_every_row_and_writes_the_checkpoint() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(
+        (o.mode, o.rows_upserted, o.rows_deleted),
+        ("bootstrap", 5, 0)
+    );
+    assert_eq!(o.target, "db.main.subs");
+    assert_eq!(
+        (o.watermark_before, o.watermark_after),
+        (None, Some("5".into()))
+    );
+    assert_eq!(src.reads, vec![Read::default()]);
+    // The target is created from the read's own columns, then filled: five rows in three chunks.
+    let t = s.table("subs").unwrap();
+    assert_eq!(t.columns[1], ("name".into(), "VARCHAR".into()));
+    assert_eq!(ids(t), src.rows);
+    let pos = |want: &Statement| s.log.iter().position(|x| x == want).unwrap();
+    let create = Statement::CreateTable {
+        table: TableRef {
+            catalog: "db".into(),
+            schema: "main".into(),
+            name: "subs".into(),
+        },
+        columns: src.columns.clone(),
+    };
+    assert!(pos(&Statement::Begin) < pos(&Statement::PreserveInsertionOrder(false)));
+    assert!(pos(&Statement::PreserveInsertionOrder(false)) < pos(&create));
+    assert!(pos(&create) < pos(&Statement::PreserveInsertionOrder(true)));
+    assert!(pos(&Statement::PreserveInsertionOrder(true)) < pos(&Statement::Commit));
+    assert!(!s.ran(|x| matches!(x, Statement::AddPrimaryKey { .. })));
+    // The watermark is the largest cursor in the target, with no floor.
+    assert_eq!(s.watermarks[0].rows.name, "subs");
+    assert_eq!(s.watermarks[0].floor, None);
+    let c = s.checkpoint().unwrap();
+    assert_eq!(
+        (c.source.as_str(), c.cursor.as_str(), c.watermark.as_deref()),
+        ("analytics.subs", "v", Some("5"))
+    );
+    assert_eq!(
+        (c.rows_total, c.runs, c.last_mode.as_str()),
+        (5, 1, "bootstrap")
+    );
+    assert_eq!(
+        (c.primary_key.clone(), c.watermark_type.as_str()),
+        (vec!["id".to_string()], "BIGINT")
+    );
+    assert_eq!(c.target, "\"main\".\"subs\"");
+    assert_eq!(c.server, "pg:5432/app as user \"u\"");
+}
+
+#[test]
+fn incremental_reads_since_the_watermark_and_upserts_by_key() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    src.update(2, "name", Value::Text("changed".into()), 6);
+    src.insert(6, 7);
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!((o.mode, o.rows_upserted), ("incremental", 2));
+    assert_eq!(
+        (o.watermark_before.as_deref(), o.watermark_after.as_deref()),
+        (Some("5"), Some("7"))
+    );
+    assert_eq!(
+        src.reads,
+        vec![Read {
+            columns: None,
+            since: Some("5".into())
+        }]
+    );
+    assert_eq!(ids(s.table("subs").unwrap()), src.rows);
+    assert!(s.ran(|x| matches!(
+        x,
+        Statement::Upsert {
+            has_primary_key: false,
+            ..
+        }
+    )));
+    // The watermark comes from the staged rows, never below the last one.
+    assert_eq!(s.watermarks[0].rows, temp(STAGE_TABLE));
+    assert_eq!(s.watermarks[0].floor.as_deref(), Some("5"));
+    let c = s.checkpoint().unwrap();
+    assert_eq!((c.rows_total, c.runs, c.last_rows_upserted), (7, 2, 2));
+    assert_eq!(c.last_mode, "incremental");
+}
+
+#[test]
+fn nothing_changed_keeps_the_watermark() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    let before = s.table("subs").cloned();
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(
+        (o.mode, o.rows_upserted, o.rows_deleted),
+        ("incremental", 0, 0)
+    );
+    assert_eq!(o.watermark_after, o.watermark_before);
+    assert!(!s.ran(|x| matches!(x, Statement::Upsert { .. })));
+    assert_eq!(s.table("subs").cloned(), before);
+    assert_eq!(s.checkpoint().unwrap().runs, 2);
+}
+
+#[test]
+fn watermark_stops_at_the_bound_and_never_goes_back() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    // An open transaction in PostgreSQL: the watermark stays below it, so its rows are read later.
+    src.bound = Some("3".into());
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(o.watermark_after.as_deref(), Some("3"));
+    assert_eq!(s.watermarks[0].cap.as_deref(), Some("3"));
+    // The next sync re-reads what lies above it; upserting the same rows again changes nothing.
+    src.bound = None;
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(src.reads[0].since.as_deref(), Some("3"));
+    assert_eq!(
+        (o.rows_upserted, o.watermark_after.as_deref()),
+        (2, Some("5"))
+    );
+    assert_eq!(ids(s.table("subs").unwrap()), src.rows);
+    // A bound below the last watermark does not move it back.
+    src.insert(6, 9);
+    src.bound = Some("4".into());
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(
+        (o.rows_upserted, o.watermark_after.as_deref()),
+        (1, Some("5"))
+    );
+}
+
+#[test]
+fn an_added_column_is_added_and_filled_for_every_row() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    src.add_column("region", DuckType::Varchar, |id| {
+        Value::Text(format!("r{id}"))
+    });
+    src.update(3, "name", Value::Text("x".into()), 6);
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(
+        (o.rows_upserted, o.columns_added.clone()),
+        (1, vec!["region".to_string()])
+    );
+    assert!(s.ran(|x| matches!(x, Statement::AddColumn { name, ty, .. } if name == "region" && ty == "VARCHAR")));
+    // The added column's values for rows that did not change come from a read by key.
+    assert_eq!(
+        src.reads[1],
+        Read {
+            columns: Some(vec!["id".into(), "region".into()]),
+            since: None
+        }
+    );
+    assert_eq!(ids(s.table("subs").unwrap()), src.rows);
+}
+
+#[test]
+fn a_dropped_column_stays_and_is_null_for_changed_rows() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    src.drop_column("name");
+    src.update(4, "id", Value::Int(4), 6);
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!((o.rows_upserted, o.columns_added.len()), (1, 0));
+    let t = ids(s.table("subs").unwrap());
+    assert_eq!(t[3], vec![Value::Int(4), Value::Null, Value::Int(6)]);
+    assert_eq!(t[0][1], Value::Text("n1".into()));
+}
+
+#[test]
+fn a_column_that_changed_type_is_refused_and_nothing_changes() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    let before = s.state.clone();
+    src.drop_column("name");
+    src.add_column("name", DuckType::BigInt, Value::Int);
+    src.update(1, "name", Value::Int(10), 6);
+    let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
+    assert!(
+        err.contains("column \"name\" changed type in PostgreSQL")
+            && err.contains("has VARCHAR, the source now gives BIGINT"),
+        "{err}"
+    );
+    assert!(s.ran(|x| x == &Statement::Rollback));
+    assert_eq!(s.state, before);
+}
+
+#[test]
+fn refusals_change_nothing() {
+    // A table that is not pg_sync's.
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    let mine = TableRef {
+        catalog: "db".into(),
+        schema: "main".into(),
+        name: "subs".into(),
+    };
+    s.state.tables.insert(
+        key(&mine),
+        Table {
+            columns: vec![("x".into(), "INTEGER".into())],
+            rows: vec![vec![Value::Int(1)], vec![Value::Int(2)]],
+            primary_key: false,
+        },
+    );
+    let before = s.state.clone();
+    let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
+    assert!(err.contains("target \"db\".\"main\".\"subs\" already exists and holds 2 rows, but has no pg_sync checkpoint"), "{err}");
+    assert_eq!(s.state, before);
+    assert!(src.reads.is_empty(), "nothing was read");
+
+    // A target kept in step with another table, or synced with another cursor.
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    sync(&mut s, &mut src, &request()).unwrap();
+    let before = s.state.clone();
+    let mut other = s.checkpoint().unwrap().clone();
+    other.source = "public.other".into();
+    s.state
+        .checkpoints
+        .values_mut()
+        .for_each(|c| *c = other.clone());
+    let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "is kept in step with public.other (its checkpoint says so), not analytics.subs"
+        ),
+        "{err}"
+    );
+    s.state = before.clone();
+    let mut req = request();
+    req.cursor = "id".into();
+    let err = sync(&mut s, &mut src, &req).unwrap_err().to_string();
+    assert!(
+        err.contains("was synced with cursor \"v\", not \"id\"; pass cursor := 'v'"),
+        "{err}"
+    );
+    assert_eq!(s.state, before);
+
+    // No key, an unknown key column, a catalog that is not attached.
+    src.primary_key.clear();
+    let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
+    assert!(
+        err.contains("table \"analytics\".\"subs\" has no primary key"),
+        "{err}"
+    );
+    let mut req = request();
+    req.primary_key = Some(vec!["nope".into()]);
+    let err = sync(&mut s, &mut src, &req).unwrap_err().to_string();
+    assert!(err.contains("column \"nope\" does not exist in table \"analytics\".\"subs\" (its columns are: id, name, v)"), "{err}");
+    let mut req = request();
+    req.target = Some("nolake.main.subs".into());
+    let err = sync(&mut s, &mut src, &req).unwrap_err().to_string();
+    assert!(
+        err.contains("no attached database named \"nolake\""),
+        "{err}"
+    );
+    assert_eq!(s.state, before);
+}
+
+#[test]
+fn a_read_that_fails_midway_leaves_nothing() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    src.fail_read = true;
+    let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
+    assert!(err.contains("connection lost"), "{err}");
+    assert_eq!(s.state, State::default());
+    assert!(
+        s.ran(|x| x == &Statement::PreserveInsertionOrder(true)),
+        "reset after a failed copy"
+    );
+}
+
+#[test]
+fn hard_deletes_remove_rows_gone_from_the_source() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    src.rows.retain(|r| r[0] != Value::Int(2));
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(o.rows_deleted, 0, "only when asked");
+    let mut req = request();
+    req.hard_deletes = true;
+    let o = sync(&mut s, &mut src, &req).unwrap();
+    assert_eq!((o.rows_upserted, o.rows_deleted), (0, 1));
+    assert_eq!(
+        src.reads[1],
+        Read {
+            columns: Some(vec!["id".into()]),
+            since: None
+        }
+    );
+    assert_eq!(ids(s.table("subs").unwrap()), src.rows);
+    assert_eq!(s.checkpoint().unwrap().last_rows_deleted, 1);
+}
+
+#[test]
+fn an_empty_table_without_checkpoint_is_filled_by_column_name() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    let t = TableRef {
+        catalog: "db".into(),
+        schema: "main".into(),
+        name: "subs".into(),
+    };
+    s.state.tables.insert(
+        key(&t),
+        Table {
+            columns: vec![
+                ("v".into(), "BIGINT".into()),
+                ("id".into(), "BIGINT".into()),
+                ("extra".into(), "VARCHAR".into()),
+                ("name".into(), "VARCHAR".into()),
+            ],
+            ..Table::default()
+        },
+    );
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!((o.mode, o.rows_upserted), ("bootstrap", 3));
+    assert!(s.ran(|x| matches!(x, Statement::InsertByName { into, .. } if into == &t)));
+    let rows = &s.table("subs").unwrap().rows;
+    assert_eq!(
+        rows[0],
+        vec![
+            Value::Int(1),
+            Value::Int(1),
+            Value::Null,
+            Value::Text("n1".into())
+        ]
+    );
+}
+
+#[test]
+fn keys_are_declared_on_request_and_ducklake_targets_get_none() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    let mut req = request();
+    req.enforce_key = true;
+    sync(&mut s, &mut src, &req).unwrap();
+    assert!(
+        s.ran(|x| matches!(x, Statement::AddPrimaryKey { key, .. } if key == &["id".to_string()]))
+    );
+    src.update(1, "name", Value::Text("x".into()), 9);
+    sync(&mut s, &mut src, &req).unwrap();
+    assert!(s.ran(|x| matches!(
+        x,
+        Statement::Upsert {
+            has_primary_key: true,
+            ..
+        }
+    )));
+
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    req.target = Some("lake.raw.subs".into());
+    let o = sync(&mut s, &mut src, &req).unwrap();
+    assert_eq!(o.target, "lake.raw.subs");
+    assert!(!s.ran(|x| matches!(x, Statement::AddPrimaryKey { .. })));
+    assert!(s.ran(|x| matches!(x, Statement::CreateSchema { catalog, schema } if catalog == "lake" && schema == "raw")));
+    src.update(1, "name", Value::Text("x".into()), 9);
+    sync(&mut s, &mut src, &req).unwrap();
+    assert!(s.ran(
+        |x| matches!(x, Statement::Upsert { has_primary_key: false, target, .. } if target.ducklake)
+    ));
+}
