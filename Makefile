@@ -2,14 +2,17 @@
 .PHONY: all release setup test unit lint pytest demo bench clean
 
 EXT_NAME      := lakemig
-DUCKDB_VERSION := v1.5.5
+# The DuckDB C API version lakemig is built against: ABI C_STRUCT + v1.2.0 loads into every DuckDB
+# release that offers that stable API (1.2 and later: 1.4.4, 1.5.5, 1.5.6, 2.0.x). src/duck/entry.rs
+# hands duckdb-rs only that API; tools/check_capi.py (make lint) checks the code names nothing else.
+DUCKDB_C_API  := v1.2.0
 PLATFORM      := linux_amd64
 EXT_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 VENV          ?= .venv
 PYTHON        := $(VENV)/bin/python
 EXTENSION     := build/release/$(EXT_NAME).duckdb_extension
 export DUCKDB_EXTENSION_NAME := $(EXT_NAME)
-export DUCKDB_EXTENSION_MIN_DUCKDB_VERSION := $(DUCKDB_VERSION)
+export DUCKDB_EXTENSION_MIN_DUCKDB_VERSION := $(DUCKDB_C_API)
 export LAKEMIG_EXTENSION := $(abspath $(EXTENSION))
 # One cargo profile for everything (release), so the extension, the unit tests and clippy share one build.
 CARGO := cargo
@@ -22,14 +25,15 @@ $(EXTENSION): Cargo.toml Cargo.lock build.rs $(shell find src -name '*.rs') tool
 	$(CARGO) build --release --locked
 	@mkdir -p build/release
 	python3 tools/append_footer.py --library target/release/lib$(EXT_NAME).so --out $@ \
-	  --extension-version $(EXT_VERSION) --duckdb-version $(DUCKDB_VERSION) --platform $(PLATFORM) \
-	  --abi-type C_STRUCT_UNSTABLE
+	  --extension-version $(EXT_VERSION) --duckdb-version $(DUCKDB_C_API) --platform $(PLATFORM) \
+	  --abi-type C_STRUCT
 	@echo "built $@"
 
 setup:
 	bash tools/setup.sh
 
 lint:
+	python3 tools/check_capi.py
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
 

@@ -1,5 +1,5 @@
 //! Records, for `lakemig_version()`, the versions of the bundled PostgreSQL client and the DuckDB the
-//! build targets. Reads Cargo.lock, so the figures are the ones actually compiled in.
+//! build targets (its C API version). Reads Cargo.lock, so the figures are the ones actually compiled in.
 use std::fs;
 
 fn locked_version(lock: &str, name: &str) -> String {
@@ -24,7 +24,7 @@ fn main() {
         "cargo:rustc-env=LAKEMIG_RUSQLITE_VERSION={}",
         locked_version(&lock, "rusqlite")
     );
-    let duck =
-        std::env::var("DUCKDB_EXTENSION_MIN_DUCKDB_VERSION").unwrap_or_else(|_| "v1.5.5".into());
-    println!("cargo:rustc-env=LAKEMIG_DUCKDB_VERSION={duck}");
+    let api =
+        std::env::var("DUCKDB_EXTENSION_MIN_DUCKDB_VERSION").unwrap_or_else(|_| "v1.2.0".into());
+    println!("cargo:rustc-env=LAKEMIG_DUCKDB_C_API={api}");
 }

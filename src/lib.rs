@@ -15,22 +15,19 @@ pub mod trace;
 pub mod types;
 pub mod version;
 
+use duckdb::Connection;
+use duckdb_loadable_macros::duckdb_entrypoint_c_api;
+
 /// Decoded batches are allocated and freed at a high rate; glibc's malloc returns their pages to the
 /// kernel and faults them back in zeroed (measured: 11% of a full read in `clear_page_erms`).
 /// mimalloc keeps and reuses them. Only lakemig's own Rust allocations use it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Called by DuckDB on `LOAD lakemig`: registers the SQL functions, nothing else (see
-/// [`duck::load`], which also opens the connection lakemig writes through).
-///
-/// # Safety
-/// Called by DuckDB only, with the load's extension info and access functions.
-#[no_mangle]
-pub unsafe extern "C" fn lakemig_init_c_api(
-    info: duckdb::ffi::duckdb_extension_info,
-    access: *const duckdb::ffi::duckdb_extension_access,
-) -> bool {
-    // SAFETY: DuckDB passes the arguments of an extension entrypoint.
-    unsafe { duck::load(info, access) }
+/// Registers the SQL functions, nothing else. DuckDB enters through `lakemig_init_c_api`
+/// (`src/duck/entry.rs`), which runs the entry point this macro generates on DuckDB's stable C API
+/// v1.2.0 only; [`duck::load`] also opens the connection lakemig writes through.
+#[duckdb_entrypoint_c_api(ext_name = "lakemig_stable", min_duckdb_version = "v1.2.0")]
+pub fn lakemig_init(con: Connection) -> Result<(), Box<dyn std::error::Error>> {
+    duck::load(&con)
 }

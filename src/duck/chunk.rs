@@ -7,11 +7,9 @@ use duckdb::core::{DataChunkHandle, FlatVector, ListVector};
 use duckdb::ffi::{
     duckdb_data_chunk_get_vector, duckdb_list_vector_get_child, duckdb_string_t,
     duckdb_string_t__bindgen_ty_1, duckdb_string_t__bindgen_ty_1__bindgen_ty_1,
-    duckdb_string_t__bindgen_ty_1__bindgen_ty_2, duckdb_unsafe_vector_assign_string_element_len,
-    duckdb_vector, duckdb_vector_get_data, duckdb_vector_reference_vector,
+    duckdb_string_t__bindgen_ty_1__bindgen_ty_2, duckdb_validity_row_is_valid, duckdb_vector,
+    duckdb_vector_assign_string_element_len, duckdb_vector_get_data, duckdb_vector_get_validity,
 };
-
-use super::types::logical_type;
 
 use crate::error::{Error, Result};
 use crate::types::batch::{Batch, Column, ColumnData, DuckInterval};
@@ -44,81 +42,44 @@ pub fn write_batch(
     Ok(())
 }
 
-/// A DuckDB data chunk that lakemig allocated and filled off DuckDB's threads, on its way to one.
-pub struct OwnedChunk {
-    chunk: DataChunkHandle,
-    len: usize,
-}
-
-// SAFETY: an `OwnedChunk` owns its chunk (created by `duckdb_create_data_chunk`, reachable from nowhere
-// else) and is only ever used by one thread at a time: filled by the reader that made it, then moved
-// whole to the DuckDB thread that references it. A standalone chunk has no ties to any thread.
-unsafe impl Send for OwnedChunk {}
-
-/// Build a standalone chunk holding `batch`, column `k` of type `types[k]`. Runs on a reader's
-/// thread, so the copying into DuckDB's layout (strings into the chunk's own heap) happens there,
-/// in parallel, rather than on the DuckDB thread that may be the only one inserting.
-pub fn to_chunk(batch: &Batch, types: &[DuckType]) -> Result<OwnedChunk> {
-    let logical: Vec<_> = types.iter().map(logical_type).collect();
-    let mut chunk = DataChunkHandle::new(&logical);
-    let targets: Vec<usize> = (0..types.len()).collect();
-    write_batch(&mut chunk, batch, &targets, types)?;
-    Ok(OwnedChunk {
-        chunk,
-        len: batch.len,
-    })
-}
-
-impl OwnedChunk {
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// Make `output`'s columns `targets[k]` reference the vectors of `chunk` (no copy; the output keeps
-/// the chunk's buffers alive) and set the output's length.
-pub fn reference(output: &mut DataChunkHandle, chunk: &OwnedChunk, targets: &[usize]) {
-    let (out, src) = (output.get_ptr(), chunk.chunk.get_ptr());
-    for (k, &target) in targets.iter().enumerate() {
-        // SAFETY: both chunks are alive; column `k` of `chunk` was created with the type that bind
-        // declared for output column `targets[k]` (`to_chunk` and bind map the same DuckType), and
-        // `Vector::Reference` shares the source's buffers by reference count.
-        unsafe {
-            duckdb_vector_reference_vector(
-                duckdb_data_chunk_get_vector(out, target as u64),
-                duckdb_data_chunk_get_vector(src, k as u64),
-            );
-        }
-    }
-    output.set_len(chunk.len);
-}
-
 /// DuckDB keeps strings of up to 12 bytes inside the `string_t` itself.
 const INLINE_LEN: usize = 12;
 
 /// Write `n = offsets.len() - 1` string values (value `i` = `bytes[offsets[i]..offsets[i+1]]`) into a
 /// VARCHAR/BLOB vector with one copy of the whole batch: the concatenated bytes go into the vector's
-/// own string heap once (assigned to slot 0 as a carrier), then every `string_t` is written to
-/// point into that copy (or holds its value inline, as DuckDB requires for short strings). Per-value
-/// assignment through the C API was the largest single cost of turning a batch into a chunk.
+/// own string heap once (assigned to slot 0 as a carrier with the stable
+/// `duckdb_vector_assign_string_element_len`), then every `string_t` is written to point into that
+/// copy (or holds its value inline, as DuckDB requires for short strings). Per-value assignment
+/// through the C API was the largest single cost of turning a batch into a chunk. For VARCHAR
+/// vectors DuckDB checks the carrier's UTF-8 (valid, as each value is: the decoder checked them); a
+/// carrier it refused would leave slot 0 NULL, which is caught, never followed.
 ///
 /// # Safety
 /// `raw` must be a VARCHAR, JSON or BLOB vector with capacity for `n` values, and `offsets` must be
-/// non-decreasing with `offsets[n] == bytes.len()`. VARCHAR values must be valid UTF-8 (the decoder
-/// checked them).
-unsafe fn write_strings(raw: duckdb_vector, bytes: &[u8], offsets: &[usize]) {
+/// non-decreasing with `offsets[n] == bytes.len()`.
+unsafe fn write_strings(raw: duckdb_vector, bytes: &[u8], offsets: &[usize]) -> Result<()> {
     let n = offsets.len() - 1;
     let data = duckdb_vector_get_data(raw) as *mut duckdb_string_t;
     let needs_heap = offsets.windows(2).any(|w| w[1] - w[0] > INLINE_LEN);
     let base: *mut c_char = if needs_heap {
         // Longer than 12 bytes as a whole (some value is), so slot 0 now holds a pointer into the heap.
-        duckdb_unsafe_vector_assign_string_element_len(
+        duckdb_vector_assign_string_element_len(
             raw,
             0,
             bytes.as_ptr() as *const c_char,
             bytes.len() as u64,
         );
-        (*data).value.pointer.ptr
+        // DuckDB marks the slot NULL instead of assigning when it refuses the bytes.
+        let validity = duckdb_vector_get_validity(raw);
+        let carrier = (*data).value.pointer;
+        if (!validity.is_null() && !duckdb_validity_row_is_valid(validity, 0))
+            || carrier.length as usize != bytes.len()
+        {
+            return Err(Error::argument(
+                "internal error: DuckDB refused a batch of strings (invalid UTF-8)".to_string(),
+            ));
+        }
+        carrier.ptr
     } else {
         std::ptr::null_mut()
     };
@@ -152,6 +113,7 @@ unsafe fn write_strings(raw: duckdb_vector, bytes: &[u8], offsets: &[usize]) {
         };
         data.add(i).write(duckdb_string_t { value: s });
     }
+    Ok(())
 }
 
 fn mismatch(ty: &DuckType) -> Error {
@@ -206,7 +168,7 @@ fn write_flat(fv: &mut FlatVector, raw: duckdb_vector, col: &Column, ty: &DuckTy
             }
             // SAFETY: `raw` is a VARCHAR/BLOB vector (the arm checks the declared type) with room
             // for `n` values (checked above), and the offsets were checked to cover `bytes`.
-            unsafe { write_strings(raw, bytes, offsets) };
+            unsafe { write_strings(raw, bytes, offsets)? };
         }
         _ => return Err(mismatch(ty)),
     }

@@ -1,7 +1,8 @@
 //! `__lakemig_sync_rows(id)`: hands DuckDB the rows of one read that `pg_sync`'s engine started (on
 //! its own snapshot, through `Source::read`), for the `INSERT INTO ... SELECT` its session runs.
-//! Rows are not read here: the function only drains chunks the engine's readers already built, so
-//! DuckDB inserts them on every thread, as from any table function. Called with an id nobody
+//! Rows are not read here: the function only drains batches the engine's readers already decoded
+//! (laid out as DuckDB's vectors are) and copies each into its output chunk, so DuckDB inserts them
+//! on every thread, as from any table function. Called with an id nobody
 //! registered (by hand, say) it is an error.
 
 use std::collections::HashMap;
@@ -11,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::chunk::{self, OwnedChunk};
+use super::chunk;
 use super::types;
 use crate::sync::source::Rows;
+use crate::types::batch::Batch;
 use crate::types::DuckType;
 
 pub const NAME: &str = "__lakemig_sync_rows";
@@ -23,12 +25,12 @@ pub const NAME: &str = "__lakemig_sync_rows";
 #[derive(Default)]
 pub struct Feeds {
     next: AtomicU64,
-    pending: Mutex<HashMap<u64, Rows<OwnedChunk>>>,
+    pending: Mutex<HashMap<u64, Rows<Batch>>>,
 }
 
 impl Feeds {
     /// Register a read; the id to select it by.
-    pub fn put(&self, rows: Rows<OwnedChunk>) -> u64 {
+    pub fn put(&self, rows: Rows<Batch>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut p) = self.pending.lock() {
             p.insert(id, rows);
@@ -42,7 +44,7 @@ impl Feeds {
     }
 
     /// Take a read back (its INSERT started, or failed before it could).
-    pub fn take(&self, id: u64) -> Option<Rows<OwnedChunk>> {
+    pub fn take(&self, id: u64) -> Option<Rows<Batch>> {
         self.pending.lock().ok()?.remove(&id)
     }
 }
@@ -63,12 +65,13 @@ pub struct Feed;
 
 pub struct Bind {
     id: u64,
-    columns: usize,
+    types: Vec<DuckType>,
 }
 
 pub struct Init {
-    rows: Mutex<Rows<OwnedChunk>>,
+    rows: Mutex<Rows<Batch>>,
     targets: Vec<usize>,
+    types: Vec<DuckType>,
 }
 
 impl VTab for Feed {
@@ -85,7 +88,7 @@ impl VTab for Feed {
         }
         Ok(Bind {
             id,
-            columns: columns.len(),
+            types: columns.into_iter().map(|(_, ty)| ty).collect(),
         })
     }
 
@@ -100,7 +103,8 @@ impl VTab for Feed {
         init.set_max_threads(threads as u64);
         Ok(Init {
             rows: Mutex::new(rows),
-            targets: (0..bind.columns).collect(),
+            targets: (0..bind.types.len()).collect(),
+            types: bind.types.clone(),
         })
     }
 
@@ -110,7 +114,7 @@ impl VTab for Feed {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
         loop {
-            // Hold the lock only to take the next chunk.
+            // Hold the lock only to take the next batch; copy it outside, in parallel.
             let next = init
                 .rows
                 .lock()
@@ -123,10 +127,10 @@ impl VTab for Feed {
                 }
                 Some(Err(e)) => return Err(e.to_string().into()),
                 // An empty chunk would read as the end: skip it.
-                Some(Ok(c)) if c.is_empty() => continue,
-                Some(Ok(c)) => {
-                    chunk::reference(output, &c, &init.targets);
-                    return Ok(());
+                Some(Ok(b)) if b.len == 0 => continue,
+                Some(Ok(b)) => {
+                    return chunk::write_batch(output, &b, &init.targets, &init.types)
+                        .map_err(|e| format!("{NAME}: {e}").into());
                 }
             }
         }

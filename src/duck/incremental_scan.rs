@@ -8,7 +8,7 @@ use crate::postgres::connect::Conn;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, Value};
 
-use super::chunk::{self, OwnedChunk};
+use super::chunk;
 use super::{args, fail, runtime, types};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::parse_qualified_name;
@@ -23,9 +23,11 @@ const DEFAULT_BATCH_SIZE: i64 = 10_000;
 pub struct PgIncrementalScan;
 
 pub struct Init {
-    scan: Mutex<Scan<OwnedChunk>>,
+    scan: Mutex<Scan<Batch>>,
     /// For each decoded column: its position in the output chunk.
     targets: Vec<usize>,
+    /// For each decoded column: its DuckDB type.
+    types: Vec<DuckType>,
 }
 
 /// A `since`/`until` argument: its text and kind, from its DuckDB type.
@@ -190,10 +192,11 @@ impl VTab for PgIncrementalScan {
             .iter()
             .map(|&i| plan.columns[i].duck_type.clone())
             .collect();
-        // The readers build each batch's DuckDB chunk on their own threads; `func` only references it.
-        let convert = move |batch: Batch| chunk::to_chunk(&batch, &types);
-        let scan = runtime::block_on(scan::start_scan(plan, &projection, lead, convert))
-            .map_err(fail(NAME))?;
+        // The readers decode on their own threads into batches laid out as DuckDB's vectors are;
+        // `func`, on DuckDB's threads, copies each into its output chunk (the stable C API has no
+        // way to hand DuckDB a vector built elsewhere by reference).
+        let scan =
+            runtime::block_on(scan::start_scan(plan, &projection, lead, Ok)).map_err(fail(NAME))?;
         // A full read is unordered: let several DuckDB threads take batches, so DuckDB's own work
         // (inserting, compressing) runs in parallel too. An incremental read keeps cursor order.
         if !plan.is_incremental() {
@@ -203,6 +206,7 @@ impl VTab for PgIncrementalScan {
         Ok(Init {
             scan: Mutex::new(scan),
             targets,
+            types,
         })
     }
 
@@ -212,8 +216,8 @@ impl VTab for PgIncrementalScan {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
         loop {
-            // Hold the lock only to take the next chunk, so several DuckDB threads (a parallel
-            // sink) each work on their own.
+            // Hold the lock only to take the next batch, so several DuckDB threads (a parallel
+            // sink) each copy their own.
             let next = init
                 .scan
                 .lock()
@@ -229,10 +233,10 @@ impl VTab for PgIncrementalScan {
                 }
                 Some(Err(e)) => return Err(fail(NAME)(e)),
                 // An empty chunk would read as the end of the scan: skip it.
-                Some(Ok(c)) if c.is_empty() => continue,
-                Some(Ok(c)) => {
-                    chunk::reference(output, &c, &init.targets);
-                    return Ok(());
+                Some(Ok(b)) if b.len == 0 => continue,
+                Some(Ok(b)) => {
+                    return chunk::write_batch(output, &b, &init.targets, &init.types)
+                        .map_err(fail(NAME));
                 }
             }
         }

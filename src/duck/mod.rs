@@ -6,6 +6,7 @@ mod args;
 mod catalog_migrate;
 mod chunk;
 mod connection_info;
+mod entry;
 mod feed;
 mod fix_types;
 mod incremental_scan;
@@ -21,61 +22,19 @@ mod sync_state;
 mod types;
 mod version;
 
-use std::ffi::CString;
-
-use duckdb::{ffi, Connection};
+use duckdb::Connection;
 
 use session::SideConnection;
 
-/// The C API version lakemig asks DuckDB for (as duckdb-rs's entrypoint macro does).
-const API_VERSION: &str = match option_env!("DUCKDB_EXTENSION_MIN_DUCKDB_VERSION") {
-    Some(v) => v,
-    None => "v1.2.0",
-};
-
-/// DuckDB's entry into lakemig on `LOAD`: take the C API, open lakemig's own connection to the
-/// database while DuckDB's handle to it is valid (only during this call), register the functions.
-/// False (with the error handed to DuckDB) when loading fails.
-///
-/// # Safety
-/// `info` and `access` are what DuckDB passes an extension's entrypoint.
-pub unsafe fn load(
-    info: ffi::duckdb_extension_info,
-    access: *const ffi::duckdb_extension_access,
-) -> bool {
-    match load_with(info, access) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            if let Some(set_error) = (*access).set_error {
-                let msg = CString::new(format!("lakemig: {e}"))
-                    .unwrap_or_else(|_| CString::from(c"lakemig: loading failed"));
-                set_error(info, msg.as_ptr());
-            }
-            false
-        }
-    }
-}
-
-/// # Safety
-/// As [`load`].
-unsafe fn load_with(
-    info: ffi::duckdb_extension_info,
-    access: *const ffi::duckdb_extension_access,
-) -> Result<bool, Box<dyn std::error::Error>> {
-    if !ffi::duckdb_rs_extension_api_init(info, access, API_VERSION)? {
-        return Ok(false); // DuckDB refused the version and says why
-    }
-    let get_database = (*access)
-        .get_database
-        .ok_or("DuckDB gave no get_database function")?;
-    let db = get_database(info);
-    if db.is_null() {
-        return Ok(false); // DuckDB holds the reason
-    }
-    let side = SideConnection::connect(*db)?;
-    let con = Connection::open_from_raw(*db)?;
-    register(&con, side)?;
-    Ok(true)
+/// Called (through `lib.rs`'s entry point) on `LOAD lakemig`, with duckdb-rs already initialised on
+/// the stable C API (`entry.rs`): open lakemig's own connection to the database while DuckDB's
+/// handle to it is valid (only during the load), then register the functions.
+pub fn load(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
+    let db =
+        entry::loading_database().ok_or("lakemig: DuckDB gave no database handle while loading")?;
+    // SAFETY: `db` is DuckDB's handle of the database being loaded, valid during this call.
+    let side = unsafe { SideConnection::connect(db) }?;
+    register(con, side)
 }
 
 /// Register every SQL function of lakemig on the database behind `con`; `side` is lakemig's own

@@ -10,7 +10,6 @@ use std::time::Duration;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::chunk::{self, OwnedChunk};
 use super::feed::{self, Feeds};
 use super::report::Pager;
 use super::rows::Out;
@@ -19,12 +18,12 @@ use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{parse_qualified_name, QualifiedName};
 use crate::postgres::connect::{self, ConnParams};
-use crate::types::batch::Batch;
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
 use crate::sync::session::{Database, SqlSession, Value};
 use crate::sync::source::{Read, Rows, Source, SourceView};
 use crate::sync::target::TableRef;
 use crate::sync::{self as engine, Request};
+use crate::types::batch::Batch;
 use crate::types::DuckType;
 
 pub const NAME: &str = "pg_sync";
@@ -86,14 +85,14 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
     })
 }
 
-/// The DuckDB database, as the engine's [`Database`]: a read's chunks (built on the readers'
+/// The DuckDB database, as the engine's [`Database`]: a read's batches (decoded on the readers'
 /// threads) go into an `INSERT ... SELECT` from [`feed`](super::feed), which DuckDB runs on every
-/// thread.
+/// thread, each copying its batches into its own output chunks.
 impl Database for SyncConnection {
-    type Chunk = OwnedChunk;
+    type Chunk = Batch;
 
-    fn to_chunk(batch: Batch, types: &[DuckType]) -> Result<OwnedChunk> {
-        chunk::to_chunk(&batch, types)
+    fn to_chunk(batch: Batch, _types: &[DuckType]) -> Result<Batch> {
+        Ok(batch)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
@@ -104,7 +103,7 @@ impl Database for SyncConnection {
         self.con.query(sql, params)
     }
 
-    fn insert(&mut self, table: &TableRef, rows: Rows<OwnedChunk>) -> Result<u64, String> {
+    fn insert(&mut self, table: &TableRef, rows: Rows<Batch>) -> Result<u64, String> {
         let id = self.feeds.put(rows);
         let sql = format!(
             "INSERT INTO {} SELECT * FROM {}({id})",

@@ -16,7 +16,7 @@ impl VTab for LakemigVersion {
     type BindData = ();
 
     fn bind(bind: &BindInfo) -> Result<(), Box<dyn std::error::Error>> {
-        for (name, _) in version_row() {
+        for (name, _) in version_row("") {
             bind.add_result_column(name, LogicalTypeHandle::from(LogicalTypeId::Varchar));
         }
         bind.set_cardinality(1, true);
@@ -35,10 +35,23 @@ impl VTab for LakemigVersion {
             output.set_len(0);
             return Ok(());
         }
-        for (i, (_, value)) in version_row().into_iter().enumerate() {
+        for (i, (_, value)) in version_row(&running_duckdb()).into_iter().enumerate() {
             output.flat_vector(i).insert(0, value.as_str());
         }
         output.set_len(1);
         Ok(())
     }
+}
+
+/// The version of the DuckDB library lakemig runs in (`duckdb_library_version`, stable since v1.0).
+fn running_duckdb() -> String {
+    // SAFETY: returns a pointer to a static NUL-terminated string owned by DuckDB.
+    let ptr = unsafe { duckdb::ffi::duckdb_library_version() };
+    if ptr.is_null() {
+        return "unknown".to_string();
+    }
+    // SAFETY: non-null, NUL-terminated, static (above).
+    unsafe { std::ffi::CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned()
 }

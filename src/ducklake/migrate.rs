@@ -15,10 +15,10 @@ use crate::ducklake::types::{inlined_pg_type, PgType};
 use crate::error::{Error, Result};
 use crate::migrate::execute::{self, Existing, Migration, TableJob, TableResult};
 use crate::migrate::plan::target_name;
-use crate::sql::{quote_ident, quote_literal};
 use crate::postgres::connect::ConnParams;
-use crate::types::pg_value::CopyColumn;
+use crate::sql::{quote_ident, quote_literal};
 use crate::sqlite::{RowValues, SqliteSource, SqliteValue};
+use crate::types::pg_value::CopyColumn;
 
 /// What to do when the target schema already holds catalog tables (`Replace` drops only the
 /// `ducklake_*` tables, never others). The same choice `sqlite_migrate` offers.

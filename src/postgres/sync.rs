@@ -10,11 +10,11 @@ use tokio_postgres::Row;
 
 use super::catalog::{self, QualifiedName, Table};
 use super::connect::{Conn, ConnParams};
-use crate::types::batch::Batch;
 use super::scan::{self, Bound, BoundKind, ScanRequest};
 use crate::error::{Error, Result};
 use crate::sync::source::{Read, Rows, SourceView};
 use crate::sync::CursorKind;
+use crate::types::batch::Batch;
 use crate::types::DuckType;
 
 /// Open transactions in the same database, other than our own: the oldest start, and how many we
