@@ -1,5 +1,6 @@
-"""Loading the extension file: DuckDB 1.5.5's shell and Python load it; another DuckDB version refuses
-it with DuckDB's own clear version error (not a crash)."""
+"""Loading the extension file: DuckDB 1.5.5's shell and Python load it; a DuckDB release older than
+the C API version the file declares refuses it with DuckDB's own clear error (not a crash). Loading
+into the other releases lakemig supports is test_compat.py's."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import EXTENSION, ROOT
+from duckdb_runners import release_venv
 
 FOOTER = os.path.join(ROOT, "tools", "append_footer.py")
 
@@ -45,9 +47,17 @@ def test_signed_only_shell_refuses():
     assert "signature" in (out.stderr + out.stdout).lower()
 
 
-def test_other_duckdb_version_refuses_cleanly():
-    other = os.path.normpath(os.path.join(sys.prefix, "duckdb-other"))
-    assert os.path.isdir(other), f"{other} missing: run make setup"
+def declared_minimum() -> str:
+    """The DuckDB C API version the file declares it needs (its footer's duckdb_version field)."""
+    out = subprocess.run([sys.executable, FOOTER, "--show", EXTENSION], check=True, capture_output=True, text=True).stdout
+    return dict(line.split(": ", 1) for line in out.splitlines())["duckdb_version"]
+
+
+def test_release_older_than_the_declared_minimum_refuses_cleanly():
+    """DuckDB 1.1.3 (C API v0.0.1, before the v1.2.0 lakemig declares) says why it cannot load the
+    file, with its own error, instead of crashing. tools/setup.sh makes its venv."""
+    python = os.path.join(release_venv("1.1.3"), "bin", "python")
+    assert os.path.exists(python), f"{python} missing: run make setup"
     code = (
         "import duckdb, sys\n"
         "print(duckdb.__version__)\n"
@@ -55,11 +65,12 @@ def test_other_duckdb_version_refuses_cleanly():
         "try:\n"
         f"    con.load_extension({EXTENSION!r})\n"
         "except Exception as e:\n"
-        "    print('ERROR', e)\n"
+        "    print('ERROR', type(e).__name__, e)\n"
         "    sys.exit(3)\n"
     )
-    env = dict(os.environ, PYTHONPATH=other)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert out.stdout.startswith("1.4."), out.stdout + out.stderr
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("1.1.3"), out.stdout + out.stderr
     assert out.returncode == 3, f"expected a clean error, got rc={out.returncode}: {out.stdout}{out.stderr}"
-    assert "v1.5.5" in out.stdout and "v1.4" in out.stdout, out.stdout
+    assert "ERROR InvalidInputException" in out.stdout, out.stdout
+    assert (f"The file was built for DuckDB C API version '{declared_minimum()}', but we can only load extensions "
+            "built for DuckDB C API 'v0.0.1' and lower.") in out.stdout, out.stdout

@@ -290,15 +290,19 @@ def sync_in_child(pg, pgdb, db):
 
 def run_and_kill(pg, pgdb, db):
     """Start a sync in a child DuckDB process and SIGKILL it while it is copying."""
-    proc = child(pg, pgdb, db)
+    kill_mid_copy(pg, pgdb, child(pg, pgdb, db))
+
+
+def kill_mid_copy(pg, pgdb, proc):
+    """SIGKILL a DuckDB process (a sync it runs) once its COPY from `pgdb` is under way."""
     deadline = time.time() + 60
     copying = False
-    while time.time() < deadline and not copying:
+    while time.time() < deadline and not copying and proc.poll() is None:
         with closing(pg.psycopg(pgdb)) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND state = 'active'")
             copying = cur.fetchone()[0] > 0
         time.sleep(0.01)
-    assert copying, "the child never started copying"
+    assert copying, f"the child never started copying (exit code {proc.poll()})"
     time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

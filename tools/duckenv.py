@@ -28,16 +28,27 @@ CONFIG = {
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
 }
+# Session settings (SET after connecting; DuckDB refuses them in `config`). enable_progress_bar: a
+# query slower than 2 s would draw a progress bar on stdout, which scripts here read (a test child's
+# JSON, the cross-version runners' rows).
+SESSION = {"enable_progress_bar": "false"}
+
+
+def extension_file(site: str, version: str, name: str) -> str:
+    """Where the `duckdb-extension-<name>` wheel of DuckDB `version` ("v1.5.5"), installed into the
+    site-packages folder `site`, keeps its extension file (test/duckdb_runners.py uses it for the
+    venvs of other releases)."""
+    if name not in PACKAGES:
+        raise KeyError(f"no pinned package for the DuckDB extension {name!r}; known: {', '.join(PACKAGES)}")
+    return os.path.join(site, PACKAGES[name], "extensions", version, f"{name}.duckdb_extension")
 
 
 def extension_path(name: str) -> str:
     """Path of a real DuckDB extension file shipped by the pinned PyPI packages (nothing is downloaded)."""
     import duckdb
 
-    if name not in PACKAGES:
-        raise KeyError(f"no pinned package for the DuckDB extension {name!r}; known: {', '.join(PACKAGES)}")
     site = os.path.dirname(os.path.dirname(duckdb.__file__))
-    path = os.path.join(site, PACKAGES[name], "extensions", DUCKDB_VERSION, f"{name}.duckdb_extension")
+    path = extension_file(site, DUCKDB_VERSION, name)
     if not os.path.exists(path):
         raise RuntimeError(f"{path} missing: run `make setup` (it installs duckdb-extension-* =={DUCKDB_VERSION[1:]})")
     return path
@@ -48,8 +59,8 @@ def connect(database: str = ":memory:", lakemig: str | None = None, extensions: 
     import duckdb
 
     con = duckdb.connect(database, config=dict(CONFIG))
-    # A query slower than 2 s would draw a progress bar on stdout, which scripts here read.
-    con.execute("SET enable_progress_bar = false")
+    for name, value in SESSION.items():
+        con.execute(f"SET {name} = {value}")
     if lakemig is not None:
         if not os.path.exists(lakemig):
             raise RuntimeError(f"{lakemig} missing: run `make release`")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lakemig's build, tests, demo and benchmarks need on a Debian 12 machine, idempotently:
 # PostgreSQL 15 and pgloader (Debian), a Python venv with the pinned DuckDB packages and dbt-duckdb,
-# and a second DuckDB version for the version-mismatch test. Run as root on a fresh machine, or as
-# a user who already has the Debian packages.
+# and one small venv per other DuckDB release the tests load lakemig into. Run as root on a fresh
+# machine, or as a user who already has the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -43,8 +43,30 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s test/requirements.txt "$stamp"; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -r test/requirements.txt
-  # Another DuckDB version, only to show that loading into it fails with DuckDB's own error.
-  "$VENV/bin/pip" install -q --no-deps --target "$VENV/duckdb-other" duckdb==1.4.3
   cp test/requirements.txt "$stamp"
 fi
+
+# Other DuckDB releases, one venv each beside $VENV ($VENV-duckdb-<release>), holding only what its
+# tests use: the cross-version suite (test/test_compat.py, runners in test/duckdb_runners.py) runs
+# lakemig in each, and test/test_load.py checks that a release older than lakemig's declared C API
+# minimum (v1.2.0; 1.1.3 has v0.0.1) refuses the file. No pip inside them: the main venv's pip
+# installs into each. A stamp of the package list makes a re-run instant.
+other_venv() {  # other_venv RELEASE PACKAGE==VERSION...
+  local dir="$VENV-duckdb-$1"; shift
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.lakemig-packages" 2>/dev/null)" = "$*" ]; then
+    return
+  fi
+  local start=$SECONDS
+  rm -rf "$dir"
+  python3 -m venv --without-pip "$dir"
+  "$VENV/bin/pip" --python "$dir/bin/python" install -q --disable-pip-version-check "$@"
+  echo "$*" > "$dir/.lakemig-packages"
+  echo "setup: made $dir ($*) in $((SECONDS - start)) s"
+}
+other_venv 1.5.6 duckdb-cli==1.5.6
+other_venv 2.0.1 duckdb==2.0.1
+other_venv 1.4.4 duckdb==1.4.4 duckdb-extension-ducklake==1.4.4 duckdb-extension-postgres-scanner==1.4.4 \
+  duckdb-extension-sqlite-scanner==1.4.4
+other_venv 1.3.2 duckdb==1.3.2
+other_venv 1.1.3 duckdb==1.1.3
 echo "setup: ok"
