@@ -338,7 +338,8 @@ pub async fn migrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::postgres::copy_in::{convert, PgTarget, PgValue};
+    use crate::sqlite::convert::convert;
+    use crate::types::pg_value::{PgTarget, PgValue};
 
     /// A SQLite catalog value through the pipeline's conversion (what the COPY sends).
     fn reencode(t: PgTarget, v: SqliteValue<'_>) -> std::result::Result<PgValue<'_>, String> {
