@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio_postgres::Client;
 
 use super::checksum::{
@@ -263,15 +264,18 @@ async fn run(
 ) -> Result<Vec<TableResult>> {
     let schema = &plan.schema;
     clear_existing(client, plan, opts.if_exists, target).await?;
-    exec(
-        client,
-        &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
-        target,
-    )
-    .await?;
-    for t in &plan.tables {
-        exec(client, &t.create_sql, target).await?;
-    }
+    // The schema and every table in one round trip (a catalog has dozens of small tables).
+    let t0 = Instant::now();
+    let mut ddl = vec![format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(schema)
+    )];
+    ddl.extend(plan.tables.iter().map(|t| t.create_sql.clone()));
+    client
+        .batch_execute(&ddl.join(";\n"))
+        .await
+        .map_err(|e| Error::from_pg(e, "creating the tables", target))?;
+    trace(t0, &format!("created {} tables", plan.tables.len()));
     let mut results = Vec::with_capacity(plan.tables.len());
     let mut sums = Vec::with_capacity(plan.tables.len());
     for t in &plan.tables {
@@ -304,14 +308,54 @@ async fn run(
         }
     }
     if opts.verify {
-        for ((t, r), ck) in plan.tables.iter().zip(results.iter_mut()).zip(&sums) {
+        // Every table's checksum query at once: pipelined on the connection, one round trip in all.
+        // The answers come back in order (each table is charged the time until its own) and are all
+        // taken before any is looked at: a mismatch sends more queries, which must not wait behind
+        // answers nobody reads.
+        let sqls: Vec<String> = plan
+            .tables
+            .iter()
+            .zip(&results)
+            .map(|(t, r)| pg_checksum_sql(hash, &r.target, &typed_columns(t)))
+            .collect();
+        let mut answers = Vec::with_capacity(sqls.len());
+        {
+            let mut pending: FuturesOrdered<_> = sqls
+                .iter()
+                .map(|sql| client.query_typed(sql, &[]))
+                .collect();
+            let mut t0 = Instant::now();
+            while let Some(answer) = pending.next().await {
+                answers.push((answer, t0.elapsed()));
+                t0 = Instant::now();
+            }
+        }
+        for (((t, r), ck), (answer, took)) in plan
+            .tables
+            .iter()
+            .zip(results.iter_mut())
+            .zip(&sums)
+            .zip(answers)
+        {
             let t0 = Instant::now();
+            let row = answer
+                .map_err(|e| Error::from_pg(e, &format!("verifying {}", r.target), target))
+                .and_then(|rows| {
+                    rows.into_iter().next().ok_or_else(|| Error::Verify {
+                        table: r.target.clone(),
+                        reason: "PostgreSQL returned no checksum row".into(),
+                    })
+                })?;
             let source = src.as_ref().ok_or_else(lost_source)?;
-            verify_table(client, source, t, &r.target, ck, hash, target).await?;
-            trace(t0, &format!("verified {}", r.target));
+            check_table(client, source, t, &r.target, ck, &row, hash, target).await?;
+            let took = took + t0.elapsed();
+            let began = Instant::now()
+                .checked_sub(took)
+                .unwrap_or_else(Instant::now);
+            trace(began, &format!("verified {}", r.target));
             r.verified = Some(true);
             r.checksum = Some(format!("{}:{}", ck.rows, ck.sum));
-            r.seconds += t0.elapsed().as_secs_f64();
+            r.seconds += took.as_secs_f64();
         }
     }
     for sql in &plan.finish {
@@ -432,20 +476,19 @@ fn json_text(v: SqliteValue<'_>) -> Option<&str> {
     }
 }
 
-async fn verify_table(
+/// Compare a table's checksum from PostgreSQL (`row`, from [`pg_checksum_sql`]) with the one
+/// computed while copying; on a difference, find a sample row that differs and fail.
+#[allow(clippy::too_many_arguments)]
+async fn check_table(
     client: &Client,
     src: &SqliteSource,
     t: &TableJob,
     tq: &str,
     ck: &Checksum,
+    row: &tokio_postgres::Row,
     hash: RowHash,
     target: &str,
 ) -> Result<()> {
-    let cols = typed_columns(t);
-    let row = client
-        .query_one(pg_checksum_sql(hash, tq, &cols).as_str(), &[])
-        .await
-        .map_err(|e| Error::from_pg(e, &format!("verifying {tq}"), target))?;
     let pg_rows: i64 = row.get(0);
     let pg_sum: String = row.get(1);
     if pg_rows as u64 == ck.rows && pg_sum == ck.sum.to_string() {
