@@ -316,7 +316,7 @@ def test_sqlite_catalog_migrate(runner, pg, pgdb, lake_catalog):
     dsn = pg.dsn(pgdb)
 
     def migrate(who: Runner, schema: str) -> list[dict]:
-        rows = who.query(f"SELECT \"table\", rows, verified, ddl FROM sqlite_catalog_migrate("
+        rows = who.query(f"SELECT table_name AS \"table\", rows, verified, ddl FROM sqlite_catalog_migrate("
                          f"{sql_string(lake_catalog['path'])}, {sql_string(dsn)}, schema := '{schema}')", EXTENSION)
         return [{**r, "ddl": r["ddl"].replace(f'"{schema}".', "")} for r in rows]
 
@@ -389,7 +389,7 @@ def own_lakes(pg, tmp_path_factory):
         dsn = pg.dsn(db)
         runner.query(lake_workload(f"ATTACH 'ducklake:postgres:{dsn}' AS lake (DATA_PATH '{root}/native', "
                                    "METADATA_SCHEMA 'native', DATA_INLINING_ROW_LIMIT 10)"), None, load=LAKE_PG)
-        moved = runner.query(f"SELECT \"table\", verified FROM sqlite_catalog_migrate({sql_string(lake['path'])}, "
+        moved = runner.query(f"SELECT table_name AS \"table\", verified FROM sqlite_catalog_migrate({sql_string(lake['path'])}, "
                              f"{sql_string(dsn)}, schema := 'stage')", EXTENSION)
         assert moved and all(r["verified"] == "true" for r in moved)
         lake["columns"] = {s: pg_rows(pg, db, CATALOG_COLUMNS, (s,)) for s in ("native", "stage")}
