@@ -421,14 +421,7 @@ def test_ducklake_catalog_of_the_runners_own_release(runner, own_lakes):
         {"s": "name '424242' é", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd384242"}]
 
 
-# Known bug (README, Compatibility): for a catalog of version 0.3 (DuckLake 1.4.x) the inlined-data
-# tables get DuckLake 1.5's PostgreSQL types; strict, so the fix has to remove this mark.
-INLINED_TYPES_BY_VERSION = pytest.mark.xfail(
-    strict=True, reason="sqlite_catalog_migrate gives catalog 0.3's inlined-data tables DuckLake 1.5's types")
-
-
-@pytest.mark.parametrize("runner", [pytest.param(r, marks=INLINED_TYPES_BY_VERSION) if r.name.endswith("1.4.4") else r
-                                    for r in DUCKLAKE_RUNNERS], ids=[r.name for r in DUCKLAKE_RUNNERS])
+@pytest.mark.parametrize("runner", DUCKLAKE_RUNNERS, ids=[r.name for r in DUCKLAKE_RUNNERS])
 def test_ducklake_inlined_data_of_the_runners_own_release(runner, own_lakes):
     """Inlined-data tables of the moved catalog have the column types DuckLake of that release gives
     them on PostgreSQL, and a row that DuckLake inlines there reads back as written."""

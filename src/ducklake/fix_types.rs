@@ -167,7 +167,7 @@ async fn expected_columns(
             let lake = inlined::inlined_column_types(name, table_id, at, &data_names, &columns)?;
             let mut exp = plain(sys);
             for (n, t) in data_names.into_iter().zip(lake) {
-                exp.push((n, inlined_pg_type(t)?, false));
+                exp.push((n, inlined_pg_type(t, version)?, false));
             }
             out.insert(name.clone(), exp);
         }

@@ -197,7 +197,7 @@ pub fn plan(src: &SqliteSource, version: Version) -> Result<Vec<TablePlan>> {
             let lake = inlined::inlined_column_types(name, table_id, at, &data, columns)?;
             let mut cols = fixed(sys);
             for (n, t) in data.into_iter().zip(lake) {
-                cols.push((n, inlined_pg_type(t)?, Flags::Plain));
+                cols.push((n, inlined_pg_type(t, version)?, Flags::Plain));
             }
             plans.push(TablePlan {
                 name: name.clone(),

@@ -29,7 +29,12 @@
 //! | `uuid` | VARCHAR | `uuid` | text parsed |
 //! | `list`, `struct`, `map` | VARCHAR | `character varying` | text kept |
 //! | `variant`, `geometry` | not inlined | not inlined | refused |
+//!
+//! Catalog 0.3 (DuckLake 1.4) differs on PostgreSQL: `float32` -> `double precision`, `varchar` ->
+//! `character varying`, `json` -> `json`, `date` -> `date`, `timestamp` -> `timestamp`, `timestamptz`
+//! -> `timestamp with time zone` ([`inlined_pg_type_differences`]).
 
+use crate::ducklake::catalog::Version;
 use crate::error::{Error, Result};
 use crate::types::pg_value::PgTarget;
 
@@ -50,6 +55,9 @@ pub enum PgType {
     TimeTz,
     Interval,
     Uuid,
+    Json,
+    Date,
+    Timestamp,
     TimestampTz,
 }
 
@@ -70,6 +78,9 @@ impl PgType {
             PgType::TimeTz => "time with time zone".into(),
             PgType::Interval => "interval".into(),
             PgType::Uuid => "uuid".into(),
+            PgType::Json => "json".into(),
+            PgType::Date => "date".into(),
+            PgType::Timestamp => "timestamp without time zone".into(),
             PgType::TimestampTz => "timestamp with time zone".into(),
         }
     }
@@ -91,6 +102,9 @@ impl PgType {
             PgType::TimeTz => PgTarget::TimeTz,
             PgType::Interval => PgTarget::Interval,
             PgType::Uuid => PgTarget::Uuid,
+            PgType::Json => PgTarget::Json,
+            PgType::Date => PgTarget::Date,
+            PgType::Timestamp => PgTarget::Timestamp,
             PgType::TimestampTz => PgTarget::TimestampTz,
         }
     }
@@ -115,6 +129,9 @@ impl PgType {
             "TIME WITH TIME ZONE" | "TIMETZ" => PgType::TimeTz,
             "INTERVAL" => PgType::Interval,
             "UUID" => PgType::Uuid,
+            "JSON" => PgType::Json,
+            "DATE" => PgType::Date,
+            "TIMESTAMP" => PgType::Timestamp,
             "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => PgType::TimestampTz,
             _ => {
                 return Err(Error::argument(format!(
@@ -158,8 +175,10 @@ pub enum LakeType {
     Date,
     Time,
     TimeTz,
-    /// `timestamp`, `timestamptz`, `timestamp_s`, `timestamp_ms`, `timestamp_ns`.
     Timestamp,
+    TimestampTz,
+    /// `timestamp_s`, `timestamp_ms`, `timestamp_ns`.
+    TimestampOtherUnit,
     Interval,
     Uuid,
     /// `list`, `struct`, `map` (the children are separate `ducklake_column` rows).
@@ -194,9 +213,9 @@ impl LakeType {
             "date" => LakeType::Date,
             "time" => LakeType::Time,
             "timetz" => LakeType::TimeTz,
-            "timestamp" | "timestamptz" | "timestamp_s" | "timestamp_ms" | "timestamp_ns" => {
-                LakeType::Timestamp
-            }
+            "timestamp" => LakeType::Timestamp,
+            "timestamptz" => LakeType::TimestampTz,
+            "timestamp_s" | "timestamp_ms" | "timestamp_ns" => LakeType::TimestampOtherUnit,
             "interval" => LakeType::Interval,
             "uuid" => LakeType::Uuid,
             "list" | "struct" | "map" => LakeType::Nested,
@@ -211,8 +230,14 @@ impl LakeType {
 }
 
 /// The PostgreSQL type of an inlined-data column of this DuckLake type, as DuckLake's PostgreSQL
-/// backend creates it.
-pub fn inlined_pg_type(t: LakeType) -> Result<PgType> {
+/// backend of a catalog of `version` creates it ([`inlined_pg_type_differences`] lists where 0.3 differs).
+pub fn inlined_pg_type(t: LakeType, version: Version) -> Result<PgType> {
+    if let Some(&(_, pg)) = inlined_pg_type_differences(version)
+        .iter()
+        .find(|(lake, _)| *lake == t)
+    {
+        return Ok(pg);
+    }
     Ok(match t {
         LakeType::Boolean => PgType::Boolean,
         LakeType::Int8 | LakeType::Int16 => PgType::SmallInt,
@@ -223,7 +248,11 @@ pub fn inlined_pg_type(t: LakeType) -> Result<PgType> {
         LakeType::Float64 => PgType::Double,
         LakeType::Decimal(p, s) => PgType::Numeric(p, s),
         LakeType::Varchar | LakeType::Json | LakeType::Blob => PgType::Bytea,
-        LakeType::Date | LakeType::Timestamp | LakeType::Nested => PgType::Varchar,
+        LakeType::Date
+        | LakeType::Timestamp
+        | LakeType::TimestampTz
+        | LakeType::TimestampOtherUnit
+        | LakeType::Nested => PgType::Varchar,
         LakeType::Time => PgType::Time,
         LakeType::TimeTz => PgType::TimeTz,
         LakeType::Interval => PgType::Interval,
@@ -234,6 +263,26 @@ pub fn inlined_pg_type(t: LakeType) -> Result<PgType> {
             ))
         }
     })
+}
+
+/// Where a catalog version's inlined-data columns on PostgreSQL differ from [`inlined_pg_type`]'s
+/// rule (DuckLake 1.5's `GetColumnTypeInternal`). DuckLake 1.4 (catalog 0.3) had no PostgreSQL-specific
+/// rule: it created the table through DuckDB's postgres extension with the DuckDB type names, so
+/// `FLOAT` became `double precision` and VARCHAR, JSON, DATE and TIMESTAMP[TZ] kept PostgreSQL types of
+/// their own (measured: information_schema of an inlined table written by DuckDB 1.4.4 and by 1.5.0,
+/// 1.5.5). Catalog 0.2 inlines only into DuckDB catalogs; 0.4 and 1.0 follow the rule.
+pub fn inlined_pg_type_differences(version: Version) -> &'static [(LakeType, PgType)] {
+    match version {
+        Version::V0_3 => &[
+            (LakeType::Float32, PgType::Double),
+            (LakeType::Varchar, PgType::Varchar),
+            (LakeType::Json, PgType::Json),
+            (LakeType::Date, PgType::Date),
+            (LakeType::Timestamp, PgType::Timestamp),
+            (LakeType::TimestampTz, PgType::TimestampTz),
+        ],
+        _ => &[],
+    }
 }
 
 /// How a SQLite catalog stores an inlined-data column of this DuckLake type.
@@ -389,10 +438,41 @@ mod tests {
         ];
         for (lake, pg) in cases {
             let t = LakeType::parse(lake).unwrap();
-            assert_eq!(inlined_pg_type(t).unwrap().sql(), pg, "{lake}");
+            for v in [Version::V0_4, Version::V1_0] {
+                assert_eq!(inlined_pg_type(t, v).unwrap().sql(), pg, "{lake}");
+            }
         }
-        assert!(inlined_pg_type(LakeType::parse("variant").unwrap()).is_err());
+        assert!(inlined_pg_type(LakeType::parse("variant").unwrap(), Version::V1_0).is_err());
         assert!(LakeType::parse("float128").is_err());
+    }
+
+    /// Catalog 0.3 (DuckLake 1.4.4), checked against an inlined table DuckDB 1.4.4 made on PostgreSQL
+    /// (test_compat's inlined-data test, which runs DuckLake 1.4.4 itself).
+    #[test]
+    fn inlined_types_on_postgres_for_catalog_0_3() {
+        let cases = [
+            ("float32", "double precision"),
+            ("float64", "double precision"),
+            ("varchar", "character varying"),
+            ("json", "json"),
+            ("blob", "bytea"),
+            ("date", "date"),
+            ("timestamp", "timestamp without time zone"),
+            ("timestamptz", "timestamp with time zone"),
+            ("timestamp_ns", "character varying"),
+            ("timestamp_s", "character varying"),
+            ("uint8", "integer"),
+            ("uint64", "character varying"),
+            ("list", "character varying"),
+        ];
+        for (lake, pg) in cases {
+            let t = LakeType::parse(lake).unwrap();
+            assert_eq!(
+                inlined_pg_type(t, Version::V0_3).unwrap().sql(),
+                pg,
+                "{lake}"
+            );
+        }
     }
 
     #[test]
