@@ -166,6 +166,7 @@ def runners() -> list[Runner]:
         Runner("shell-1.5.6", "1.5.6", "shell", release_venv("1.5.6")),
         Runner("python-2.0.1", "2.0.1", "python", release_venv("2.0.1")),
         Runner("python-1.4.4", "1.4.4", "python", release_venv("1.4.4"), every),
+        Runner("python-1.3.2", "1.3.2", "python", release_venv("1.3.2")),
     ]
 
 

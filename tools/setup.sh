@@ -67,5 +67,6 @@ other_venv 1.5.6 duckdb-cli==1.5.6
 other_venv 2.0.1 duckdb==2.0.1
 other_venv 1.4.4 duckdb==1.4.4 duckdb-extension-ducklake==1.4.4 duckdb-extension-postgres-scanner==1.4.4 \
   duckdb-extension-sqlite-scanner==1.4.4
+other_venv 1.3.2 duckdb==1.3.2
 other_venv 1.1.3 duckdb==1.1.3
 echo "setup: ok"

@@ -189,10 +189,21 @@ impl<D: Database> Session for SqlSession<D> {
     fn run(&mut self, statement: &Statement) -> Result<u64> {
         let mut changed = 0;
         for sql in statement.sql() {
-            changed = self
-                .0
-                .execute(&sql, &[])
-                .map_err(duck(statement.context()))?;
+            changed = match self.0.execute(&sql, &[]) {
+                Ok(n) => n,
+                // DuckDB before 1.4 sets preserve_insertion_order only for the whole database, and
+                // lakemig never changes a user's global setting: there a bootstrap keeps insertion
+                // order (inserts on one thread; the same rows). The failed SET leaves the
+                // transaction usable.
+                Err(e)
+                    if matches!(statement, Statement::PreserveInsertionOrder(_))
+                        && (e.contains("cannot be set locally")
+                            || e.contains("cannot be reset locally")) =>
+                {
+                    0
+                }
+                Err(e) => return Err(duck(statement.context())(e)),
+            };
         }
         Ok(changed)
     }
