@@ -116,15 +116,12 @@ fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
                 },
                 match &c.alternative {
                     None => Cell::Null,
-                    Some((rule, alt)) => Cell::Text(format!(
-                        "{}: {} ({})",
-                        match rule {
-                            TypeRule::Infer => "types := ['infer']",
-                            _ => "by default",
-                        },
-                        alt.sql_type(),
-                        alt.reason
-                    )),
+                    Some((TypeRule::Infer, alt)) => {
+                        Cell::Text(format!("{} ({})", alt.sql_type(), alt.reason))
+                    }
+                    Some((_, alt)) => {
+                        Cell::Text(format!("by default: {} ({})", alt.sql_type(), alt.reason))
+                    }
                 },
             ]);
         }

@@ -1,24 +1,43 @@
 //! Choosing a PostgreSQL type for a SQLite column from its declared type AND the values it holds.
 //!
-//! | values seen (NULLs ignored) | declared type | PostgreSQL type |
-//! |---|---|---|
-//! | none | any | by SQLite affinity of the declared name: INT -> bigint, CHAR/CLOB/TEXT -> text, BLOB/none -> bytea, REAL/FLOA/DOUB -> double precision, BOOL -> boolean, DATE -> date, DATETIME/TIMESTAMP -> timestamptz, UUID -> uuid, JSON -> jsonb, else numeric |
-//! | integers, all 0/1 | contains BOOL | boolean |
-//! | integers | contains DATE/TIME | timestamptz from epoch seconds (all below 1e11) or milliseconds (all below 1e14) |
-//! | integers, name ends in `_at`, all in 2000..2100 as epoch seconds or milliseconds | any | timestamptz from epoch |
-//! | integers | any (rowid alias: always bigint) | smallint / integer / bigint by range |
-//! | reals (with or without integers) | NUMERIC/DECIMAL | numeric |
-//! | reals (with or without integers) | other | double precision |
-//! | text, all UUID-shaped (8-4-4-4-12 hex) | any | uuid |
-//! | text, all ISO-8601 dates | any | date |
-//! | text, all ISO-8601 date-times, all with a zone (some may be dates) | any | timestamptz |
-//! | text, all ISO-8601 date-times, some without a zone | declared TIMESTAMPTZ / WITH TIME ZONE, or some values with a zone | timestamptz (no zone = UTC) |
-//! | text, all ISO-8601 date-times, none with a zone | other | timestamp |
-//! | text, all JSON objects/arrays | any | jsonb (json when a value holds `\u0000`) |
-//! | text, all true/false words | contains BOOL | boolean |
-//! | text, anything else (one value that does not fit is enough) | any | text, the reason names that value |
-//! | any blob | any | bytea (uuid if declared UUID and every value is a 16-byte blob) |
-//! | mixed storage classes | any | text (the reason lists the classes) |
+//! The rule (issue 17): the application that wrote the SQLite file must keep working when pointed
+//! at PostgreSQL. So the declaration decides what it means (sizes, BOOLEAN, DATE/DATETIME, declared
+//! JSON/UUID), numbers are never narrower than declared, and the values only resolve what SQLite's
+//! declarations leave open (a DATETIME's text or epoch numbers, a UUID's form, booleans as 0/1,
+//! whether every value fits `VARCHAR(n)`/`NUMERIC(p,s)`). Undeclared text stays text: turning it into
+//! jsonb/uuid/timestamp changes what the driver returns (psycopg2 hands out a dict for jsonb), so
+//! that is the named option `types := ['infer']`. The same rule holds for an empty table (by the
+//! declaration alone), so a column never changes type because its table had no rows.
+//!
+//! | declared (SQLite) | values seen (NULLs ignored) | default | `types := ['infer']` |
+//! |---|---|---|---|
+//! | INTEGER, INT, BIGINT, `integer unsigned`, ... | integers | bigint: SQLite integers are 64-bit, so every value the app could write still fits (integer would fail past 2^31, as smallint did in issue 17) | same |
+//! | SMALLINT/TINYINT/INT2; MEDIUMINT/INT4 | integers | smallint; integer (wider only if a value needs it) | same |
+//! | INTEGER | integers, name ends in `_at`, all epoch s/ms in 2000..2100 | bigint | timestamptz from epoch |
+//! | rowid key (`INTEGER PRIMARY KEY`) | any | bigint identity | same |
+//! | BOOL, BOOLEAN | all 0/1 or true/false words | boolean | same |
+//! | NUMERIC(p,s), DECIMAL(p,s) | numbers, every one fits | numeric(p,s) (values written with scale s) | same |
+//! | NUMERIC, DECIMAL, other names | numbers | numeric | same |
+//! | REAL, FLOAT, DOUBLE (or integers and reals anywhere) | numbers | double precision | same |
+//! | DATETIME, TIMESTAMP, TIMESTAMPTZ | ISO-8601 text (with or without zone) | timestamptz; no zone = UTC | same |
+//! | DATETIME, TIMESTAMP, DATE | integers | timestamptz from epoch seconds (< 1e11) or ms (< 1e14) | same |
+//! | DATE | ISO-8601 dates | date | same |
+//! | JSON, or any column with `CHECK (json_valid(c))` | every value JSON | jsonb (json if a value holds `\u0000`) | same |
+//! | UUID, GUID | UUID text (36 or 32 hex) or 16-byte blobs | uuid | same |
+//! | CHAR(32) | 32 hex digits (Django's UUIDField, SQLAlchemy's Uuid) | uuid | same |
+//! | VARCHAR(n), CHAR(n) | every value at most n characters | character varying(n) (never character(n), which pads) | UUID/date/JSON text as below, else varchar(n) |
+//! | VARCHAR(n), CHAR(n) | a longer value | text, the reason names it | same |
+//! | TEXT, CLOB, none | UUIDs / ISO dates / ISO date-times / JSON objects | text (the plan shows the alternative) | uuid / date / timestamp(tz) / jsonb |
+//! | any | a value that does not fit the rule above | text, the reason names the value | same |
+//! | any | blobs | bytea (uuid if declared UUID/CHAR(32) and all 16 bytes) | same |
+//! | any | mixed storage classes | text (the reason lists the classes) | same |
+//! | any | none (empty table) | by the declaration alone, the same table as above | same |
+//!
+//! DATETIME's one rule and its trade-off: values without a zone are read as UTC into timestamptz,
+//! what Django (USE_TZ) and pgloader do; SQLAlchemy's `DateTime` (Optuna) creates `timestamp`
+//! natively but works on timestamptz (it gets aware datetimes back). An application that wrote
+//! local wall-clock times should force `types := ['t.c=timestamp']`.
+//! `infer_types := false`: by declared name only ([`declared_type_to_pg`]), values not looked at.
 
 use crate::postgres::codec::jsonb::validate_json;
 use crate::sqlite::text::{parse_uuid, scan_datetime};

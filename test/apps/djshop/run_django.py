@@ -29,6 +29,17 @@ def make():
     call_command("makemigrations", "shop", verbosity=0)
     call_command("migrate", verbosity=0)
     User.objects.create_superuser("admin", "a@example.org", "pw")
+    with transaction.atomic():
+        make_shop()
+    Customer.objects.filter(name="c49").delete()  # AUTOINCREMENT: id 50 is never handed out again
+    session = SessionStore()
+    session["cart"] = [1, 2]
+    session.create()
+    c3 = Customer.objects.get(name="c3")
+    print(json.dumps({"session": session.session_key, "c3": str(c3.external_id)}))
+
+
+def make_shop():
     for i in range(50):
         c = Customer.objects.create(name=f"c{i}", email=f"c{i}@example.org", profile={"tier": i % 3},
                                     visits=i, active=i % 4 != 0, tags="x" * (i * 10),
@@ -36,12 +47,6 @@ def make():
         for j in range(3):
             Order.objects.create(customer=c, total=decimal.Decimal(i) + decimal.Decimal(j) / 100, seq=j,
                                  placed=timezone.now())
-    Customer.objects.filter(name="c49").delete()  # AUTOINCREMENT: id 50 is never handed out again
-    session = SessionStore()
-    session["cart"] = [1, 2]
-    session.create()
-    c3 = Customer.objects.get(name="c3")
-    print(json.dumps({"session": session.session_key, "c3": str(c3.external_id)}))
 
 
 def column_types(alias):

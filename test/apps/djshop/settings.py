@@ -19,3 +19,10 @@ if os.environ.get("DJ_SQLITE"):
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["DJ_SQLITE"]}}
 else:
     DATABASES = {"default": _pg(os.environ["DJ_DB"]), "native": _pg(os.environ["DJ_NATIVE_DB"])}
+MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware",
+              "django.contrib.auth.middleware.AuthenticationMiddleware",
+              "django.contrib.messages.middleware.MessageMiddleware"]
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
+              "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth",
+                                                 "django.contrib.messages.context_processors.messages",
+                                                 "django.template.context_processors.request"]}}]
