@@ -374,4 +374,23 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn virtual_tables_get_a_note_with_a_recipe() {
+        let fts = SqliteVirtualTable {
+            name: "docs".into(),
+            module: "fts5".into(),
+            sql: "CREATE VIRTUAL TABLE docs USING fts5(body)".into(),
+            shadow_tables: vec!["docs_data".into(), "docs_idx".into()],
+        };
+        let note = virtual_table_note(&fts);
+        assert!(note.starts_with("virtual table (fts5) not migrated nor its shadow tables (\"docs_data\", \"docs_idx\")"), "{note}");
+        assert!(note.contains("tsvector") && note.contains("gin"), "{note}");
+        let rtree = SqliteVirtualTable {
+            module: "rtree".into(),
+            shadow_tables: vec![],
+            ..fts
+        };
+        assert!(virtual_table_note(&rtree).contains("GiST"));
+    }
 }

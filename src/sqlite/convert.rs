@@ -431,6 +431,31 @@ mod tests {
         }
     }
 
+    /// numeric(p,s) stores every value with scale s; the checksum must see the same text.
+    #[test]
+    fn numeric_with_a_scale() {
+        let col = CopyColumn {
+            scale: Some(2),
+            ..CopyColumn::new("total", PgTarget::Numeric)
+        };
+        let text = |v| match convert_column("t", &col, v) {
+            Ok(PgValue::Numeric(n)) => Ok(n.to_pg_text()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(text(S::Real(1.5)).unwrap(), "1.50");
+        assert_eq!(text(S::Integer(20)).unwrap(), "20.00");
+        assert_eq!(text(S::Text(b"-0.10")).unwrap(), "-0.10");
+        assert_eq!(text(S::Real(-0.0)).unwrap(), "0.00");
+        let err = text(S::Real(1.555)).unwrap_err();
+        assert!(
+            err.contains("more than 2 digits") && err.contains("scale 2"),
+            "{err}"
+        );
+        assert!(text(S::Text(b"NaN")).is_err());
+        assert_eq!(convert_column("t", &col, S::Null).unwrap(), PgValue::Null);
+    }
+
     #[test]
     fn bool_from_01_and_words() {
         assert_eq!(

@@ -363,19 +363,19 @@ pub fn parse_create_table(sql: &str) -> TableDdl {
                 i = z + 1;
                 continue;
             }
-            if t.is("FOREIGN") && item.get(i + 1).is_some_and(|k| k.is("KEY")) {
-                if let Some(p) = item.get(i + 2).filter(|p| p.is_op("(")) {
-                    let _ = p;
-                    let z = matching_paren(item, i + 2);
-                    table_fk_cols = Some(
-                        item[i + 3..z.min(item.len())]
-                            .iter()
-                            .filter_map(Token::ident)
-                            .collect(),
-                    );
-                    i = z + 1;
-                    continue;
-                }
+            if t.is("FOREIGN")
+                && item.get(i + 1).is_some_and(|k| k.is("KEY"))
+                && item.get(i + 2).is_some_and(|p| p.is_op("("))
+            {
+                let z = matching_paren(item, i + 2);
+                table_fk_cols = Some(
+                    item[i + 3..z.min(item.len())]
+                        .iter()
+                        .filter_map(Token::ident)
+                        .collect(),
+                );
+                i = z + 1;
+                continue;
             }
             if t.is("REFERENCES") {
                 let parent = item.get(i + 1).and_then(Token::ident).unwrap_or_default();
@@ -411,10 +411,11 @@ pub fn parse_create_table(sql: &str) -> TableDdl {
                     if u.is("DEFERRABLE") {
                         deferrable = Deferrable::Immediate;
                     }
-                    if u.is("INITIALLY") && deferrable != Deferrable::No {
-                        if item.get(j + 1).is_some_and(|n| n.is("DEFERRED")) {
-                            deferrable = Deferrable::Deferred;
-                        }
+                    if u.is("INITIALLY")
+                        && deferrable != Deferrable::No
+                        && item.get(j + 1).is_some_and(|n| n.is("DEFERRED"))
+                    {
+                        deferrable = Deferrable::Deferred;
                     }
                     j += 1;
                 }

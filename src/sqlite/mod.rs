@@ -747,12 +747,38 @@ mod tests {
              CREATE INDEX child_c ON child (c DESC);
              CREATE INDEX child_expr ON child (lower(b));
              CREATE VIRTUAL TABLE docs USING fts5(body);
-             CREATE VIEW vv AS SELECT 1;",
+             CREATE VIEW vv AS SELECT 1;
+             INSERT INTO parent (code) VALUES ('a'), ('b'), ('c');
+             DELETE FROM parent WHERE id = 3;
+             CREATE TABLE late (p INT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED, q INT);",
         );
         let src = SqliteSource::open(&p).unwrap();
-        assert_eq!(src.table_names().unwrap(), vec!["parent", "child"]);
+        assert_eq!(src.table_names().unwrap(), vec!["parent", "child", "late"]);
         let parent = src.table("parent").unwrap();
         assert!(parent.autoincrement);
+        // AUTOINCREMENT's high-water mark outlives the deleted row.
+        assert_eq!(parent.sequence, Some(3));
+        assert_eq!(src.table("child").unwrap().sequence, None);
+        let late = src.table("late").unwrap();
+        assert_eq!(late.foreign_keys[0].deferrable, ddl::Deferrable::Deferred);
+        assert_eq!(
+            src.table("child").unwrap().foreign_keys[0].deferrable,
+            ddl::Deferrable::No
+        );
+        // Virtual tables and their shadow tables: listed apart, never as ordinary tables.
+        let v = src.virtual_tables().unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].name.as_str(), v[0].module.as_str()), ("docs", "fts5"));
+        assert_eq!(
+            v[0].shadow_tables,
+            vec![
+                "docs_config",
+                "docs_content",
+                "docs_data",
+                "docs_docsize",
+                "docs_idx"
+            ]
+        );
         assert_eq!(parent.rowid_alias().unwrap().name, "id");
         assert_eq!(parent.indexes.len(), 1);
         assert_eq!(parent.indexes[0].origin, IndexOrigin::Unique);
