@@ -148,6 +148,9 @@ def test_default_types_keep_what_the_app_reads(duck, app_db):
     assert plan[("users", "age")]["alternative"] is None
     assert "types := ['infer']" in plan[("users", "uid")]["reason"]
     assert plan[("users", "created_at")]["pg_default"] == "now()"
+    # 'infer' alone, or in a list with overrides.
+    assert plan_of(duck, app_db, ", types := 'infer'") == plan_of(duck, app_db, INFER)
+    assert "or 'infer'" in error_of(duck, f"SELECT * FROM sqlite_migration_plan({q(app_db)}, types := ['inferr'])")
 
 
 def test_plan_types_and_reasons(duck, app_db):

@@ -43,7 +43,7 @@ pub fn plan_request(bind: &BindInfo) -> Result<PlanRequest> {
     let tables = args::named_string_list(bind, "tables")?;
     let mut rule = TypeRule::Declared;
     let mut overrides = Vec::new();
-    for s in args::named_string_list(bind, "types")?.unwrap_or_default() {
+    for s in args::named_string_or_list(bind, "types")?.unwrap_or_default() {
         match type_rule_word(&s) {
             Some(r) => rule = r,
             None => overrides.push(parse_override(&s)?),
@@ -65,7 +65,8 @@ pub fn plan_named_parameters() -> Vec<(String, LogicalTypeHandle)> {
     let list = || LogicalTypeHandle::list(&LogicalTypeHandle::from(LogicalTypeId::Varchar));
     vec![
         ("tables".into(), list()),
-        ("types".into(), list()),
+        // ANY: 'infer', or a list of 'infer' and overrides.
+        ("types".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
         (
             "infer_types".into(),
             LogicalTypeHandle::from(LogicalTypeId::Boolean),

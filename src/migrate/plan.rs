@@ -49,7 +49,7 @@ pub struct TypeOverride {
 pub fn parse_override(spec: &str) -> Result<TypeOverride> {
     let bad = |why: &str| {
         Error::argument(format!(
-            "types: {spec:?} {why}; write 'table.column=type', e.g. 'events.created=timestamptz:epoch_ms' (types: {})",
+            "types: {spec:?} {why}; write 'table.column=type', e.g. 'events.created=timestamptz:epoch_ms' (types: {}), or 'infer'",
             PgTarget::ALL.iter().map(|t| t.sql_name()).collect::<Vec<_>>().join(", ")
         ))
     };
