@@ -124,17 +124,37 @@ def migrate(duck, path: str, dsn: str, extra: str = ""):
         f"SELECT * FROM sqlite_migrate({q(path)}, {q(dsn)}{extra})").fetchall()
 
 
+# With types := ['infer']: the values decide what SQLite's declarations leave open (issue 6), but
+# never narrower than declared (issue 17: INTEGER is bigint; a DATETIME is timestamptz by one rule).
+INFER = ", types := ['infer']"
 EXPECTED_TYPES = {
-    "id": "bigint", "uid": "uuid", "email": "text", "active": "boolean", "score": "double precision",
-    "age": "smallint", "big": "bigint", "profile": "jsonb", "avatar": "bytea", "birthday": "date",
-    "created_at": "timestamp without time zone", "seen_at": "timestamp with time zone",
+    "id": "bigint", "uid": "uuid", "email": "character varying(200)", "active": "boolean",
+    "score": "double precision", "age": "bigint", "big": "bigint", "profile": "jsonb", "avatar": "bytea",
+    "birthday": "date", "created_at": "timestamp with time zone", "seen_at": "timestamp with time zone",
     "login_at": "timestamp with time zone", "last_sync": "text", "mixed": "text", "note": "text",
     "created_on": "timestamp without time zone",
 }
+# By default (issue 17): what the application reads back stays what it read from SQLite.
+DEFAULT_TYPES = dict(EXPECTED_TYPES, uid="text", profile="text", birthday="text", seen_at="text",
+                     login_at="bigint", created_on="text")
+
+
+def test_default_types_keep_what_the_app_reads(duck, app_db):
+    plan = plan_of(duck, app_db)
+    assert {c: plan[("users", c)]["pg_type"] for (t, c) in plan if t == "users"} == DEFAULT_TYPES
+    # Each column says what types := ['infer'] would choose instead, and why.
+    assert plan[("users", "profile")]["alternative"].startswith("jsonb (types := ['infer']: every value is a JSON")
+    assert plan[("users", "uid")]["alternative"].startswith("uuid (")
+    assert plan[("users", "age")]["alternative"] is None
+    assert "types := ['infer']" in plan[("users", "uid")]["reason"]
+    assert plan[("users", "created_at")]["pg_default"] == "now()"
+    # 'infer' alone, or in a list with overrides.
+    assert plan_of(duck, app_db, ", types := 'infer'") == plan_of(duck, app_db, INFER)
+    assert "or 'infer'" in error_of(duck, f"SELECT * FROM sqlite_migration_plan({q(app_db)}, types := ['inferr'])")
 
 
 def test_plan_types_and_reasons(duck, app_db):
-    plan = plan_of(duck, app_db)
+    plan = plan_of(duck, app_db, INFER)
     got = {c: plan[("users", c)]["pg_type"] for (t, c) in plan if t == "users"}
     assert got == EXPECTED_TYPES
     last_sync = plan[("users", "last_sync")]
@@ -145,7 +165,7 @@ def test_plan_types_and_reasons(duck, app_db):
     assert "epoch milliseconds" in plan[("users", "login_at")]["reason"]
     assert "every value 0 or 1" in plan[("users", "active")]["reason"]
     assert "identity" in plan[("users", "id")]["reason"]
-    assert plan[("users", "created_at")]["pg_default"] == "(now() AT TIME ZONE 'UTC')"
+    assert plan[("users", "created_at")]["pg_default"] == "now()"
     assert plan[("users", "note")]["pg_default"] == "'it''s'::text".replace("it''s", "it''s new")
     assert plan[("users", "active")]["pg_default"] == "'true'::boolean"
     assert plan[("users", "users" and "email")]["not_null"] is True
@@ -154,7 +174,7 @@ def test_plan_types_and_reasons(duck, app_db):
     assert plan[("posts", "author_uid")]["pg_type"] == "uuid"
     assert plan[("posts", "published_at")]["pg_type"] == "timestamp with time zone"
     # The plan reads the file read-only and writes nowhere: running it twice gives the same answer.
-    assert plan_of(duck, app_db) == plan
+    assert plan_of(duck, app_db, INFER) == plan
 
 
 def test_plan_options(duck, app_db):
@@ -178,7 +198,7 @@ def test_plan_options(duck, app_db):
 
 def test_migrate_everything(pg, pgdb, duck, app_db):
     before = hashlib.sha256(open(app_db, "rb").read()).hexdigest()
-    rows = migrate(duck, app_db, pg.dsn(pgdb))
+    rows = migrate(duck, app_db, pg.dsn(pgdb), INFER)
     assert [(r[0], r[1], r[2], r[3], r[6]) for r in rows] == [
         ("users", '"public"."users"', 50, True, True),
         ("posts", '"public"."posts"', 120, True, True),
@@ -190,7 +210,7 @@ def test_migrate_everything(pg, pgdb, duck, app_db):
     assert {c: types[("users", c)][0] for (t, c) in types if t == "users"} == EXPECTED_TYPES
     assert types[("users", "email")][1] is True
     assert types[("users", "id")][3] == "d"  # identity
-    assert types[("users", "created_at")][2] == "(now() AT TIME ZONE 'UTC'::text)"
+    assert types[("users", "created_at")][2] == "now()"
     # Values arrived exactly.
     r = pg_query(pg, pgdb, "SELECT uid::text, active, profile->>'name', profile->'x', avatar, birthday::text, "
                            "created_at::text, seen_at::text, login_at::text, last_sync, mixed "
@@ -198,7 +218,7 @@ def test_migrate_everything(pg, pgdb, duck, app_db):
     assert r[0] == str(uuid.UUID(int=37 * 7919))
     assert r[1] is True and r[2] == "u37" and str(r[3]) in ("1.50", "1.5")
     assert bytes(r[4]) == bytes([37, 0, 255])
-    assert r[5] == "1990-01-10" and r[6] == "2026-01-10 10:00:37"
+    assert r[5] == "1990-01-10" and r[6] == "2026-01-10 10:00:37+00"
     assert r[7] == "2026-02-10 08:30:00.037+00" and r[8] == "2023-11-14 22:13:20.037+00"
     assert r[9] == "not synced" and r[10] == "37"
     assert pg_query(pg, pgdb, "SELECT published_at::text FROM posts WHERE id = 101")[0][0] == "2026-04-01 08:00:00+00"

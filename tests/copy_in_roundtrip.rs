@@ -192,7 +192,7 @@ fn every_type_round_trips_through_postgres() {
         let mut columns = Vec::new();
         for (i, (t, epoch, _, _)) in cases.iter().enumerate() {
             ddl.push(format!("c{i} {}", t.sql_name()));
-            columns.push(CopyColumn { name: format!("c{i}"), target: *t, epoch: *epoch });
+            columns.push(CopyColumn { name: format!("c{i}"), target: *t, epoch: *epoch, scale: None });
         }
         client.batch_execute("DROP TABLE IF EXISTS roundtrip").await.unwrap();
         client.batch_execute(&format!("CREATE TABLE roundtrip ({})", ddl.join(", "))).await.unwrap();

@@ -56,3 +56,20 @@ pub fn named_string_list(bind: &BindInfo, name: &str) -> Result<Option<Vec<Strin
         _ => Ok(None),
     }
 }
+
+/// A named argument declared ANY that takes one string or a list of strings (`types := 'infer'` or
+/// `types := ['infer', 't.c=text']`); None when absent or NULL.
+pub fn named_string_or_list(bind: &BindInfo, name: &str) -> Result<Option<Vec<String>>> {
+    match bind.get_named_parameter(name) {
+        Some(v) if !v.is_null() => match v.to_list() {
+            Some(items) => Ok(Some(items.iter().map(|x| x.to_string()).collect())),
+            None if v.logical_type_id() == duckdb::core::LogicalTypeId::Varchar => {
+                Ok(Some(vec![v.to_string()]))
+            }
+            None => Err(Error::argument(format!(
+                "{name} must be a string or a list of strings"
+            ))),
+        },
+        _ => Ok(None),
+    }
+}

@@ -12,7 +12,7 @@ use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::migrate::execute::{migrate, Options, TableResult};
 use crate::migrate::plan::{migration, IfExists};
-use crate::migrate::{build_plan, PlanRequest};
+use crate::migrate::{build_plan, skipped_tables, PlanRequest};
 use crate::postgres::connect::{self, ConnParams};
 use crate::sqlite::SqliteSource;
 
@@ -80,9 +80,24 @@ fn compute(bind: &Bind) -> Result<Vec<Vec<Cell>>> {
     );
     let src = SqliteSource::open(&bind.path)?;
     let plans = build_plan(&src, &bind.request)?;
+    let skipped = skipped_tables(&src, bind.request.tables.as_deref())?;
     let plan = migration(&bind.schema, &plans);
     let results = runtime::block_on(migrate(src, &bind.params, &plan, &bind.options))?;
-    Ok(results.iter().map(cells).collect())
+    let mut rows: Vec<Vec<Cell>> = results.iter().map(cells).collect();
+    // Virtual tables: a row each, nothing written, the note says what to do.
+    for (v, note) in skipped {
+        rows.push(vec![
+            Cell::Text(v.name.clone()),
+            Cell::Null,
+            Cell::Int(0),
+            Cell::Null,
+            Cell::Null,
+            Cell::Float(0.0),
+            Cell::Bool(false),
+            Cell::Text(note),
+        ]);
+    }
+    Ok(rows)
 }
 
 /// One result row, in [`COLUMNS`] order.

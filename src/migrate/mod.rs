@@ -4,6 +4,7 @@
 
 pub mod checksum;
 pub mod execute;
+pub mod expr;
 pub mod infer;
 pub mod plan;
 
@@ -11,9 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::sqlite::{SqliteSource, SqliteTable};
-use infer::ColumnStats;
-use plan::{plan_table, TablePlan, TypeOverride};
+use crate::sqlite::{SqliteSource, SqliteTable, SqliteVirtualTable};
+use infer::{ColumnStats, TypeRule};
+use plan::{json_checked_columns, plan_table, schema_extras, TablePlan, TypeOverride};
 
 pub use crate::trace::trace;
 
@@ -23,7 +24,16 @@ pub struct PlanRequest {
     /// SQLite table names to migrate; `None` = every table.
     pub tables: Option<Vec<String>>,
     pub overrides: Vec<TypeOverride>,
-    pub infer_types: bool,
+    pub rule: TypeRule,
+}
+
+/// The words `types := [...]` takes besides overrides, naming a [`TypeRule`].
+pub fn type_rule_word(word: &str) -> Option<TypeRule> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "infer" => Some(TypeRule::Infer),
+        "declared" => Some(TypeRule::Declared),
+        _ => None,
+    }
 }
 
 /// The tables to migrate, in creation order, or an error naming an unknown table.
@@ -59,12 +69,23 @@ pub fn table_stats(src: &SqliteSource, table: &SqliteTable) -> Result<(Vec<Colum
         .iter()
         .map(|c| c.name.clone())
         .collect();
+    let json_checked = json_checked_columns(table);
+    let fresh: Vec<ColumnStats> = table
+        .stored_columns()
+        .iter()
+        .map(|c| {
+            ColumnStats::for_declared(
+                &c.declared_type,
+                json_checked.contains(&c.name.to_lowercase()),
+            )
+        })
+        .collect();
     let width = names.len();
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(2);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Batch>();
     std::thread::scope(|scope| {
         let observer = scope.spawn(move || {
-            let mut stats: Vec<ColumnStats> = (0..width).map(|_| ColumnStats::new()).collect();
+            let mut stats = fresh;
             for mut batch in full_rx {
                 for row in batch.slots.chunks_exact(width.max(1)) {
                     for (st, slot) in stats.iter_mut().zip(row) {
@@ -173,10 +194,59 @@ pub fn build_plan(src: &SqliteSource, req: &PlanRequest) -> Result<Vec<TablePlan
             started,
             &format!("read {rows} rows of \"{}\" to infer types", t.name),
         );
-        plans.push(plan_table(t, &stats, rows, &req.overrides, req.infer_types));
+        plans.push(plan_table(t, &stats, rows, &req.overrides, req.rule));
     }
     align_foreign_keys(&mut plans, &req.overrides);
     Ok(plans)
+}
+
+/// The virtual tables (FTS, rtree, ...) of the file, which are never migrated, each with the note
+/// the plan and the result show. With `tables := [...]`, only those named.
+pub fn skipped_tables(
+    src: &SqliteSource,
+    wanted: Option<&[String]>,
+) -> Result<Vec<(SqliteVirtualTable, String)>> {
+    Ok(src
+        .virtual_tables()?
+        .into_iter()
+        .filter(|v| wanted.is_none_or(|w| w.contains(&v.name)))
+        .map(|v| {
+            let note = virtual_table_note(&v);
+            (v, note)
+        })
+        .collect())
+}
+
+/// What was not migrated and what to do instead.
+pub fn virtual_table_note(v: &SqliteVirtualTable) -> String {
+    let shadows = if v.shadow_tables.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " nor its shadow tables ({})",
+            v.shadow_tables
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let recipe = match v.module.as_str() {
+        m if m.starts_with("fts") => format!(
+            "full-text search in PostgreSQL: add a tsvector column and a GIN index to the table holding the text, e.g. ALTER TABLE t ADD COLUMN \"{0}_tsv\" tsvector GENERATED ALWAYS AS (to_tsvector('simple', coalesce(body, ''))) STORED; CREATE INDEX ON t USING gin (\"{0}_tsv\"); query with @@ websearch_to_tsquery(...)",
+            v.name
+        ),
+        "rtree" | "rtree_i32" | "geopoly" => "spatial index in PostgreSQL: a box/point column with a GiST index (or PostGIS)".to_string(),
+        _ => "re-create its data by hand if the application needs it".to_string(),
+    };
+    format!(
+        "virtual table ({}) not migrated{shadows}: lakemig copies ordinary tables only; {recipe}",
+        if v.module.is_empty() {
+            "unknown module"
+        } else {
+            v.module.as_str()
+        }
+    )
 }
 
 /// A foreign-key column must have the type of the column it references (a text column of UUIDs
@@ -199,6 +269,7 @@ pub fn align_foreign_keys(plans: &mut [TablePlan], overrides: &[TypeOverride]) {
     }
     for p in plans.iter_mut() {
         let table = p.name().to_string();
+        let mut changed = false;
         for fk in p.source.foreign_keys.clone() {
             for (i, col) in fk.columns.iter().enumerate() {
                 let parent_pk = key_types
@@ -226,20 +297,27 @@ pub fn align_foreign_keys(plans: &mut [TablePlan], overrides: &[TypeOverride]) {
                 if let Some(c) = p.columns.iter_mut().find(|c| &c.name == col) {
                     if c.choice.target != parent_choice.target
                         || c.choice.epoch != parent_choice.epoch
+                        || c.choice.size != parent_choice.size
                     {
                         c.choice = infer::TypeChoice {
                             target: parent_choice.target,
                             epoch: parent_choice.epoch,
+                            size: parent_choice.size,
                             reason: format!(
                                 "foreign key: the type of \"{}\".\"{parent_col}\" (was {}: {})",
                                 fk.parent_table,
-                                c.choice.target.sql_name(),
+                                c.choice.sql_type(),
                                 c.choice.reason
                             ),
                         };
+                        changed = true;
                     }
                 }
             }
+        }
+        if changed {
+            // The column types changed: translate CHECKs and indexes again.
+            schema_extras(p);
         }
     }
 }
@@ -295,5 +373,24 @@ mod tests {
             10000
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn virtual_tables_get_a_note_with_a_recipe() {
+        let fts = SqliteVirtualTable {
+            name: "docs".into(),
+            module: "fts5".into(),
+            sql: "CREATE VIRTUAL TABLE docs USING fts5(body)".into(),
+            shadow_tables: vec!["docs_data".into(), "docs_idx".into()],
+        };
+        let note = virtual_table_note(&fts);
+        assert!(note.starts_with("virtual table (fts5) not migrated nor its shadow tables (\"docs_data\", \"docs_idx\")"), "{note}");
+        assert!(note.contains("tsvector") && note.contains("gin"), "{note}");
+        let rtree = SqliteVirtualTable {
+            module: "rtree".into(),
+            shadow_tables: vec![],
+            ..fts
+        };
+        assert!(virtual_table_note(&rtree).contains("GiST"));
     }
 }

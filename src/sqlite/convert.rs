@@ -326,12 +326,48 @@ pub fn convert_column<'a>(
     col: &CopyColumn,
     v: SqliteValue<'a>,
 ) -> Result<PgValue<'a>> {
-    convert(col.target, col.epoch, v).map_err(|reason| Error::Convert {
+    let converted = convert(col.target, col.epoch, v).and_then(|c| match col.scale {
+        Some(scale) => with_scale(c, scale),
+        None => Ok(c),
+    });
+    converted.map_err(|reason| Error::Convert {
         column: format!("{table}.{}", quote_ident(&col.name)),
         value: v.describe(),
-        pg_type: col.target.sql_name().to_string(),
+        pg_type: match col.scale {
+            Some(s) => format!("numeric with scale {s}"),
+            None => col.target.sql_name().to_string(),
+        },
         reason,
     })
+}
+
+/// A numeric written with exactly `scale` digits after the point, as `numeric(p,s)` stores it
+/// (`1.5` -> `1.50`); a value with more digits is an error (the plan only keeps a scale every
+/// value fits).
+pub fn with_scale(v: PgValue<'_>, scale: u32) -> std::result::Result<PgValue<'_>, String> {
+    match v {
+        PgValue::Numeric(Numeric::Finite {
+            negative,
+            int_digits,
+            frac_digits,
+        }) => {
+            let mut frac = frac_digits.trim_end_matches('0').to_string();
+            if frac.len() > scale as usize {
+                return Err(format!("has more than {scale} digits after the point"));
+            }
+            while frac.len() < scale as usize {
+                frac.push('0');
+            }
+            let zero = int_digits.is_empty() && frac.bytes().all(|b| b == b'0');
+            Ok(PgValue::Numeric(Numeric::Finite {
+                negative: negative && !zero,
+                int_digits,
+                frac_digits: frac,
+            }))
+        }
+        PgValue::Numeric(_) => Err("NaN and Infinity do not fit a numeric with a scale".into()),
+        other => Ok(other),
+    }
 }
 
 /// Writing rows of SQLite values into a binary COPY: every value is converted for its column
@@ -393,6 +429,31 @@ mod tests {
             PgValue::TimestampTz(m) => m + PG_EPOCH_MICROS,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// numeric(p,s) stores every value with scale s; the checksum must see the same text.
+    #[test]
+    fn numeric_with_a_scale() {
+        let col = CopyColumn {
+            scale: Some(2),
+            ..CopyColumn::new("total", PgTarget::Numeric)
+        };
+        let text = |v| match convert_column("t", &col, v) {
+            Ok(PgValue::Numeric(n)) => Ok(n.to_pg_text()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(text(S::Real(1.5)).unwrap(), "1.50");
+        assert_eq!(text(S::Integer(20)).unwrap(), "20.00");
+        assert_eq!(text(S::Text(b"-0.10")).unwrap(), "-0.10");
+        assert_eq!(text(S::Real(-0.0)).unwrap(), "0.00");
+        let err = text(S::Real(1.555)).unwrap_err();
+        assert!(
+            err.contains("more than 2 digits") && err.contains("scale 2"),
+            "{err}"
+        );
+        assert!(text(S::Text(b"NaN")).is_err());
+        assert_eq!(convert_column("t", &col, S::Null).unwrap(), PgValue::Null);
     }
 
     #[test]

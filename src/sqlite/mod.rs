@@ -9,6 +9,7 @@
 //! Converting what is read into PostgreSQL values: [`convert`], with the text parsers of [`text`].
 
 pub mod convert;
+pub mod ddl;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -211,6 +212,8 @@ pub struct SqliteForeignKey {
     pub parent_columns: Vec<Option<String>>,
     pub on_update: String,
     pub on_delete: String,
+    /// From the CREATE TABLE text (the pragma does not say).
+    pub deferrable: ddl::Deferrable,
 }
 
 /// A table: its columns, keys, indexes and foreign keys.
@@ -226,6 +229,10 @@ pub struct SqliteTable {
     pub columns: Vec<SqliteColumn>,
     pub indexes: Vec<SqliteIndex>,
     pub foreign_keys: Vec<SqliteForeignKey>,
+    /// AUTOINCREMENT's high-water mark (`sqlite_sequence.seq`), when the table has a row there.
+    pub sequence: Option<i64>,
+    /// CHECKs and column collations from the CREATE TABLE text.
+    pub ddl: ddl::TableDdl,
 }
 
 impl SqliteTable {
@@ -253,6 +260,18 @@ impl SqliteTable {
     pub fn stored_columns(&self) -> Vec<&SqliteColumn> {
         self.columns.iter().filter(|c| !c.is_generated()).collect()
     }
+}
+
+/// A virtual table (FTS3/4/5, rtree, ...): never migrated, always named in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteVirtualTable {
+    pub name: String,
+    /// The module after `USING` (`fts5`, `rtree`), lower case.
+    pub module: String,
+    /// The CREATE VIRTUAL TABLE text.
+    pub sql: String,
+    /// Its shadow tables (`docs_data`, `docs_idx`, ...), which are not migrated either.
+    pub shadow_tables: Vec<String>,
 }
 
 /// `INTEGER PRIMARY KEY DESC` does not alias the rowid (a documented SQLite quirk).
@@ -430,7 +449,21 @@ impl SqliteSource {
         };
         let autoincrement = sql.to_ascii_uppercase().contains("AUTOINCREMENT");
         let indexes = self.indexes(name).map_err(err)?;
-        let foreign_keys = self.foreign_keys(name).map_err(err)?;
+        let ddl = ddl::parse_create_table(&sql);
+        let mut foreign_keys = self.foreign_keys(name).map_err(err)?;
+        for fk in &mut foreign_keys {
+            if let Some(r) = ddl.references.iter().find(|r| {
+                r.parent_table.eq_ignore_ascii_case(&fk.parent_table)
+                    && r.columns.len() == fk.columns.len()
+                    && r.columns
+                        .iter()
+                        .zip(&fk.columns)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            }) {
+                fk.deferrable = r.deferrable;
+            }
+        }
+        let sequence = self.sequence(name).map_err(err)?;
         Ok(SqliteTable {
             name: name.to_string(),
             sql,
@@ -440,7 +473,72 @@ impl SqliteSource {
             columns,
             indexes,
             foreign_keys,
+            sequence,
+            ddl,
         })
+    }
+
+    /// `sqlite_sequence.seq` for `table` (None without AUTOINCREMENT or before its first insert).
+    fn sequence(&self, table: &str) -> rusqlite::Result<Option<i64>> {
+        let has: bool = self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT max(seq) FROM sqlite_sequence WHERE name = ?1")?;
+        stmt.query_row([table], |r| r.get::<_, Option<i64>>(0))
+    }
+
+    /// Virtual tables and their shadow tables, in creation order.
+    pub fn virtual_tables(&self) -> Result<Vec<SqliteVirtualTable>> {
+        let ctx = "listing the virtual tables";
+        let q = |sql: &str| -> Result<Vec<(String, String)>> {
+            let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(ctx, &e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    ))
+                })
+                .map_err(|e| self.error(ctx, &e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| self.error(ctx, &e));
+            rows
+        };
+        let virtuals = q("SELECT s.name, s.sql FROM sqlite_schema AS s \
+             JOIN pragma_table_list AS t ON t.name = s.name AND t.schema = 'main' \
+             WHERE t.type = 'virtual' ORDER BY s.rowid")?;
+        let shadows = q("SELECT name, '' FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow' ORDER BY name")?;
+        Ok(virtuals
+            .into_iter()
+            .map(|(name, sql)| {
+                let toks = ddl::tokenize(&sql);
+                let module = toks
+                    .iter()
+                    .position(|t| t.is("USING"))
+                    .and_then(|i| toks.get(i + 1))
+                    .map(|t| t.text.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let prefix = format!("{name}_");
+                let shadow_tables = shadows
+                    .iter()
+                    .filter(|(s, _)| s.starts_with(&prefix))
+                    .map(|(s, _)| s.clone())
+                    .collect();
+                SqliteVirtualTable {
+                    name,
+                    module,
+                    sql,
+                    shadow_tables,
+                }
+            })
+            .collect())
     }
 
     fn indexes(&self, table: &str) -> rusqlite::Result<Vec<SqliteIndex>> {
@@ -524,6 +622,7 @@ impl SqliteSource {
                         parent_columns: vec![to],
                         on_update,
                         on_delete,
+                        deferrable: ddl::Deferrable::No,
                     },
                 )),
             }
@@ -648,12 +747,38 @@ mod tests {
              CREATE INDEX child_c ON child (c DESC);
              CREATE INDEX child_expr ON child (lower(b));
              CREATE VIRTUAL TABLE docs USING fts5(body);
-             CREATE VIEW vv AS SELECT 1;",
+             CREATE VIEW vv AS SELECT 1;
+             INSERT INTO parent (code) VALUES ('a'), ('b'), ('c');
+             DELETE FROM parent WHERE id = 3;
+             CREATE TABLE late (p INT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED, q INT);",
         );
         let src = SqliteSource::open(&p).unwrap();
-        assert_eq!(src.table_names().unwrap(), vec!["parent", "child"]);
+        assert_eq!(src.table_names().unwrap(), vec!["parent", "child", "late"]);
         let parent = src.table("parent").unwrap();
         assert!(parent.autoincrement);
+        // AUTOINCREMENT's high-water mark outlives the deleted row.
+        assert_eq!(parent.sequence, Some(3));
+        assert_eq!(src.table("child").unwrap().sequence, None);
+        let late = src.table("late").unwrap();
+        assert_eq!(late.foreign_keys[0].deferrable, ddl::Deferrable::Deferred);
+        assert_eq!(
+            src.table("child").unwrap().foreign_keys[0].deferrable,
+            ddl::Deferrable::No
+        );
+        // Virtual tables and their shadow tables: listed apart, never as ordinary tables.
+        let v = src.virtual_tables().unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].name.as_str(), v[0].module.as_str()), ("docs", "fts5"));
+        assert_eq!(
+            v[0].shadow_tables,
+            vec![
+                "docs_config",
+                "docs_content",
+                "docs_data",
+                "docs_docsize",
+                "docs_idx"
+            ]
+        );
         assert_eq!(parent.rowid_alias().unwrap().name, "id");
         assert_eq!(parent.indexes.len(), 1);
         assert_eq!(parent.indexes[0].origin, IndexOrigin::Unique);

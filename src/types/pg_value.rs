@@ -136,6 +136,8 @@ pub struct CopyColumn {
     pub name: String,
     pub target: PgTarget,
     pub epoch: Option<EpochUnit>,
+    /// For `numeric(p,s)`: the scale every value is written with (`1.5` -> `1.50`).
+    pub scale: Option<u32>,
 }
 
 impl CopyColumn {
@@ -144,6 +146,7 @@ impl CopyColumn {
             name: name.into(),
             target,
             epoch: None,
+            scale: None,
         }
     }
 }
