@@ -2,10 +2,11 @@
 //! written to) and a [`Source`] (the PostgreSQL table read, in one snapshot).
 //!
 //! 1. Resolve the target; take the source's snapshot and the watermark's safe bound.
-//! 2. Prepare, in a short DuckDB transaction of its own: create the target's schema and its
-//!    checkpoint table if missing, move its checkpoint out of an earlier release's shared table
-//!    (see [`checkpoint`](super::checkpoint)). Two first syncs racing here conflict at commit in a
-//!    DuckLake; the loser tries again (a few times), and then finds everything made.
+//! 2. If the target's schema or checkpoint table is missing, or an earlier release's shared
+//!    checkpoint table is there, prepare in a short DuckDB transaction of its own: create them, move
+//!    the target's checkpoint out of the shared table (see [`checkpoint`](super::checkpoint)). Two
+//!    first syncs racing here conflict at commit in a DuckLake; the loser tries again (a few
+//!    times), and then finds everything made. Later syncs find everything and skip this.
 //! 3. In ONE DuckDB transaction: read the checkpoint, refuse what would lose data (a target with
 //!    rows but no checkpoint, another source, another cursor), then either
 //!    - bootstrap: create the target from the source's columns and insert every row, or
@@ -95,9 +96,22 @@ pub fn run<S: Session, P: Source>(
             sync.session
                 .run(&Statement::CommitRetries(COMMIT_RETRIES))?;
         }
-        sync.prepare()?;
-        trace(started, "prepared");
+        // Usually everything is there: one transaction, as before. Else make it first (see
+        // `Sync::prepare`), then begin again.
         sync.session.run(&Statement::Begin)?;
+        match sync.prepared() {
+            Ok(true) => {}
+            Ok(false) => {
+                sync.session.run(&Statement::Rollback)?;
+                sync.prepare()?;
+                trace(started, "prepared");
+                sync.session.run(&Statement::Begin)?;
+            }
+            Err(e) => {
+                let _ = sync.session.run(&Statement::Rollback);
+                return Err(e);
+            }
+        }
         match sync.apply(key) {
             Ok(mut out) => {
                 trace(started, "applied");
@@ -227,6 +241,20 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 }
             }
         }
+    }
+
+    /// Is everything [`Sync::prepare`] makes already there? The target's schema and checkpoint
+    /// table, and no earlier release's checkpoint table to move a row from.
+    fn prepared(&mut self) -> Result<bool> {
+        let target = self.target;
+        Ok(!self.session.columns(&target.state_table())?.is_empty()
+            && self
+                .session
+                .columns(&target.legacy_state_table())?
+                .is_empty()
+            && self
+                .session
+                .schema_exists(&target.catalog, &target.schema)?)
     }
 
     fn prepare_once(&mut self) -> Result<()> {

@@ -50,6 +50,8 @@ struct State {
     checkpoint_tables: BTreeSet<(String, String)>,
     /// The row in each of those tables.
     checkpoints: BTreeMap<(String, String), Checkpoint>,
+    /// Schemas made by `CreateSchema` (`main` is always there).
+    schemas: BTreeSet<(String, String)>,
     /// An earlier release's shared checkpoint table, per catalog (present: the table exists), its
     /// rows by target key.
     legacy: BTreeMap<String, BTreeMap<String, Checkpoint>>,
@@ -161,6 +163,7 @@ impl Session for FakeSession {
 
     fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool> {
         Ok(schema == "main"
+            || (self.state.schemas).contains(&(catalog.to_string(), schema.to_string()))
             || self
                 .state
                 .tables
@@ -169,6 +172,14 @@ impl Session for FakeSession {
     }
 
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
+        if table.schema == STATE_SCHEMA {
+            let made = (self.state.checkpoint_tables)
+                .contains(&(table.catalog.clone(), table.name.to_lowercase()));
+            return Ok(match made {
+                true => vec![("target".into(), "VARCHAR".into())],
+                false => Vec::new(),
+            });
+        }
         if is_legacy(table) {
             return Ok(match self.state.legacy.contains_key(&table.catalog) {
                 true => vec![("target".into(), "VARCHAR".into())],
@@ -326,8 +337,10 @@ impl Session for FakeSession {
                     }
                 }
             }
+            Statement::CreateSchema { catalog, schema } => {
+                (self.state.schemas).insert((catalog.clone(), schema.clone()));
+            }
             Statement::PreserveInsertionOrder(_)
-            | Statement::CreateSchema { .. }
             | Statement::CommitRetries(_)
             | Statement::CopyToParquet { .. } => {}
         }
@@ -883,6 +896,9 @@ fn a_read_that_fails_midway_leaves_nothing() {
         s.state,
         State {
             checkpoint_tables: [("db".to_string(), "main.subs".to_string())].into(),
+            schemas: [("db", "main"), ("db", STATE_SCHEMA)]
+                .map(|(c, s)| (c.to_string(), s.to_string()))
+                .into(),
             ..State::default()
         }
     );
@@ -1002,8 +1018,13 @@ fn the_checkpoint_table_is_made_in_a_transaction_before_the_sync() {
     sync(&mut s, &mut src, &lake_request()).unwrap();
     let t = lake_target();
     let txns = s.transactions();
-    assert_eq!(txns.len(), 2, "{txns:?}");
-    // First: the schemas and the checkpoint table, nothing else.
+    assert_eq!(txns.len(), 3, "{txns:?}");
+    // First: is everything there? No: rolled back, nothing done.
+    assert_eq!(txns[0].first(), Some(&Statement::Begin));
+    assert_eq!(txns[0].last(), Some(&Statement::Rollback));
+    assert_eq!(txns[0].len(), 2);
+    let txns = &txns[1..];
+    // Then: the schemas and the checkpoint table, nothing else.
     let schema = |name: &str| Statement::CreateSchema {
         catalog: "lake".into(),
         schema: name.into(),
@@ -1030,8 +1051,13 @@ fn the_checkpoint_table_is_made_in_a_transaction_before_the_sync() {
         .state
         .checkpoints
         .contains_key(&("lake".into(), "raw.subs".into())));
-    // DuckLake's commit retries are raised, before either transaction; never for a DuckDB file.
+    // DuckLake's commit retries are raised, before any transaction; never for a DuckDB file.
     assert_eq!(s.log[0], Statement::CommitRetries(COMMIT_RETRIES));
+    // The next sync finds everything: one transaction.
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let txns = s.transactions();
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].last(), Some(&Statement::Commit));
     sync(&mut s, &mut src, &request()).unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::CommitRetries(_))));
 }
@@ -1089,8 +1115,8 @@ fn a_refused_sync_makes_nothing() {
     assert!(err.contains("already exists and holds 1 rows"), "{err}");
     // Refused in the preparing transaction, which is rolled back: no checkpoint table either.
     assert_eq!(s.state, before);
-    assert_eq!(s.transactions().len(), 1);
-    assert_eq!(s.transactions()[0].last(), Some(&Statement::Rollback));
+    assert_eq!(s.transactions().len(), 2);
+    assert_eq!(s.transactions()[1].last(), Some(&Statement::Rollback));
 }
 
 /// An earlier release's layout: every target's row in `<catalog>.main.lakemig_sync_state`.
@@ -1124,7 +1150,7 @@ fn an_earlier_releases_checkpoint_is_moved_and_nothing_is_copied_again() {
         target: lake_target(),
         copy: true,
     };
-    assert!(s.transactions()[0].contains(&moved));
+    assert!(s.transactions()[1].contains(&moved));
     let c = s.checkpoint().unwrap();
     assert_eq!((c.runs, c.rows_total), (old.runs + 1, old.rows_total + 1));
     // The other target's row stays in the old table until that target syncs.
@@ -1171,10 +1197,10 @@ fn a_first_sync_that_raced_another_prepares_again() {
     let txns = s.transactions();
     assert_eq!(
         txns.len(),
-        4,
-        "two refused preparations, one that commits, the sync"
+        5,
+        "the check, two refused preparations, one that commits, the sync"
     );
-    assert!(txns[..3]
+    assert!(txns[1..4]
         .iter()
         .all(|t| t.contains(&Statement::CreateCheckpointTable(lake_target()))));
     assert_eq!(src.reads.len(), 1, "the source is read once");
@@ -1189,7 +1215,7 @@ fn a_first_sync_that_raced_another_prepares_again() {
         err.starts_with("another pg_sync of lake.raw.subs committed first"),
         "{err}"
     );
-    assert_eq!(s.transactions().len(), PREPARE_ATTEMPTS);
+    assert_eq!(s.transactions().len(), 1 + PREPARE_ATTEMPTS);
     assert!(src.reads.is_empty());
 }
 
@@ -1199,7 +1225,7 @@ fn a_commit_beaten_by_another_sync_of_the_target_is_lakemigs_own_error() {
     sync(&mut s, &mut src, &lake_request()).unwrap();
     let before = s.state.clone();
     src.update(1, "name", Value::Text("x".into()), 9);
-    s.commits = [None, Some(DELETED.to_string())].into();
+    s.commits = [Some(DELETED.to_string())].into();
     let err = sync(&mut s, &mut src, &lake_request())
         .unwrap_err()
         .to_string();
@@ -1214,7 +1240,7 @@ fn a_commit_beaten_by_another_sync_of_the_target_is_lakemigs_own_error() {
     assert_eq!(src.reads.len(), 1);
     // Any other commit failure is kept as DuckDB said it (e.g. DuckLake's own retries running out).
     let exceeded = "Failed to commit DuckLake transaction. Exceeded the maximum retry count of 100";
-    s.commits = [None, Some(exceeded.to_string())].into();
+    s.commits = [Some(exceeded.to_string())].into();
     let err = sync(&mut s, &mut src, &lake_request())
         .unwrap_err()
         .to_string();
