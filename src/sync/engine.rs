@@ -65,6 +65,9 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+/// A table's columns, `(name, DuckDB type)` in order.
+type Columns = Vec<(String, String)>;
+
 /// How many times the short preparing transaction is tried when a racing sync's commit beat it.
 pub const PREPARE_ATTEMPTS: usize = 5;
 
@@ -284,7 +287,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
 
     /// The target's checkpoint and columns, once what would lose data is refused: a target kept in
     /// step with another source or cursor, a target with rows but no checkpoint.
-    fn checked_state(&mut self) -> Result<(Option<Checkpoint>, Vec<(String, String)>)> {
+    fn checked_state(&mut self) -> Result<(Option<Checkpoint>, Columns)> {
         let (req, target, view) = (self.req, self.target, self.view);
         let tq = target.quoted();
         let state = self.session.read_checkpoint(target)?;
