@@ -107,6 +107,13 @@ pub enum Error {
     #[error("verification failed for table {table}: {reason}")]
     Verify { table: String, reason: String },
 
+    /// Another transaction (another `pg_sync` of the same target, usually) committed a change to
+    /// the target or its checkpoint after this sync began: DuckLake refused this sync's commit, so
+    /// none of it was written, and running it again picks up from the other one's checkpoint.
+    /// `target` is `catalog.schema.table`.
+    #[error("another pg_sync of {target} committed first (or another transaction changed that table); nothing was written; run it again")]
+    SyncConflict { target: String },
+
     /// The same error, prefixed by the SQL function that raised it.
     #[error("{function}: {inner}")]
     InFunction {
@@ -197,6 +204,19 @@ mod tests {
             e.to_string(),
             "pg_sync: internal error: a reader stopped unexpectedly; this is a bug in lakemig, \
              please report it with the statement that raised it"
+        );
+    }
+
+    #[test]
+    fn a_sync_conflict_names_the_target() {
+        let e = Error::SyncConflict {
+            target: "lake.raw.x".into(),
+        }
+        .in_function("pg_sync");
+        assert_eq!(
+            e.to_string(),
+            "pg_sync: another pg_sync of lake.raw.x committed first (or another transaction changed \
+             that table); nothing was written; run it again"
         );
     }
 

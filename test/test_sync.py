@@ -86,7 +86,7 @@ def test_bootstrap_then_every_kind_of_change(pg, pgdb, tmp_path):
     assert r["target"] == "t.main.subscriptions"
     assert_same(con, dsn)
     # The exact types came along, and the key is recorded (not declared: see test_enforced_key).
-    assert con.execute("SELECT primary_key FROM t.main.lakemig_sync_state").fetchone()[0] == ["id"]
+    assert con.execute('SELECT primary_key FROM t.lakemig_sync_state."main.subscriptions"').fetchone()[0] == ["id"]
     types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'subscriptions'").fetchall())
     assert types["amount"] == "DECIMAL(12,2)" and types["meta"] == "JSON" and types["tags"] == "VARCHAR[]"
 
@@ -202,7 +202,7 @@ def test_ducklake_target(pg, pgdb, tmp_path):
     assert (r["rows_upserted"], r["rows_deleted"], r["columns_added"]) == (35, 1, ["region"])
     assert_same(con, dsn, "lake.raw.subscriptions", COLUMNS + ", region")
     # The checkpoint is in the lake, committed with the rows: one DuckLake snapshot per sync.
-    assert con.execute("SELECT count(*) FROM lake.main.lakemig_sync_state").fetchone()[0] == 1
+    assert con.execute('SELECT count(*) FROM lake.lakemig_sync_state."raw.subscriptions"').fetchone()[0] == 1
     snapshots = con.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0]
     pg_exec(pg, pgdb, "UPDATE analytics.subscriptions SET plan = 'x' WHERE id = 2")
     r = sync(con, dsn, target="'lake.raw.subscriptions'")

@@ -2,14 +2,25 @@
 //! and the ONE place its storage is spelled. [`COLUMNS`] lists the table's columns once; the DDL,
 //! the INSERT, the SELECT, the struct mapping and `pg_sync_state()`'s columns all derive from it.
 //!
-//! Storage today: one table `<catalog>.main.lakemig_sync_state` per catalog, one row per target,
-//! replaced (DELETE + INSERT) in the sync's own DuckDB transaction, so the checkpoint commits with
-//! the rows it covers.
+//! Storage: one table per target, `<catalog>.lakemig_sync_state."<schema>.<table>"`
+//! ([`Target::state_table`]), holding that target's one row, replaced (DELETE + INSERT) in the sync's
+//! own DuckDB transaction, so the checkpoint commits with the rows it covers. Why one table each:
+//! DuckLake detects conflicts per table at commit, so syncs of different targets must not write a
+//! shared table (with one shared table, all but one of N concurrent syncs failed), while two syncs
+//! of the SAME target must conflict (both delete the row the other re-inserts: the second to commit
+//! fails and nothing of it is written, see `engine::commit_conflict`). The table is created in a
+//! short transaction of its own before the sync (the engine's `prepare`): two transactions creating
+//! one table (or schema) conflict, so that must not be part of the sync's.
+//!
+//! Earlier releases kept every target's row in ONE table, `<catalog>.main.lakemig_sync_state`
+//! ([`Target::legacy_state_table`]). The first sync of a target after the upgrade moves its row,
+//! unchanged, into the target's own table (in that short transaction), and drops the old table once
+//! it is empty; nothing is re-copied. `pg_sync_state()` ([`read_all`]) shows both.
 
 use super::session::{Database, Value};
-use super::target::{Target, STATE_TABLE};
+use super::target::{Target, LEGACY_STATE_TABLE, STATE_SCHEMA};
 use crate::error::{Error, Result};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, quote_literal};
 
 /// A target's checkpoint.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -233,7 +244,7 @@ pub const COLUMNS: [Column; 14] = [
     },
 ];
 
-/// The checkpoint table of a target's catalog.
+/// A target's checkpoint table.
 pub fn ddl(target: &Target) -> String {
     let cols = COLUMNS
         .iter()
@@ -242,7 +253,7 @@ pub fn ddl(target: &Target) -> String {
         .join(", ");
     format!(
         "CREATE TABLE IF NOT EXISTS {} ({cols})",
-        target.state_table()
+        target.state_table().quoted()
     )
 }
 
@@ -254,27 +265,21 @@ fn reads() -> String {
         .join(", ")
 }
 
-/// Read a target's checkpoint, if it has one.
+/// Read a target's checkpoint from its table, if it has one. The table holds this target's row
+/// only; it is read whole, whatever spelling of the target wrote it.
 pub fn read<D: Database>(db: &mut D, target: &Target) -> Result<Option<Checkpoint>> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE target = ?",
-        reads(),
-        target.state_table()
-    );
+    let sql = format!("SELECT {} FROM {}", reads(), target.state_table().quoted());
     let rows = db
-        .query(&sql, &[Value::Text(target.state_key())])
+        .query(&sql, &[])
         .map_err(duck("reading the checkpoint"))?;
     rows.into_iter().next().map(from_row).transpose()
 }
 
 /// Replace a target's checkpoint (in the caller's transaction).
 pub fn write<D: Database>(db: &mut D, target: &Target, checkpoint: &Checkpoint) -> Result<()> {
-    let table = target.state_table();
-    db.execute(
-        &format!("DELETE FROM {table} WHERE target = ?"),
-        &[Value::Text(target.state_key())],
-    )
-    .map_err(duck("writing the checkpoint"))?;
+    let table = target.state_table().quoted();
+    db.execute(&format!("DELETE FROM {table}"), &[])
+        .map_err(duck("writing the checkpoint"))?;
     let writes = COLUMNS.iter().map(|c| c.write).collect::<Vec<_>>();
     let params = COLUMNS
         .iter()
@@ -289,29 +294,74 @@ pub fn write<D: Database>(db: &mut D, target: &Target, checkpoint: &Checkpoint) 
     Ok(())
 }
 
+/// Move a target's row from the earlier releases' shared table into the target's own table,
+/// every value as it was (`copy`: false when the target's table already has a row, which wins; the
+/// old row is only deleted). The last statement deletes the old row.
+pub fn move_legacy_sql(target: &Target, copy: bool) -> Vec<String> {
+    let (old, new) = (
+        target.legacy_state_table().quoted(),
+        target.state_table().quoted(),
+    );
+    let key = quote_literal(&target.state_key());
+    let names = COLUMNS
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let delete = format!("DELETE FROM {old} WHERE target = {key}");
+    if copy {
+        vec![
+            format!("INSERT INTO {new} ({names}) SELECT {names} FROM {old} WHERE target = {key}"),
+            delete,
+        ]
+    } else {
+        vec![delete]
+    }
+}
+
 /// Every checkpoint in every attached database: `(catalog, checkpoint)`, by catalog and target.
+/// Each target's own table, and the rows earlier releases left in the shared table of a catalog
+/// (targets not synced since the upgrade), read in one query.
 pub fn read_all<D: Database>(db: &mut D) -> Result<Vec<(String, Checkpoint)>> {
     let ctx = "reading the checkpoints";
-    let catalogs = db
+    let tables = db
         .query(
-            "SELECT DISTINCT database_name FROM duckdb_tables() \
-             WHERE schema_name = 'main' AND table_name = ? ORDER BY 1",
-            &[Value::Text(STATE_TABLE.into())],
+            "SELECT database_name, schema_name, table_name FROM duckdb_tables() \
+             WHERE schema_name = ? OR (schema_name = 'main' AND table_name = ?) ORDER BY 1, 2, 3",
+            &[
+                Value::Text(STATE_SCHEMA.into()),
+                Value::Text(LEGACY_STATE_TABLE.into()),
+            ],
         )
         .map_err(duck(ctx))?;
+    let selects = tables
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Value::Text(c), Value::Text(s), Value::Text(t)] => Some(format!(
+                "SELECT {} AS __catalog, {} FROM {}.{}.{}",
+                quote_literal(c),
+                reads(),
+                quote_ident(c),
+                quote_ident(s),
+                quote_ident(t)
+            )),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    if selects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM ({}) ORDER BY __catalog, target",
+        selects.join(" UNION ALL ")
+    );
     let mut out = Vec::new();
-    for row in catalogs {
-        let Some(Value::Text(catalog)) = row.into_iter().next() else {
-            continue;
+    for mut row in db.query(&sql, &[]).map_err(duck(ctx))? {
+        let catalog = match row.remove(0) {
+            Value::Text(c) => c,
+            _ => String::new(),
         };
-        let sql = format!(
-            "SELECT {} FROM {}.main.{STATE_TABLE} ORDER BY target",
-            reads(),
-            quote_ident(&catalog)
-        );
-        for row in db.query(&sql, &[]).map_err(duck(ctx))? {
-            out.push((catalog.clone(), from_row(row)?));
-        }
+        out.push((catalog, from_row(row)?));
     }
     Ok(out)
 }
@@ -330,8 +380,8 @@ pub fn from_row(row: Vec<Value>) -> Result<Checkpoint> {
         let shown = format!("{v:?}");
         (col.set)(&mut c, v).ok_or_else(|| {
             Error::argument(format!(
-                "the checkpoint table {STATE_TABLE} holds {shown} in column {}, which pg_sync did not write; \
-                 drop the table's row for this target to bootstrap again",
+                "a checkpoint table in schema {STATE_SCHEMA} holds {shown} in column {}, which pg_sync did not write; \
+                 drop the target's checkpoint table to bootstrap again",
                 col.name
             ))
         })?;
@@ -380,7 +430,7 @@ mod tests {
         };
         assert_eq!(
             ddl(&t),
-            "CREATE TABLE IF NOT EXISTS \"db\".main.lakemig_sync_state (\
+            "CREATE TABLE IF NOT EXISTS \"db\".\"lakemig_sync_state\".\"main.subs\" (\
              target VARCHAR NOT NULL, source VARCHAR NOT NULL, server VARCHAR NOT NULL, \
              cursor_column VARCHAR NOT NULL, watermark VARCHAR, watermark_type VARCHAR NOT NULL, \
              primary_key VARCHAR[] NOT NULL, rows_total BIGINT NOT NULL, runs BIGINT NOT NULL, \
@@ -411,6 +461,34 @@ mod tests {
                 "last_duration"
             ]
         );
+    }
+
+    #[test]
+    fn a_legacy_row_moves_as_it_was() {
+        let t = Target {
+            catalog: "lake".into(),
+            schema: "raw".into(),
+            name: "it's".into(),
+            ducklake: true,
+        };
+        let names = COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(
+            move_legacy_sql(&t, true),
+            vec![
+                format!(
+                    "INSERT INTO \"lake\".\"lakemig_sync_state\".\"raw.it's\" ({names}) \
+                     SELECT {names} FROM \"lake\".\"main\".\"lakemig_sync_state\" \
+                     WHERE target = '\"raw\".\"it''s\"'"
+                ),
+                "DELETE FROM \"lake\".\"main\".\"lakemig_sync_state\" WHERE target = '\"raw\".\"it''s\"'"
+                    .to_string()
+            ]
+        );
+        assert_eq!(move_legacy_sql(&t, false).len(), 1);
     }
 
     #[test]

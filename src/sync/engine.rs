@@ -2,22 +2,31 @@
 //! written to) and a [`Source`] (the PostgreSQL table read, in one snapshot).
 //!
 //! 1. Resolve the target; take the source's snapshot and the watermark's safe bound.
-//! 2. In ONE DuckDB transaction: create the schema and the checkpoint table, read the checkpoint,
-//!    refuse what would lose data (a target with rows but no checkpoint, another source, another
-//!    cursor), then either
+//! 2. If the target's schema or checkpoint table is missing, or an earlier release's shared
+//!    checkpoint table is there, prepare in a short DuckDB transaction of its own: create them, move
+//!    the target's checkpoint out of the shared table (see [`checkpoint`](super::checkpoint)). Two
+//!    first syncs racing here conflict at commit in a DuckLake; the loser tries again (a few
+//!    times), and then finds everything made. Later syncs find everything and skip this.
+//! 3. In ONE DuckDB transaction: read the checkpoint, refuse what would lose data (a target with
+//!    rows but no checkpoint, another source, another cursor), then either
 //!    - bootstrap: create the target from the source's columns and insert every row, or
 //!    - increment: insert the rows changed since the watermark into a staging table, add new
 //!      columns (and fill them for existing rows), upsert by key, delete rows gone from the source;
-//! 3. compute the new watermark, write the checkpoint, commit.
+//! 4. compute the new watermark, write the checkpoint, commit. In a DuckLake a commit that another
+//!    transaction beat to the same table (another sync of this target) fails whole: the error says
+//!    so in lakemig's words ([`Error::SyncConflict`]); syncs of other targets never collide.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::checkpoint::Checkpoint;
 use super::session::Session;
 use super::source::{Read, Rows, Source, SourceView};
-use super::statements::{cursor_type_of, diff_columns, parquet_path, Statement, Watermark};
+use super::statements::{
+    cursor_type_of, diff_columns, parquet_path, Statement, Watermark, COMMIT_RETRIES,
+};
 use super::target::{
     parse_target, resolve_target, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
+    STATE_SCHEMA,
 };
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
@@ -56,6 +65,12 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+/// A table's columns, `(name, DuckDB type)` in order.
+type Columns = Vec<(String, String)>;
+
+/// How many times the short preparing transaction is tried when a racing sync's commit beat it.
+pub const PREPARE_ATTEMPTS: usize = 5;
+
 /// Run one sync.
 pub fn run<S: Session, P: Source>(
     req: &Request,
@@ -79,13 +94,33 @@ pub fn run<S: Session, P: Source>(
         started,
         run_micros,
     };
-    let result = sync
-        .session
-        .run(&Statement::Begin)
-        .and_then(|_| match sync.apply() {
+    let result = sync.key().and_then(|key| {
+        if target.ducklake {
+            sync.session
+                .run(&Statement::CommitRetries(COMMIT_RETRIES))?;
+        }
+        // Usually everything is there: one transaction, as before. Else make it first (see
+        // `Sync::prepare`), then begin again.
+        sync.session.run(&Statement::Begin)?;
+        match sync.prepared() {
+            Ok(true) => {}
+            Ok(false) => {
+                sync.session.run(&Statement::Rollback)?;
+                sync.prepare()?;
+                trace(started, "prepared");
+                sync.session.run(&Statement::Begin)?;
+            }
+            Err(e) => {
+                let _ = sync.session.run(&Statement::Rollback);
+                return Err(e);
+            }
+        }
+        match sync.apply(key) {
             Ok(mut out) => {
                 trace(started, "applied");
-                sync.session.run(&Statement::Commit)?;
+                sync.session
+                    .run(&Statement::Commit)
+                    .map_err(|e| commit_conflict(e, &target))?;
                 trace(started, "committed");
                 out.duration = started.elapsed();
                 Ok(out)
@@ -94,12 +129,29 @@ pub fn run<S: Session, P: Source>(
                 let _ = sync.session.run(&Statement::Rollback);
                 Err(e)
             }
-        });
+        }
+    });
     for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
         let _ = sync.session.run(&Statement::DropTable(TableRef::temp(t)));
     }
     let _ = sync.source.finish();
     result
+}
+
+/// A DuckLake commit refused because another transaction changed the same table (or created the
+/// same table or schema) after this one began becomes [`Error::SyncConflict`]; anything else is
+/// kept. DuckLake's own words start with "Transaction conflict" (`ConflictCheck` and
+/// `CheckForConflicts` in ducklake's `src/storage/ducklake_transaction_state.cpp`, the commit of
+/// DuckDB 1.5.5's ducklake extension).
+pub fn commit_conflict(e: Error, target: &Target) -> Error {
+    match &e {
+        Error::Server { message, .. } if message.contains("Transaction conflict") => {
+            Error::SyncConflict {
+                target: target.display(),
+            }
+        }
+        _ => e,
+    }
 }
 
 /// Resolve the target name against the attached databases.
@@ -140,6 +192,12 @@ fn resolve<S: Session>(session: &mut S, req: &Request) -> Result<Target> {
             )))
         }
     };
+    if schema.eq_ignore_ascii_case(STATE_SCHEMA) {
+        return Err(Error::argument(format!(
+            "target {text:?} is in schema {}, where pg_sync keeps its checkpoints; choose another schema",
+            quote_ident(STATE_SCHEMA)
+        )));
+    }
     Ok(Target {
         catalog,
         schema,
@@ -160,16 +218,78 @@ struct Sync<'a, S, P> {
 }
 
 impl<S: Session, P: Source> Sync<'_, S, P> {
-    fn apply(&mut self) -> Result<Outcome> {
-        let (req, target, view) = (self.req, self.target, self.view);
-        let tq = target.quoted();
-        let key = self.key()?;
-        self.session.run(&Statement::CreateSchema {
-            catalog: target.catalog.clone(),
-            schema: target.schema.clone(),
-        })?;
+    /// Make what the sync's transaction needs, in a short transaction of its own: the target's
+    /// schema, its checkpoint table (in [`STATE_SCHEMA`]), its checkpoint moved out of an earlier
+    /// release's shared table (dropped once empty). A sync that would be refused makes nothing: the
+    /// checks of [`Sync::checked_state`] run here too, before the commit. Nothing is made twice:
+    /// every CREATE is `IF NOT EXISTS`, and a commit that a racing sync beat is tried again (up to
+    /// [`PREPARE_ATTEMPTS`] times), then seeing what the other one made.
+    fn prepare(&mut self) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .session
+                .run(&Statement::Begin)
+                .and_then(|_| self.prepare_once())
+                .and_then(|_| self.session.run(&Statement::Commit));
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let _ = self.session.run(&Statement::Rollback);
+                    let e = commit_conflict(e, self.target);
+                    if attempt >= PREPARE_ATTEMPTS || !matches!(e, Error::SyncConflict { .. }) {
+                        return Err(e);
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Is everything [`Sync::prepare`] makes already there? The target's schema and checkpoint
+    /// table, and no earlier release's checkpoint table to move a row from.
+    fn prepared(&mut self) -> Result<bool> {
+        let target = self.target;
+        Ok(!self.session.columns(&target.state_table())?.is_empty()
+            && self
+                .session
+                .columns(&target.legacy_state_table())?
+                .is_empty()
+            && self
+                .session
+                .schema_exists(&target.catalog, &target.schema)?)
+    }
+
+    fn prepare_once(&mut self) -> Result<()> {
+        let target = self.target;
+        for schema in [&target.schema, STATE_SCHEMA] {
+            self.session.run(&Statement::CreateSchema {
+                catalog: target.catalog.clone(),
+                schema: schema.to_string(),
+            })?;
+        }
         self.session
             .run(&Statement::CreateCheckpointTable(target.clone()))?;
+        let legacy = target.legacy_state_table();
+        if !self.session.columns(&legacy)?.is_empty() {
+            // A row the target's own table already has wins; the old one only goes.
+            let copy = self.session.read_checkpoint(target)?.is_none();
+            self.session.run(&Statement::MoveLegacyCheckpoint {
+                target: target.clone(),
+                copy,
+            })?;
+            if self.session.count_rows(&legacy)? == 0 {
+                self.session.run(&Statement::DropTable(legacy))?;
+            }
+        }
+        self.checked_state().map(|_| ())
+    }
+
+    /// The target's checkpoint and columns, once what would lose data is refused: a target kept in
+    /// step with another source or cursor, a target with rows but no checkpoint.
+    fn checked_state(&mut self) -> Result<(Option<Checkpoint>, Columns)> {
+        let (req, target, view) = (self.req, self.target, self.view);
+        let tq = target.quoted();
         let state = self.session.read_checkpoint(target)?;
         if let Some(s) = &state {
             if s.source != view.name {
@@ -187,10 +307,8 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 )));
             }
         }
-        trace(self.started, "checkpoint read");
         let existing = self.session.columns(&target.table())?;
-        let incremental = state.is_some() && !existing.is_empty();
-        if !incremental && !existing.is_empty() {
+        if state.is_none() && !existing.is_empty() {
             let n = self.session.count_rows(&target.table())?;
             if n > 0 {
                 return Err(Error::argument(format!(
@@ -199,6 +317,15 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 )));
             }
         }
+        Ok((state, existing))
+    }
+
+    fn apply(&mut self, key: Vec<String>) -> Result<Outcome> {
+        let (req, target, view) = (self.req, self.target, self.view);
+        // Read again in this transaction: a sync of the same target may have committed since.
+        let (state, existing) = self.checked_state()?;
+        trace(self.started, "checkpoint read");
+        let incremental = state.is_some() && !existing.is_empty();
         let watermark_before = match (&state, incremental) {
             (Some(s), true) => s.watermark.clone(),
             _ => None,

@@ -23,7 +23,7 @@ pub mod target;
 mod tests;
 
 pub use engine::{run, Outcome, Request};
-pub use target::{Target, STATE_TABLE};
+pub use target::{Target, STATE_SCHEMA};
 
 use crate::types::postgres::{self as pgtypes, PgColumnType};
 

@@ -8,6 +8,15 @@ use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal};
 use crate::types::DuckType;
 
+/// DuckLake's own commit retries, on lakemig's connection (its default is 10; the setting is
+/// `ducklake_max_retry_count`). When N transactions commit at once, each takes the next snapshot id
+/// and all but one collide; DuckLake then re-checks for real conflicts and tries again after a short
+/// random wait (50-100 ms x 1.5^n), cheaply (nothing is rewritten). The same commits in plain SQL
+/// (8 processes, a table each plus its own checkpoint table) once ran out of 10 ("Exceeded the
+/// maximum retry count of 10"); with 100, 8 and 16 processes always committed. A real conflict (two
+/// syncs of one target) still fails at the first re-check, whatever the count.
+pub const COMMIT_RETRIES: u64 = 100;
+
 /// A statement the engine asks the session to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
@@ -21,8 +30,17 @@ pub enum Statement {
         catalog: String,
         schema: String,
     },
-    /// The checkpoint table of a target's catalog (see [`checkpoint`]).
+    /// A target's checkpoint table (see [`checkpoint`]).
     CreateCheckpointTable(Target),
+    /// Move a target's row out of the earlier releases' shared checkpoint table (`copy`: into the
+    /// target's own table; false when that already has one). Changes: the rows deleted.
+    MoveLegacyCheckpoint {
+        target: Target,
+        copy: bool,
+    },
+    /// DuckLake's commit retries on lakemig's own connection, at least this many (see
+    /// [`COMMIT_RETRIES`]).
+    CommitRetries(u64),
     /// A table with these columns; a `temp` table is created or replaced.
     CreateTable {
         table: TableRef,
@@ -88,6 +106,13 @@ impl Statement {
                 quote_ident(schema)
             )),
             Statement::CreateCheckpointTable(target) => one(checkpoint::ddl(target)),
+            Statement::MoveLegacyCheckpoint { target, copy } => {
+                checkpoint::move_legacy_sql(target, *copy)
+            }
+            Statement::CommitRetries(n) => one(format!(
+                "SET SESSION ducklake_max_retry_count = \
+                 greatest(CAST(current_setting('ducklake_max_retry_count') AS UBIGINT), {n})"
+            )),
             Statement::CreateTable { table, columns } => {
                 let cols = columns
                     .iter()
@@ -158,6 +183,10 @@ impl Statement {
             Statement::PreserveInsertionOrder(_) => "setting up the bootstrap",
             Statement::CreateSchema { .. } => "creating the target schema",
             Statement::CreateCheckpointTable(_) => "creating the checkpoint table",
+            Statement::MoveLegacyCheckpoint { .. } => {
+                "moving the checkpoint out of main.lakemig_sync_state"
+            }
+            Statement::CommitRetries(_) => "raising ducklake_max_retry_count",
             Statement::CreateTable { .. } => "creating a table for the rows read",
             Statement::InsertByName { .. } => "copying the source table",
             Statement::AddColumn { .. } => "adding a column to the target",

@@ -4,9 +4,13 @@
 use crate::error::{Error, Result};
 use crate::sql::{quote_ident, split_name};
 
-/// The checkpoint table, created in the target's catalog (schema `main`) so the checkpoint commits
-/// in the same DuckDB transaction as the rows it covers.
-pub const STATE_TABLE: &str = "lakemig_sync_state";
+/// The schema of the target's catalog that holds the checkpoints: one table per target (see
+/// [`Target::state_table`]), so the checkpoint commits in the same DuckDB transaction as the rows it
+/// covers, and syncs of different targets never write the same table (DuckLake sees no conflict).
+pub const STATE_SCHEMA: &str = "lakemig_sync_state";
+/// Where earlier releases kept every target's checkpoint: one shared table in the catalog's `main`
+/// schema, one row per target. Read once after an upgrade and moved (see `sync::checkpoint`).
+pub const LEGACY_STATE_TABLE: &str = "lakemig_sync_state";
 /// Temporary tables a sync works in (dropped before it returns): the changed rows, the source's
 /// keys (hard deletes), the values of added columns.
 pub const STAGE_TABLE: &str = "__lakemig_sync_stage";
@@ -72,9 +76,23 @@ impl Target {
         }
     }
 
-    /// The checkpoint table of this target's catalog.
-    pub fn state_table(&self) -> String {
-        format!("{}.main.{}", quote_ident(&self.catalog), STATE_TABLE)
+    /// This target's checkpoint table: `<catalog>.lakemig_sync_state."<schema>.<table>"` (see
+    /// [`state_table_name`]).
+    pub fn state_table(&self) -> TableRef {
+        TableRef {
+            catalog: self.catalog.clone(),
+            schema: STATE_SCHEMA.into(),
+            name: state_table_name(&self.schema, &self.name),
+        }
+    }
+
+    /// The shared checkpoint table of earlier releases, in this target's catalog.
+    pub fn legacy_state_table(&self) -> TableRef {
+        TableRef {
+            catalog: self.catalog.clone(),
+            schema: "main".into(),
+            name: LEGACY_STATE_TABLE.into(),
+        }
     }
 
     /// The key of this target in the checkpoint table: `schema.name`, quoted.
@@ -86,6 +104,15 @@ impl Target {
     pub fn display(&self) -> String {
         format!("{}.{}.{}", self.catalog, self.schema, self.name)
     }
+}
+
+/// The name of the checkpoint table of target `schema.table`: both names joined by a dot, each with
+/// `%` and `.` written as `%25` and `%2E`, so that no two targets share a table (`a.b`+`c` and
+/// `a`+`b.c` differ). Like the target itself, it is matched case-insensitively by DuckDB, so the
+/// spellings of one target (`Raw.Subs`, `raw.subs`) share their checkpoint as they share the table.
+pub fn state_table_name(schema: &str, table: &str) -> String {
+    let escape = |s: &str| s.replace('%', "%25").replace('.', "%2E");
+    format!("{}.{}", escape(schema), escape(table))
 }
 
 pub fn parse_target(input: &str) -> Result<TargetName> {
@@ -172,6 +199,24 @@ mod tests {
         let t = target(false);
         assert_eq!(t.quoted(), "\"lake\".\"main\".\"Subs \"\"x\"\"\"");
         assert_eq!(t.state_key(), "\"main\".\"Subs \"\"x\"\"\"");
-        assert_eq!(t.state_table(), "\"lake\".main.lakemig_sync_state");
+        assert_eq!(
+            t.state_table().quoted(),
+            "\"lake\".\"lakemig_sync_state\".\"main.Subs \"\"x\"\"\""
+        );
+        assert_eq!(
+            t.legacy_state_table().quoted(),
+            "\"lake\".\"main\".\"lakemig_sync_state\""
+        );
+    }
+
+    #[test]
+    fn state_table_names_never_collide() {
+        assert_eq!(state_table_name("raw", "subs"), "raw.subs");
+        assert_ne!(state_table_name("a.b", "c"), state_table_name("a", "b.c"));
+        assert_eq!(state_table_name("a.b", "c"), "a%2Eb.c");
+        assert_eq!(state_table_name("a", "b.c"), "a.b%2Ec");
+        // `%` is escaped too, so an escape cannot be forged: "a%2Eb" is not "a.b".
+        assert_eq!(state_table_name("a%2Eb", "c"), "a%252Eb.c");
+        assert_ne!(state_table_name("a%2Eb", "c"), state_table_name("a.b", "c"));
     }
 }

@@ -3,17 +3,18 @@
 //! (mode, refusals, statements, watermark, checkpoint), not DuckDB's behaviour, which the pytest
 //! suite checks against the real thing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::checkpoint::Checkpoint;
+use super::engine::PREPARE_ATTEMPTS;
 use super::engine::{run, Outcome, Request};
 use super::session::{Session, Value};
 use super::source::{Read, Rows, Source, SourceView};
-use super::statements::{Statement, Watermark};
-use super::target::{TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE};
+use super::statements::{Statement, Watermark, COMMIT_RETRIES};
+use super::target::{TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE, STATE_SCHEMA};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
 use crate::types::batch::{Batch, Column, ColumnData};
@@ -45,7 +46,28 @@ impl Table {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct State {
     tables: BTreeMap<(String, String, String), Table>,
+    /// Each target's checkpoint table (catalog, lower-cased name), made by `CreateCheckpointTable`.
+    checkpoint_tables: BTreeSet<(String, String)>,
+    /// The row in each of those tables.
     checkpoints: BTreeMap<(String, String), Checkpoint>,
+    /// Schemas made by `CreateSchema` (`main` is always there).
+    schemas: BTreeSet<(String, String)>,
+    /// An earlier release's shared checkpoint table, per catalog (present: the table exists), its
+    /// rows by target key.
+    legacy: BTreeMap<String, BTreeMap<String, Checkpoint>>,
+}
+
+/// Where a target's checkpoint lives in the fake: its catalog and its table's name (DuckDB matches
+/// names case-insensitively).
+fn home(target: &Target) -> (String, String) {
+    (
+        target.catalog.clone(),
+        target.state_table().name.to_lowercase(),
+    )
+}
+
+fn is_legacy(t: &TableRef) -> bool {
+    t.schema == "main" && t.name == super::target::LEGACY_STATE_TABLE
 }
 
 fn key(t: &TableRef) -> (String, String, String) {
@@ -61,6 +83,9 @@ struct FakeSession {
     /// Every statement run, in order.
     log: Vec<Statement>,
     watermarks: Vec<Watermark>,
+    /// What each coming COMMIT does: fail with this DuckDB message (the transaction is undone, as
+    /// DuckDB does), or succeed (None, and once the queue is empty).
+    commits: VecDeque<Option<String>>,
 }
 
 impl FakeSession {
@@ -86,6 +111,29 @@ impl FakeSession {
 
     fn checkpoint(&self) -> Option<&Checkpoint> {
         self.state.checkpoints.values().next()
+    }
+
+    /// The statements of each transaction, in order (BEGIN .. COMMIT/ROLLBACK, ends included).
+    fn transactions(&self) -> Vec<Vec<Statement>> {
+        let mut out = Vec::new();
+        let mut cur: Option<Vec<Statement>> = None;
+        for st in &self.log {
+            match st {
+                Statement::Begin => cur = Some(vec![st.clone()]),
+                Statement::Commit | Statement::Rollback => {
+                    if let Some(mut t) = cur.take() {
+                        t.push(st.clone());
+                        out.push(t);
+                    }
+                }
+                _ => {
+                    if let Some(t) = cur.as_mut() {
+                        t.push(st.clone())
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn ran(&self, pred: impl Fn(&Statement) -> bool) -> bool {
@@ -115,6 +163,7 @@ impl Session for FakeSession {
 
     fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool> {
         Ok(schema == "main"
+            || (self.state.schemas).contains(&(catalog.to_string(), schema.to_string()))
             || self
                 .state
                 .tables
@@ -123,6 +172,20 @@ impl Session for FakeSession {
     }
 
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
+        if table.schema == STATE_SCHEMA {
+            let made = (self.state.checkpoint_tables)
+                .contains(&(table.catalog.clone(), table.name.to_lowercase()));
+            return Ok(match made {
+                true => vec![("target".into(), "VARCHAR".into())],
+                false => Vec::new(),
+            });
+        }
+        if is_legacy(table) {
+            return Ok(match self.state.legacy.contains_key(&table.catalog) {
+                true => vec![("target".into(), "VARCHAR".into())],
+                false => Vec::new(),
+            });
+        }
         Ok(self
             .state
             .tables
@@ -132,6 +195,12 @@ impl Session for FakeSession {
     }
 
     fn count_rows(&mut self, table: &TableRef) -> Result<i64> {
+        if is_legacy(table) {
+            return match self.state.legacy.get(&table.catalog) {
+                Some(rows) => Ok(rows.len() as i64),
+                None => Err(Error::argument("fake: no legacy table")),
+            };
+        }
         Ok(self.table_mut(table)?.rows.len() as i64)
     }
 
@@ -143,8 +212,20 @@ impl Session for FakeSession {
         self.log.push(st.clone());
         let mut changed = 0;
         match st {
-            Statement::Begin => self.saved = Some(self.state.clone()),
-            Statement::Commit => self.saved = None,
+            Statement::Begin => {
+                assert!(self.saved.is_none(), "BEGIN inside a transaction");
+                self.saved = Some(self.state.clone())
+            }
+            Statement::Commit => {
+                let saved = self.saved.take().expect("COMMIT outside a transaction");
+                if let Some(Some(message)) = self.commits.pop_front() {
+                    self.state = saved;
+                    return Err(Error::Server {
+                        context: "committing".into(),
+                        message,
+                    });
+                }
+            }
             Statement::Rollback => {
                 if let Some(s) = self.saved.take() {
                     self.state = s;
@@ -234,12 +315,33 @@ impl Session for FakeSession {
                 });
                 changed = (before - t.rows.len()) as u64;
             }
+            Statement::DropTable(t) if is_legacy(t) => {
+                self.state.legacy.remove(&t.catalog);
+            }
             Statement::DropTable(t) => {
                 self.state.tables.remove(&key(t));
             }
+            Statement::CreateCheckpointTable(target) => {
+                self.state.checkpoint_tables.insert(home(target));
+            }
+            Statement::MoveLegacyCheckpoint { target, copy } => {
+                let rows = self
+                    .state
+                    .legacy
+                    .get_mut(&target.catalog)
+                    .ok_or_else(|| Error::argument("fake: no legacy table"))?;
+                if let Some(c) = rows.remove(&target.state_key()) {
+                    changed = 1;
+                    if *copy {
+                        self.state.checkpoints.insert(home(target), c);
+                    }
+                }
+            }
+            Statement::CreateSchema { catalog, schema } => {
+                (self.state.schemas).insert((catalog.clone(), schema.clone()));
+            }
             Statement::PreserveInsertionOrder(_)
-            | Statement::CreateSchema { .. }
-            | Statement::CreateCheckpointTable(_)
+            | Statement::CommitRetries(_)
             | Statement::CopyToParquet { .. } => {}
         }
         Ok(changed)
@@ -270,19 +372,19 @@ impl Session for FakeSession {
     }
 
     fn read_checkpoint(&mut self, target: &Target) -> Result<Option<Checkpoint>> {
-        Ok(self
-            .state
-            .checkpoints
-            .get(&(target.catalog.clone(), target.state_key()))
-            .cloned())
+        if !self.state.checkpoint_tables.contains(&home(target)) {
+            return Err(Error::argument("fake: no checkpoint table"));
+        }
+        Ok(self.state.checkpoints.get(&home(target)).cloned())
     }
 
     fn write_checkpoint(&mut self, target: &Target, c: &Checkpoint) -> Result<()> {
+        if !self.state.checkpoint_tables.contains(&home(target)) {
+            return Err(Error::argument("fake: no checkpoint table"));
+        }
         let mut c = c.clone();
         c.last_run = Some(1);
-        self.state
-            .checkpoints
-            .insert((target.catalog.clone(), target.state_key()), c);
+        self.state.checkpoints.insert(home(target), c);
         Ok(())
     }
 
@@ -543,7 +645,8 @@ fn bootstrap_copies_every_row_and_writes_the_checkpoint() {
     let t = s.table("subs").unwrap();
     assert_eq!(t.columns[1], ("name".into(), "VARCHAR".into()));
     assert_eq!(ids(t), src.rows);
-    let pos = |want: &Statement| s.log.iter().position(|x| x == want).unwrap();
+    // (The last BEGIN and COMMIT: the sync's transaction, after the preparing one.)
+    let pos = |want: &Statement| s.log.iter().rposition(|x| x == want).unwrap();
     let create = Statement::CreateTable {
         table: TableRef {
             catalog: "db".into(),
@@ -788,7 +891,17 @@ fn a_read_that_fails_midway_leaves_nothing() {
     src.fail_read = true;
     let err = sync(&mut s, &mut src, &request()).unwrap_err().to_string();
     assert!(err.contains("connection lost"), "{err}");
-    assert_eq!(s.state, State::default());
+    // No table, no checkpoint: only the (empty) checkpoint table the preparing transaction made.
+    assert_eq!(
+        s.state,
+        State {
+            checkpoint_tables: [("db".to_string(), "main.subs".to_string())].into(),
+            schemas: [("db", "main"), ("db", STATE_SCHEMA)]
+                .map(|(c, s)| (c.to_string(), s.to_string()))
+                .into(),
+            ..State::default()
+        }
+    );
     assert!(
         s.ran(|x| x == &Statement::PreserveInsertionOrder(true)),
         "reset after a failed copy"
@@ -882,4 +995,257 @@ fn keys_are_declared_on_request_and_ducklake_targets_get_none() {
     assert!(s.ran(
         |x| matches!(x, Statement::Upsert { has_primary_key: false, target, .. } if target.ducklake)
     ));
+}
+
+fn lake_request() -> Request {
+    let mut req = request();
+    req.target = Some("lake.raw.subs".into());
+    req
+}
+
+fn lake_target() -> Target {
+    Target {
+        catalog: "lake".into(),
+        schema: "raw".into(),
+        name: "subs".into(),
+        ducklake: true,
+    }
+}
+
+#[test]
+fn the_checkpoint_table_is_made_in_a_transaction_before_the_sync() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let t = lake_target();
+    let txns = s.transactions();
+    assert_eq!(txns.len(), 3, "{txns:?}");
+    // First: is everything there? No: rolled back, nothing done.
+    assert_eq!(txns[0].first(), Some(&Statement::Begin));
+    assert_eq!(txns[0].last(), Some(&Statement::Rollback));
+    assert_eq!(txns[0].len(), 2);
+    let txns = &txns[1..];
+    // Then: the schemas and the checkpoint table, nothing else.
+    let schema = |name: &str| Statement::CreateSchema {
+        catalog: "lake".into(),
+        schema: name.into(),
+    };
+    assert_eq!(
+        txns[0],
+        vec![
+            Statement::Begin,
+            schema("raw"),
+            schema(STATE_SCHEMA),
+            Statement::CreateCheckpointTable(t.clone()),
+            Statement::Commit
+        ]
+    );
+    // Then the sync, which creates neither (two transactions creating one table or schema
+    // conflict in DuckLake), and commits its rows with the checkpoint.
+    assert!(!txns[1].iter().any(|x| matches!(
+        x,
+        Statement::CreateSchema { .. } | Statement::CreateCheckpointTable(_)
+    )));
+    assert_eq!(txns[1].last(), Some(&Statement::Commit));
+    assert_eq!(s.state.checkpoints.len(), 1);
+    assert!(s
+        .state
+        .checkpoints
+        .contains_key(&("lake".into(), "raw.subs".into())));
+    // DuckLake's commit retries are raised, before any transaction; never for a DuckDB file.
+    assert_eq!(s.log[0], Statement::CommitRetries(COMMIT_RETRIES));
+    // The next sync finds everything: one transaction.
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let txns = s.transactions();
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].last(), Some(&Statement::Commit));
+    sync(&mut s, &mut src, &request()).unwrap();
+    assert!(!s.ran(|x| matches!(x, Statement::CommitRetries(_))));
+}
+
+#[test]
+fn each_target_has_its_own_checkpoint_table() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let mut req = lake_request();
+    req.target = Some("lake.raw.\"subs.v2\"".into());
+    sync(&mut s, &mut src, &req).unwrap();
+    req.target = Some("lake.\"raw.subs\".v2".into());
+    sync(&mut s, &mut src, &req).unwrap();
+    let homes: Vec<_> = s
+        .state
+        .checkpoints
+        .keys()
+        .map(|(_, n)| n.as_str())
+        .collect();
+    assert_eq!(homes, ["raw%2esubs.v2", "raw.subs", "raw.subs%2ev2"]);
+    // The same target spelled in another case is the same DuckDB table, and the same checkpoint.
+    req.target = Some("lake.RAW.SUBS".into());
+    let o = sync(&mut s, &mut src, &req).unwrap();
+    assert_eq!(o.mode, "incremental");
+    assert_eq!(s.state.checkpoints.len(), 3);
+    // The schema of the checkpoints is no place for a target.
+    req.target = Some("lake.lakemig_sync_state.t".into());
+    let err = sync(&mut s, &mut src, &req).unwrap_err().to_string();
+    assert!(
+        err.contains("is in schema \"lakemig_sync_state\", where pg_sync keeps its checkpoints"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_refused_sync_makes_nothing() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    let taken = TableRef {
+        catalog: "lake".into(),
+        schema: "raw".into(),
+        name: "subs".into(),
+    };
+    s.state.tables.insert(
+        key(&taken),
+        Table {
+            columns: vec![("x".into(), "INTEGER".into())],
+            rows: vec![vec![Value::Int(1)]],
+            primary_key: false,
+        },
+    );
+    let before = s.state.clone();
+    let err = sync(&mut s, &mut src, &lake_request())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists and holds 1 rows"), "{err}");
+    // Refused in the preparing transaction, which is rolled back: no checkpoint table either.
+    assert_eq!(s.state, before);
+    assert_eq!(s.transactions().len(), 2);
+    assert_eq!(s.transactions()[1].last(), Some(&Statement::Rollback));
+}
+
+/// An earlier release's layout: every target's row in `<catalog>.main.lakemig_sync_state`.
+fn to_legacy(s: &mut FakeSession, catalog: &str) {
+    let rows = std::mem::take(&mut s.state.checkpoints)
+        .into_iter()
+        .filter(|((c, _), _)| c == catalog)
+        .map(|(_, cp)| (cp.target.clone(), cp))
+        .collect();
+    s.state.checkpoint_tables.clear();
+    s.state.legacy.insert(catalog.into(), rows);
+}
+
+#[test]
+fn an_earlier_releases_checkpoint_is_moved_and_nothing_is_copied_again() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let mut other = lake_request();
+    other.target = Some("lake.raw.other".into());
+    sync(&mut s, &mut src, &other).unwrap();
+    to_legacy(&mut s, "lake");
+    let old = s.state.legacy["lake"]["\"raw\".\"subs\""].clone();
+
+    src.update(2, "name", Value::Text("changed".into()), 6);
+    let o = sync(&mut s, &mut src, &lake_request()).unwrap();
+    // Read on this first call after the upgrade: incremental, from the old watermark.
+    assert_eq!((o.mode, o.rows_upserted), ("incremental", 1));
+    assert_eq!(src.reads[0].since.as_deref(), Some("5"));
+    // Moved in the preparing transaction, every value as it was; then the sync's own checkpoint.
+    let moved = Statement::MoveLegacyCheckpoint {
+        target: lake_target(),
+        copy: true,
+    };
+    assert!(s.transactions()[1].contains(&moved));
+    let c = s.checkpoint().unwrap();
+    assert_eq!((c.runs, c.rows_total), (old.runs + 1, old.rows_total + 1));
+    // The other target's row stays in the old table until that target syncs.
+    assert_eq!(
+        s.state.legacy["lake"].keys().collect::<Vec<_>>(),
+        ["\"raw\".\"other\""]
+    );
+    let o = sync(&mut s, &mut src, &other).unwrap();
+    assert_eq!((o.mode, o.rows_upserted), ("incremental", 1));
+    // The old table is dropped with its last row.
+    assert!(s.state.legacy.is_empty());
+    assert!(
+        s.ran(|x| matches!(x, Statement::DropTable(t) if t == &lake_target().legacy_state_table()))
+    );
+    assert_eq!(s.state.checkpoints.len(), 2);
+}
+
+#[test]
+fn the_targets_own_checkpoint_wins_over_a_leftover_old_row() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let mut stale = s.checkpoint().unwrap().clone();
+    stale.watermark = Some("1".into());
+    s.state
+        .legacy
+        .insert("lake".into(), [(stale.target.clone(), stale)].into());
+    let o = sync(&mut s, &mut src, &lake_request()).unwrap();
+    assert_eq!(o.watermark_before.as_deref(), Some("5"));
+    assert!(s.ran(|x| matches!(x, Statement::MoveLegacyCheckpoint { copy: false, .. })));
+    assert!(s.state.legacy.is_empty());
+}
+
+const CREATED: &str = "Failed to commit DuckLake transaction. Transaction conflict - attempting to \
+    create schema with name \"lakemig_sync_state\" - but another transaction has created a schema with this name already";
+const DELETED: &str = "TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction. \
+    Transaction conflict - attempting to delete from table with index \"3\" - but another transaction has inserted into it";
+
+#[test]
+fn a_first_sync_that_raced_another_prepares_again() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    s.commits = [Some(CREATED.to_string()), Some(CREATED.to_string())].into();
+    let o = sync(&mut s, &mut src, &lake_request()).unwrap();
+    assert_eq!((o.mode, o.rows_upserted), ("bootstrap", 3));
+    let txns = s.transactions();
+    assert_eq!(
+        txns.len(),
+        5,
+        "the check, two refused preparations, one that commits, the sync"
+    );
+    assert!(txns[1..4]
+        .iter()
+        .all(|t| t.contains(&Statement::CreateCheckpointTable(lake_target()))));
+    assert_eq!(src.reads.len(), 1, "the source is read once");
+
+    // Bounded: a preparation beaten every time gives up with lakemig's error.
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    s.commits = vec![Some(CREATED.to_string()); PREPARE_ATTEMPTS].into();
+    let err = sync(&mut s, &mut src, &lake_request())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("another pg_sync of lake.raw.subs committed first"),
+        "{err}"
+    );
+    assert_eq!(s.transactions().len(), 1 + PREPARE_ATTEMPTS);
+    assert!(src.reads.is_empty());
+}
+
+#[test]
+fn a_commit_beaten_by_another_sync_of_the_target_is_lakemigs_own_error() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    sync(&mut s, &mut src, &lake_request()).unwrap();
+    let before = s.state.clone();
+    src.update(1, "name", Value::Text("x".into()), 9);
+    s.commits = [Some(DELETED.to_string())].into();
+    let err = sync(&mut s, &mut src, &lake_request())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "another pg_sync of lake.raw.subs committed first (or another transaction changed that table); \
+         nothing was written; run it again"
+    );
+    assert!(!err.contains("index \"3\""), "never DuckLake's raw text");
+    assert_eq!(s.state, before, "nothing was written");
+    // Not retried by lakemig: the sync ran once.
+    assert_eq!(src.reads.len(), 1);
+    // Any other commit failure is kept as DuckDB said it (e.g. DuckLake's own retries running out).
+    let exceeded = "Failed to commit DuckLake transaction. Exceeded the maximum retry count of 100";
+    s.commits = [Some(exceeded.to_string())].into();
+    let err = sync(&mut s, &mut src, &lake_request())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(exceeded), "{err}");
+    // And the next call goes on from the checkpoint the other sync left.
+    let o = sync(&mut s, &mut src, &lake_request()).unwrap();
+    assert_eq!((o.mode, o.rows_upserted), ("incremental", 1));
 }
