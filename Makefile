@@ -50,10 +50,12 @@ demo: setup release
 	$(PYTHON) tools/demo.py
 
 # Every benchmark, each side by side with the tool lakemig replaces, reported as ratios (bench/out/*.json).
-bench: setup release
+bench: release
+	bash tools/setup.sh --bench
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 	$(PYTHON) bench/bench_catalog.py
 	$(PYTHON) bench/bench_sqlite.py
+	$(PYTHON) bench/bench_peers.py
 
 clean:
 	rm -rf build target

@@ -69,4 +69,18 @@ other_venv 1.4.4 duckdb==1.4.4 duckdb-extension-ducklake==1.4.4 duckdb-extension
   duckdb-extension-sqlite-scanner==1.4.4
 other_venv 1.3.2 duckdb==1.3.2
 other_venv 1.1.3 duckdb==1.1.3
+
+# `--bench` (make bench): the peers bench/bench_peers.py measures, sling and dlt, from the package
+# registries into their own venv, so the test venv never carries them.
+if [ "${1:-}" = "--bench" ]; then
+  bench="$VENV-bench"
+  if [ ! -x "$bench/bin/python" ] || ! cmp -s bench/requirements.txt "$bench/.lakemig-requirements"; then
+    start=$SECONDS
+    rm -rf "$bench"
+    python3 -m venv --without-pip "$bench"
+    "$VENV/bin/pip" --python "$bench/bin/python" install -q --disable-pip-version-check -r bench/requirements.txt
+    cp bench/requirements.txt "$bench/.lakemig-requirements"
+    echo "setup: made $bench (sling, dlt) in $((SECONDS - start)) s"
+  fi
+fi
 echo "setup: ok"
