@@ -15,14 +15,17 @@ export DUCKDB_EXTENSION_NAME := $(EXT_NAME)
 export DUCKDB_EXTENSION_MIN_DUCKDB_VERSION := $(DUCKDB_C_API)
 export LAKEMIG_EXTENSION := $(abspath $(EXTENSION))
 # One cargo profile for everything (release), so the extension, the unit tests and clippy share one build.
+# Every cargo call that builds names the same targets (the library, its unit tests, tests/): with
+# `lto`, a call naming only the unit tests compiles every dependency a second time (bitcode only).
 CARGO := cargo
+CARGO_TARGETS := --release --locked --lib --tests
 
 all: release
 
 release: $(EXTENSION)
 
 $(EXTENSION): Cargo.toml Cargo.lock build.rs $(shell find src -name '*.rs') tools/append_footer.py
-	$(CARGO) build --release --locked
+	$(CARGO) build $(CARGO_TARGETS)
 	@mkdir -p build/release
 	python3 tools/append_footer.py --library target/release/lib$(EXT_NAME).so --out $@ \
 	  --extension-version $(EXT_VERSION) --duckdb-version $(DUCKDB_C_API) --platform $(PLATFORM) \
@@ -37,8 +40,9 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
 
+# tests/copy_in_roundtrip.rs needs a PostgreSQL: test/test_copy_in.py runs its `real_postgres_` tests.
 unit:
-	$(CARGO) test --release --locked --lib
+	$(CARGO) test $(CARGO_TARGETS) -- --skip real_postgres_
 
 pytest: setup release
 	$(PYTHON) -m pytest -q test/ $(PYTEST_ARGS)

@@ -181,7 +181,7 @@ fn cases() -> Vec<(PgTarget, Option<EpochUnit>, S<'static>, &'static str)> {
 }
 
 #[test]
-fn every_type_round_trips_through_postgres() {
+fn real_postgres_every_type_round_trips() {
     let rt = runtime();
     rt.block_on(async {
         let params = connect::resolve(&dsn(), &connect::ProcessEnv).unwrap();
@@ -224,7 +224,7 @@ fn every_type_round_trips_through_postgres() {
 }
 
 #[test]
-fn a_bad_value_aborts_the_copy_and_names_it() {
+fn real_postgres_a_bad_value_aborts_the_copy_and_names_it() {
     let rt = runtime();
     rt.block_on(async {
         let params = connect::resolve(&dsn(), &connect::ProcessEnv).unwrap();
@@ -272,7 +272,7 @@ fn a_bad_value_aborts_the_copy_and_names_it() {
 }
 
 #[test]
-fn many_chunks_stream_and_count() {
+fn real_postgres_many_chunks_stream_and_count() {
     let rt = runtime();
     rt.block_on(async {
         let params = connect::resolve(&dsn(), &connect::ProcessEnv).unwrap();
