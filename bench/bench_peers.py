@@ -12,7 +12,7 @@ After every run the target is checked against PostgreSQL (rows, distinct keys, m
 
 The tools, installed from the package registries into their own venv (`tools/setup.sh --bench`,
 bench/requirements.txt), each configured the way its documentation describes an incremental merge:
-  - lakemig: the DuckDB 1.5.5 CLI, `LOAD` by path, one `pg_sync` call;
+  - lakemig: the DuckDB 1.5.5 CLI, `LOAD` by path, one `pg_sync` (one table) or `pg_sync_tables` (the schema) call;
   - sling 1.4.11: a replication YAML, `mode: incremental`, `update_key: updated_at`, each stream's primary
     key; its DuckDB target drives the DuckDB 1.5.5 CLI (`DUCKDB_PATH`), whose json and httpfs extension
     files come from the pinned wheels, placed in a throwaway HOME (nothing is downloaded);
@@ -307,7 +307,7 @@ def main() -> None:
                     cur.execute(f"CREATE INDEX ON shop.{table} (updated_at)")
                 cur.execute("ANALYZE")
                 sources.append(("shop", [(t, k) for t, k, _, _ in SHOP],
-                                f"SELECT * FROM pg_sync('{dsn}', tables := ['shop.*'], target := 'raw')", "raw"))
+                                f"SELECT * FROM pg_sync_tables('{dsn}', tables := ['shop.*'], target := 'raw')", "raw"))
         for schema, tables, lakemig_sql, lakemig_schema in sources:
             peers = Peers(pg, "bench", tmp, schema, tables, lakemig_sql, lakemig_schema)
             results = {}
