@@ -21,6 +21,7 @@ use crate::postgres::catalog::{parse_qualified_name, QualifiedName};
 use crate::postgres::connect::{self, Conn, ConnParams};
 use crate::postgres::pgoutput::Lsn;
 use crate::postgres::replication;
+use crate::postgres::scan::BATCH_ROWS;
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
 use crate::sync::cdc::{self, CdcRequest, CdcSetup, Change, ChangeSource};
 use crate::sync::session::{Database, SqlSession, Value};
@@ -225,9 +226,9 @@ impl ChangeSource for PgChanges<'_> {
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
         let client = self.client()?;
-        let (params, batch) = (self.params, self.batch_size);
+        let (params, queued) = (self.params, self.batch_size.div_ceil(BATCH_ROWS).max(1));
         Ok(runtime::block_on(async move {
-            replication::stream(client, params, setup, since, batch, make)
+            replication::stream(client, params, setup, since, queued, make)
         }))
     }
 

@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 use super::catalog::{self, QualifiedName};
 use super::connect::{Conn, ConnParams};
 use super::pgoutput::{self, Lsn};
-use super::scan;
+use super::scan::{self, BATCH_ROWS};
 use crate::error::{Error, Result};
 use crate::sql::quote_ident;
 use crate::sync::cdc::{
@@ -25,7 +25,7 @@ use crate::types::batch::Batch;
 use crate::types::postgres as pgtypes;
 use crate::types::DuckType;
 
-/// How many parts and batches wait in the channels between the stream and DuckDB.
+/// How many parts wait in the channel between the stream and DuckDB.
 const QUEUED: usize = 4;
 
 fn refuse(msg: String) -> Error {
@@ -248,13 +248,14 @@ pub async fn prepare(
 }
 
 /// Stream the slot's pending changes through a [`Stager`] on the runtime (see
-/// `ChangeSource::changes`). The peek holds the slot for as long as it runs.
+/// `ChangeSource::changes`), in batches of DuckDB's vector size, at most `queued` of them waiting.
+/// The peek holds the slot for as long as it runs.
 pub fn stream<T: Send + 'static>(
     client: Arc<Conn>,
     params: &ConnParams,
     setup: &CdcSetup,
     since: Lsn,
-    batch_rows: usize,
+    queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
 ) -> mpsc::Receiver<Result<Change<T>>> {
     let (tx, rx) = mpsc::channel(QUEUED);
@@ -267,7 +268,7 @@ pub fn stream<T: Send + 'static>(
             &target,
             &setup,
             since,
-            batch_rows,
+            queued,
             make,
             &tx,
             &mut rows_tx,
@@ -290,7 +291,7 @@ async fn run_stream<T: Send + 'static>(
     target: &str,
     setup: &CdcSetup,
     since: Lsn,
-    batch_rows: usize,
+    queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
     tx: &mpsc::Sender<Result<Change<T>>>,
     rows_tx: &mut Option<mpsc::Sender<Result<T>>>,
@@ -301,7 +302,7 @@ async fn run_stream<T: Send + 'static>(
         setup.columns.clone(),
         setup.key.clone(),
         since,
-        batch_rows,
+        BATCH_ROWS,
     );
     let publications = quote_ident(&setup.publication);
     let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, \
@@ -339,7 +340,7 @@ async fn run_stream<T: Send + 'static>(
                     let mut all = stage_extra_columns();
                     all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
                     types = all.iter().map(|(_, t)| t.clone()).collect();
-                    let (rtx, rrx) = mpsc::channel(QUEUED);
+                    let (rtx, rrx) = mpsc::channel(queued);
                     *rows_tx = Some(rtx);
                     tx.send(Ok(Change::Part {
                         columns: all.clone(),

@@ -38,6 +38,7 @@ use crate::postgres::codec::conversion::COPY_HEADER;
 use crate::postgres::copy_out::CopyDecoder;
 use crate::postgres::pgoutput::{Datum, Lsn, Message, Relation, Tuple};
 use crate::sql::quote_ident;
+use crate::trace::trace;
 use crate::types::batch::{Batch, Column, ColumnData};
 use crate::types::postgres::Decode;
 use crate::types::DuckType;
@@ -673,21 +674,34 @@ pub fn apply_sql(
              LEFT JOIN {t} AS __t ON {on}"
         )
     };
-    out.push(format!(
-        "CREATE OR REPLACE TEMP TABLE {fin} AS SELECT {resolved} FROM \
-         (SELECT s.*, row_number() OVER (PARTITION BY {keys} ORDER BY s.__seq DESC) AS __rn{windows} \
-         FROM {stage} AS s WHERE s.__seg = {n}) AS s{joins} \
-         WHERE s.__rn = 1 AND s.__op IN ('I', 'U')"
-    ));
-    out.push(format!(
-        "DELETE FROM {t} AS __t WHERE EXISTS (SELECT 1 FROM {stage} AS __s WHERE __s.__seg = {n} AND {})",
-        key_join("__t", "__s", key)
-    ));
     let names = part_columns
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
+    let delete = format!(
+        "DELETE FROM {t} AS __t WHERE EXISTS (SELECT 1 FROM {stage} AS __s WHERE __s.__seg = {n} AND {})",
+        key_join("__t", "__s", key)
+    );
+    let last = format!(
+        "s.__seq IN (SELECT max(s.__seq) FROM {stage} AS s WHERE s.__seg = {n} GROUP BY {keys})"
+    );
+    if segment.unchanged.is_empty() {
+        // Every value is in the stage: per key, the row of its last change (found on the narrow
+        // key and order columns, then joined back), inserted straight from the stage.
+        out.push(delete);
+        out.push(format!(
+            "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s \
+             WHERE s.__seg = {n} AND s.__op IN ('I', 'U') AND {last}"
+        ));
+        return out;
+    }
+    out.push(format!(
+        "CREATE OR REPLACE TEMP TABLE {fin} AS SELECT {resolved} FROM \
+         (SELECT s.*{windows} FROM {stage} AS s WHERE s.__seg = {n}) AS s{joins} \
+         WHERE s.__op IN ('I', 'U') AND {last}"
+    ));
+    out.push(delete);
     out.push(format!(
         "INSERT INTO {t} ({names}) SELECT {names} FROM temp.main.{fin}"
     ));
@@ -763,6 +777,7 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
         publication.as_deref(),
         req.primary_key.as_deref(),
     )?;
+    trace(started, "slot and publication ready");
     if let Some(c) = &state {
         if c.source != setup.source_name {
             return Err(Error::argument(format!(
@@ -986,16 +1001,16 @@ fn stream<S: Session, C: ChangeSource>(
                         columns,
                     })?;
                     session.insert(&stage, rows)?;
+                    trace(started, "part staged");
                 }
                 Change::PartEnd(part) => {
                     for segment in &part.segments {
-                        session.run(&Statement::CdcApply(apply_sql(
-                            target,
-                            &setup.key,
-                            &part_columns,
-                            segment,
-                        )))?;
+                        for sql in apply_sql(target, &setup.key, &part_columns, segment) {
+                            session.run(&Statement::CdcApply(vec![sql]))?;
+                            trace(started, "applied a statement");
+                        }
                     }
+                    trace(started, "part applied");
                 }
                 Change::Done(s) => summary = Some(s),
             }
@@ -1026,6 +1041,7 @@ fn stream<S: Session, C: ChangeSource>(
         session
             .run(&Statement::Commit)
             .map_err(|e| commit_conflict(e, target))?;
+        trace(started, "committed");
         Ok((since, lsn, summary, upserted, added))
     })();
     let (since, lsn, summary, upserted, added) = match result {
@@ -1040,6 +1056,7 @@ fn stream<S: Session, C: ChangeSource>(
     }
     if let Some(end) = summary.end {
         changes.advance(&setup.slot, end)?;
+        trace(started, "slot advanced");
     }
     Ok(Outcome {
         source: setup.source_name.clone(),
