@@ -86,7 +86,14 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
             }
             None
         }
-        Some("cdc") => Some(CdcRequest { publication }),
+        Some("cdc") => {
+            if args::named_string(bind, "parquet_dir").is_some() {
+                return Err(Error::argument(
+                    "parquet_dir := is not supported with method := 'cdc' yet; leave it out",
+                ));
+            }
+            Some(CdcRequest { publication })
+        }
         Some(other) => {
             return Err(Error::argument(format!(
                 "method {other:?} is unknown; use method := 'watermark' (the default: a cursor column) or method := 'cdc' (logical replication)"
