@@ -396,8 +396,8 @@ fn a_segment_applies_the_last_change_per_key() {
     assert_eq!(
         sql,
         vec![
-            "DELETE FROM \"lake\".\"raw\".\"orders\" AS __t WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" \
-             AS __s WHERE __s.__seg = 3 AND __t.\"id\" = __s.\"id\")"
+            "DELETE FROM \"lake\".\"raw\".\"orders\" WHERE \"id\" IN (SELECT \"id\" FROM temp.main.\"__lakemig_cdc_stage\" \
+             WHERE __seg = 3)"
                 .to_string(),
             "INSERT INTO \"lake\".\"raw\".\"orders\" (\"id\", \"note\") SELECT \"id\", \"note\" FROM \
              temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U') AND s.__seq IN \
@@ -405,6 +405,10 @@ fn a_segment_applies_the_last_change_per_key() {
                 .to_string(),
         ]
     );
+    // A composite key: EXISTS.
+    let two = apply_sql(&target(), &["id".into(), "note".into()], &cols, &seg);
+    assert!(two[0].contains("WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" AS __s WHERE __s.__seg = 3 \
+         AND __t.\"id\" = __s.\"id\" AND __t.\"note\" = __s.\"note\")"), "{}", two[0]);
     // A truncate first; an empty segment is the truncate only.
     let t = Segment {
         truncate: true,
