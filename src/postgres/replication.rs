@@ -334,7 +334,7 @@ async fn run_stream<T: Send + 'static>(
             }
             None => stager.finish()?,
         }
-        while let Some(staged) = stager.next() {
+        while let Some(staged) = stager.next_staged() {
             match staged {
                 Staged::Start(columns) => {
                     let mut all = stage_extra_columns();

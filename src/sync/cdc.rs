@@ -308,7 +308,7 @@ impl Stager {
     }
 
     /// The next staged output, oldest first.
-    pub fn next(&mut self) -> Option<Staged> {
+    pub fn next_staged(&mut self) -> Option<Staged> {
         self.out.pop_front()
     }
 
@@ -345,7 +345,7 @@ impl Stager {
                 let key_changed = old
                     .as_ref()
                     .is_some_and(|o| part.key.iter().any(|&i| o.0.get(i) != new.0.get(i)));
-                let unchanged = new.0.iter().any(|d| *d == Datum::Unchanged);
+                let unchanged = new.0.contains(&Datum::Unchanged);
                 if key_changed {
                     let old = old.as_ref().expect("an old key");
                     // Its unchanged values are the old key's: a segment of its own (see apply_sql).

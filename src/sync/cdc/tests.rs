@@ -91,7 +91,7 @@ fn run(msgs: &[Message], since: u64, batch: usize) -> (Vec<StagedRow>, Vec<PartS
     let mut rows = Vec::new();
     let mut parts = Vec::new();
     let mut starts = 0;
-    while let Some(x) = s.next() {
+    while let Some(x) = s.next_staged() {
         match x {
             Staged::Start(cols) => {
                 starts += 1;
@@ -317,7 +317,7 @@ fn an_added_column_starts_a_new_part() {
     s.push(&commit(100)).unwrap();
     s.finish().unwrap();
     let mut shapes = Vec::new();
-    while let Some(x) = s.next() {
+    while let Some(x) = s.next_staged() {
         match x {
             Staged::Start(c) => shapes.push(format!("start {}", c.len())),
             Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
