@@ -60,6 +60,7 @@ bench: release
 	$(PYTHON) bench/bench_catalog.py
 	$(PYTHON) bench/bench_sqlite.py
 	$(PYTHON) bench/bench_peers.py
+	$(PYTHON) bench/bench_cdc.py
 
 clean:
 	rm -rf build target

@@ -18,6 +18,7 @@ mod runtime;
 mod session;
 mod sqlite_migrate;
 mod sync;
+mod sync_drop;
 mod sync_state;
 mod types;
 mod version;
@@ -56,6 +57,10 @@ fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::e
     con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
     con.register_table_function_with_extra_info::<sync_state::PgSyncState, _>(
         sync_state::NAME,
+        &side,
+    )?;
+    con.register_table_function_with_extra_info::<sync_drop::PgSyncDrop, _>(
+        sync_drop::NAME,
         &side,
     )?;
     con.register_table_function::<migration_plan::SqliteMigrationPlan>(migration_plan::NAME)?;

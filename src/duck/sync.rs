@@ -1,4 +1,5 @@
-//! `pg_sync(dsn, table, target, primary_key, cursor, hard_deletes, parquet_dir, batch_size)`: keep a
+//! `pg_sync(dsn, table, target, primary_key, cursor, hard_deletes, parquet_dir, batch_size, method,
+//! publication)`: keep a
 //! DuckDB or DuckLake table in step with a PostgreSQL table. This file parses the arguments, hands
 //! the engine (`crate::sync`) lakemig's own connection to the database ([`SideConnection`]) and the
 //! PostgreSQL snapshot driven on the runtime, and returns the result row. Every decision is the
@@ -17,8 +18,12 @@ use super::session::SideConnection;
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{parse_qualified_name, QualifiedName};
-use crate::postgres::connect::{self, ConnParams};
+use crate::postgres::connect::{self, Conn, ConnParams};
+use crate::postgres::pgoutput::Lsn;
+use crate::postgres::replication;
+use crate::postgres::scan::BATCH_ROWS;
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
+use crate::sync::cdc::{self, CdcRequest, CdcSetup, Change, ChangeSource};
 use crate::sync::session::{Database, SqlSession, Value};
 use crate::sync::source::{Read, Rows, Source, SourceView};
 use crate::sync::target::TableRef;
@@ -43,6 +48,8 @@ pub struct Args {
     params: ConnParams,
     batch_size: usize,
     request: Request,
+    /// `method := 'cdc'`: sync through a logical replication slot (None: the watermark method).
+    cdc: Option<CdcRequest>,
 }
 
 fn parse_args(bind: &BindInfo) -> Result<Args> {
@@ -69,7 +76,32 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
         _ => None,
     };
     let window = args::named_int(bind, "blind_window_seconds", 900, 0)?;
+    let publication = args::named_string(bind, "publication");
+    let cdc = match args::named_string(bind, "method").as_deref() {
+        None | Some("watermark") => {
+            if publication.is_some() {
+                return Err(Error::argument(
+                    "publication := is for method := 'cdc'; leave it out, or add method := 'cdc'",
+                ));
+            }
+            None
+        }
+        Some("cdc") => {
+            if args::named_string(bind, "parquet_dir").is_some() {
+                return Err(Error::argument(
+                    "parquet_dir := is not supported with method := 'cdc' yet; leave it out",
+                ));
+            }
+            Some(CdcRequest { publication })
+        }
+        Some(other) => {
+            return Err(Error::argument(format!(
+                "method {other:?} is unknown; use method := 'watermark' (the default: a cursor column) or method := 'cdc' (logical replication)"
+            )))
+        }
+    };
     Ok(Args {
+        cdc,
         params,
         batch_size: args::named_int(bind, "batch_size", 10_000, 1)? as usize,
         request: Request {
@@ -159,6 +191,69 @@ impl Source for PgSource<'_> {
     }
 }
 
+/// The PostgreSQL side of a CDC sync, its async work run on the process's runtime; one connection
+/// (made by `prepare`) serves the stream, the advance and the WAL figure.
+struct PgChanges<'a> {
+    params: &'a ConnParams,
+    batch_size: usize,
+    client: Option<Arc<Conn>>,
+}
+
+impl PgChanges<'_> {
+    fn client(&self) -> Result<Arc<Conn>> {
+        self.client
+            .clone()
+            .ok_or_else(|| Error::internal("the replication connection is used before prepare"))
+    }
+}
+
+impl ChangeSource for PgChanges<'_> {
+    fn prepare(
+        &mut self,
+        table: &QualifiedName,
+        slot: &str,
+        publication: Option<&str>,
+        key: Option<&[String]>,
+    ) -> Result<CdcSetup> {
+        let (client, setup) = runtime::block_on(replication::prepare(
+            self.params,
+            table,
+            slot,
+            publication,
+            key,
+        ))?;
+        self.client = Some(client);
+        Ok(setup)
+    }
+
+    fn changes<T: Send + 'static>(
+        &mut self,
+        setup: &CdcSetup,
+        since: Lsn,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
+        let client = self.client()?;
+        let (params, queued) = (self.params, self.batch_size.div_ceil(BATCH_ROWS).max(1));
+        Ok(runtime::block_on(async move {
+            replication::stream(client, params, setup, since, queued, make)
+        }))
+    }
+
+    fn advance(&mut self, slot: &str, to: Lsn) -> Result<()> {
+        let client = self.client()?;
+        runtime::block_on(replication::advance(&client, self.params, slot, to))
+    }
+
+    fn server(&self) -> String {
+        self.params.target()
+    }
+
+    fn retained_wal(&mut self, slot: &str) -> Result<Option<i64>> {
+        let client = self.client()?;
+        runtime::block_on(replication::retained_wal(&client, self.params, slot))
+    }
+}
+
 /// Lock lakemig's own connection to the database the function was registered on.
 pub fn side_connection<'a>(
     init: &'a InitInfo,
@@ -210,8 +305,24 @@ impl VTab for PgSync {
             cursor: String::new(),
             snapshot: None,
         };
-        let o = engine::run(&args.request, &mut SqlSession(&mut *con), &mut source)
-            .map_err(fail(NAME))?;
+        let o = match &args.cdc {
+            None => engine::run(&args.request, &mut SqlSession(&mut *con), &mut source),
+            Some(cdc) => {
+                let mut changes = PgChanges {
+                    params: &args.params,
+                    batch_size: args.batch_size,
+                    client: None,
+                };
+                cdc::run(
+                    &args.request,
+                    cdc,
+                    &mut SqlSession(&mut *con),
+                    &mut source,
+                    &mut changes,
+                )
+            }
+        }
+        .map_err(fail(NAME))?;
         // The work runs in init, not func (see `Pager`).
         Ok(Pager::columns(vec![
             Out::Text(vec![Some(o.source)]),
@@ -252,6 +363,8 @@ impl VTab for PgSync {
             ("parquet_dir".into(), v(LogicalTypeId::Varchar)),
             ("batch_size".into(), v(LogicalTypeId::Bigint)),
             ("blind_window_seconds".into(), v(LogicalTypeId::Bigint)),
+            ("method".into(), v(LogicalTypeId::Varchar)),
+            ("publication".into(), v(LogicalTypeId::Varchar)),
         ])
     }
 }

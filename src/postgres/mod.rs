@@ -7,6 +7,8 @@ pub mod connect;
 pub mod copy_in;
 pub mod copy_out;
 pub mod hashfn;
+pub mod pgoutput;
+pub mod replication;
 pub mod scan;
 pub mod socket;
 pub mod sync;

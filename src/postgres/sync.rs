@@ -66,22 +66,28 @@ pub async fn take_snapshot(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let cursor_col =
-        columns
-            .iter()
-            .find(|c| c.name == cursor)
-            .ok_or_else(|| Error::UnknownColumn {
-                table: table.quoted(),
-                column: crate::sql::quote_ident(cursor),
-                columns: list(),
-            })?;
-    let kind = CursorKind::of(&cursor_col.pg_type).ok_or_else(|| {
-        Error::argument(format!(
-            "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
-            crate::sql::quote_ident(cursor),
-            cursor_col.pg_type.name
-        ))
-    })?;
+    // No cursor (`method := 'cdc'`): a plain snapshot, no bound.
+    let kind = match cursor {
+        "" => None,
+        _ => {
+            let cursor_col =
+                columns
+                    .iter()
+                    .find(|c| c.name == cursor)
+                    .ok_or_else(|| Error::UnknownColumn {
+                        table: table.quoted(),
+                        column: crate::sql::quote_ident(cursor),
+                        columns: list(),
+                    })?;
+            Some(CursorKind::of(&cursor_col.pg_type).ok_or_else(|| {
+                Error::argument(format!(
+                    "cursor column {} is of type {}; a cursor must be a timestamp, timestamptz, date or integer column",
+                    crate::sql::quote_ident(cursor),
+                    cursor_col.pg_type.name
+                ))
+            })?)
+        }
+    };
 
     let before_sql = format!(
         "SELECT clock_timestamp()::text, \
@@ -158,7 +164,7 @@ pub async fn take_snapshot(
             blind_window.as_secs()
         ));
     }
-    let bound = match kind.bound_sql() {
+    let bound = match kind.and_then(CursorKind::bound_sql) {
         None => None,
         Some(sql) => Some(
             one_row(

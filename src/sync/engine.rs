@@ -155,12 +155,17 @@ pub fn commit_conflict(e: Error, target: &Target) -> Error {
 }
 
 /// Resolve the target name against the attached databases.
-fn resolve<S: Session>(session: &mut S, req: &Request) -> Result<Target> {
+pub fn resolve<S: Session>(session: &mut S, req: &Request) -> Result<Target> {
     let text = req
         .target
         .clone()
         .unwrap_or_else(|| req.source.name.clone());
-    let name = parse_target(&text)?;
+    resolve_text(session, &text)
+}
+
+/// Resolve a target name as written against the attached databases.
+pub fn resolve_text<S: Session>(session: &mut S, text: &str) -> Result<Target> {
+    let name = parse_target(text)?;
     let (cur_cat, cur_schema) = session.current()?;
     // Only `a.b` needs to know whether `a` is a schema here or an attached catalog.
     let (schema_here, catalog_there) = match name.parts.as_slice() {

@@ -13,6 +13,7 @@
 //! and the next sync re-reads from there. Rows re-read twice are upserted by key, so the overlap is
 //! harmless (idempotent).
 
+pub mod cdc;
 pub mod checkpoint;
 pub mod engine;
 pub mod session;

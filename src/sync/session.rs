@@ -78,6 +78,10 @@ pub trait Session {
     /// Insert every row of a read into `table`, whose columns are the read's; how many. A read that
     /// fails fails the insert.
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
+    /// Where an attached database lives (its file, or its DuckLake metadata); None when in memory.
+    fn database_path(&mut self, _catalog: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// The real session: a [`Database`] and the SQL that answers each question.
@@ -223,6 +227,17 @@ impl<D: Database> Session for SqlSession<D> {
 
     fn write_checkpoint(&mut self, target: &Target, c: &Checkpoint) -> Result<()> {
         checkpoint::write(&mut self.0, target, c)
+    }
+
+    fn database_path(&mut self, catalog: &str) -> Result<Option<String>> {
+        let rows = self
+            .0
+            .query(
+                "SELECT path FROM duckdb_databases() WHERE database_name = ?",
+                &[Value::Text(catalog.into())],
+            )
+            .map_err(duck("resolving the target"))?;
+        Ok(rows.first().and_then(|r| text(r, 0)))
     }
 
     fn insert(&mut self, table: &TableRef, rows: Rows<D::Chunk>) -> Result<u64> {

@@ -84,6 +84,10 @@ pub enum Statement {
         path: String,
     },
     DropTable(TableRef),
+    /// Every row of a table goes (`DELETE`: DuckLake has no TRUNCATE).
+    Truncate(TableRef),
+    /// One segment of a CDC stream applied to its target (see `cdc::apply_sql`).
+    CdcApply(Vec<String>),
 }
 
 impl Statement {
@@ -171,6 +175,8 @@ impl Statement {
                 quote_literal(path)
             )),
             Statement::DropTable(table) => one(format!("DROP TABLE IF EXISTS {}", table.quoted())),
+            Statement::Truncate(table) => one(format!("DELETE FROM {}", table.quoted())),
+            Statement::CdcApply(sql) => sql.clone(),
         }
     }
 
@@ -196,6 +202,8 @@ impl Statement {
             Statement::DeleteMissing { .. } => "deleting rows gone from the source",
             Statement::CopyToParquet { .. } => "writing the Parquet copy",
             Statement::DropTable(_) => "dropping a work table",
+            Statement::Truncate(_) => "emptying the target",
+            Statement::CdcApply(_) => "applying the replication stream's changes",
         }
     }
 }

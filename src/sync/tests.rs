@@ -340,6 +340,16 @@ impl Session for FakeSession {
             Statement::CreateSchema { catalog, schema } => {
                 (self.state.schemas).insert((catalog.clone(), schema.clone()));
             }
+            Statement::Truncate(t) => {
+                let t = self.table_mut(t)?;
+                changed = t.rows.len() as u64;
+                t.rows.clear();
+            }
+            Statement::CdcApply(_) => {
+                return Err(Error::argument(
+                    "fake: CDC statements are SQL, not modelled",
+                ))
+            }
             Statement::PreserveInsertionOrder(_)
             | Statement::CommitRetries(_)
             | Statement::CopyToParquet { .. } => {}

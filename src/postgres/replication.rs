@@ -1,0 +1,449 @@
+//! Logical replication for `pg_sync(..., method := 'cdc')`: the checks a CDC sync needs, the
+//! publication and the `pgoutput` slot (made, found, dropped), the slot's pending changes streamed
+//! row by row (`pg_logical_slot_peek_binary_changes`, pgoutput's `binary` option, so values reuse
+//! the binary decoders of `copy_out`) into a [`Stager`], the slot's advance and the WAL it keeps.
+//! The decisions are `crate::sync::cdc`'s.
+
+use std::sync::Arc;
+
+use futures_util::{pin_mut, TryStreamExt};
+use tokio::sync::mpsc;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::catalog::{self, QualifiedName};
+use super::connect::{Conn, ConnParams};
+use super::pgoutput::{self, Lsn};
+use super::scan::{self, BATCH_ROWS};
+use crate::error::{Error, Result};
+use crate::sql::quote_ident;
+use crate::sync::cdc::{
+    choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, Change, StageColumn,
+    Staged, Stager,
+};
+use crate::sync::source::Rows;
+use crate::types::batch::Batch;
+use crate::types::postgres as pgtypes;
+use crate::types::DuckType;
+
+/// How many parts wait in the channel between the stream and DuckDB.
+const QUEUED: usize = 4;
+
+fn refuse(msg: String) -> Error {
+    Error::argument(format!("{msg}; nothing was changed"))
+}
+
+/// Check, then make the publication and slot that are missing (see `ChangeSource::prepare`).
+pub async fn prepare(
+    params: &ConnParams,
+    name: &QualifiedName,
+    slot: &str,
+    publication: Option<&str>,
+    given_key: Option<&[String]>,
+) -> Result<(Arc<Conn>, CdcSetup)> {
+    let target = params.target();
+    let pg = |ctx: &'static str| move |e| Error::from_pg(e, ctx, &params.target());
+    let (client, table, columns) = scan::open_described(params, name).await?;
+    let quoted = table.quoted();
+    let row = client
+        .query_typed(
+            "SELECT current_setting('wal_level'), \
+             coalesce((SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), false), \
+             current_setting('max_replication_slots')::int4, \
+             (SELECT count(*) FROM pg_replication_slots)::int4, \
+             (SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1), \
+             (SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1), \
+             (SELECT plugin::text FROM pg_replication_slots WHERE slot_name = $1), \
+             (SELECT relreplident::text FROM pg_class WHERE oid = $2), \
+             current_user::text",
+            &[(&slot, Type::TEXT), (&table.oid, Type::OID)],
+        )
+        .await
+        .map_err(pg("checking logical replication"))?;
+    let row = row
+        .first()
+        .ok_or_else(|| Error::internal("the replication checks returned no row"))?;
+    let wal_level: String = row.get(0);
+    let replication: bool = row.get(1);
+    let max_slots: i32 = row.get(2);
+    let slots: i32 = row.get(3);
+    let active_pid: Option<i32> = row.get(4);
+    let slot_lsn: Option<String> = row.get(5);
+    let plugin: Option<String> = row.get(6);
+    let replident: String = row.get(7);
+    let user: String = row.get(8);
+    if wal_level != "logical" {
+        return Err(refuse(format!(
+            "the server at {target} runs with wal_level = {wal_level}; logical replication needs wal_level = logical \
+             (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL), or sync with the watermark method"
+        )));
+    }
+    if !replication {
+        return Err(refuse(format!(
+            "role {} cannot use replication slots; grant it with ALTER ROLE {} REPLICATION (or connect as a role that has it)",
+            quote_ident(&user),
+            quote_ident(&user)
+        )));
+    }
+    if let Some(pid) = active_pid {
+        return Err(refuse(format!(
+            "replication slot {slot} is in use by another process (pid {pid}): another pg_sync of this target, or a \
+             consumer that is not lakemig; wait for it to end, or stop it with SELECT pg_terminate_backend({pid})"
+        )));
+    }
+    if plugin.as_deref().is_some_and(|p| p != "pgoutput") {
+        return Err(refuse(format!(
+            "replication slot {slot} exists but decodes with {}, not pgoutput; drop it (SELECT pg_drop_replication_slot('{slot}'))",
+            plugin.unwrap_or_default()
+        )));
+    }
+    if slot_lsn.is_none() && slots >= max_slots {
+        return Err(refuse(format!(
+            "the server at {target} has no free replication slot (max_replication_slots = {max_slots}, all in use); \
+             drop slots nobody reads (see pg_replication_slots; pg_sync_drop drops lakemig's) or raise max_replication_slots \
+             (then restart PostgreSQL)"
+        )));
+    }
+
+    // The key, and the replica identity that carries it.
+    let primary_key = catalog::primary_key(&client, &table, &target).await?;
+    let identity: Vec<String> = match replident.as_str() {
+        "d" => primary_key.clone(),
+        "i" => client
+            .query_typed(
+                "SELECT a.attname::text FROM pg_index i \
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = $1 AND i.indisreplident ORDER BY k.ord",
+                &[(&table.oid, Type::OID)],
+            )
+            .await
+            .map_err(pg("reading the replica identity"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let key = choose_key(
+        &quoted,
+        given_key,
+        &primary_key,
+        replident.chars().next().unwrap_or('d'),
+        &identity,
+        &names,
+    )?;
+    let mut stage_columns = Vec::with_capacity(columns.len());
+    for c in &columns {
+        if pgtypes::needs_text_cast(&c.pg_type) {
+            return Err(refuse(format!(
+                "column {} of {quoted} is of type {}, which logical replication would send in a form lakemig does not \
+                 decode yet; sync this table with the watermark method",
+                quote_ident(&c.name),
+                c.pg_type.name
+            )));
+        }
+        let (duck, decode) = pgtypes::pg_type_to_duck(&c.pg_type);
+        stage_columns.push(StageColumn {
+            name: c.name.clone(),
+            duck,
+            decode,
+        });
+    }
+
+    // The publication: the user's must include the table; lakemig's is made when missing.
+    let publication = publication.unwrap_or(slot).to_string();
+    let ours = publication_is_lakemigs(slot, &publication);
+    let found = client
+        .query_typed(
+            "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), \
+             EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+            &[
+                (&publication, Type::TEXT),
+                (&table.schema, Type::TEXT),
+                (&table.name, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(pg("reading the publication"))?;
+    let (pub_exists, pub_has_table): (bool, bool) = (found[0].get(0), found[0].get(1));
+    if !ours && !pub_exists {
+        return Err(refuse(format!(
+            "publication {} does not exist on {target}; create it (CREATE PUBLICATION {} FOR TABLE {quoted}) or leave \
+             out publication := to let lakemig make its own",
+            quote_ident(&publication),
+            quote_ident(&publication)
+        )));
+    }
+    if pub_exists && !pub_has_table {
+        return Err(refuse(format!(
+            "publication {} does not include table {quoted}; add it (ALTER PUBLICATION {} ADD TABLE {quoted}) or use \
+             another publication",
+            quote_ident(&publication),
+            quote_ident(&publication)
+        )));
+    }
+    let mut made_publication = false;
+    if ours && !pub_exists {
+        client
+            .batch_execute(&format!(
+                "CREATE PUBLICATION {} FOR TABLE {quoted}",
+                quote_ident(&publication)
+            ))
+            .await
+            .map_err(pg("creating the publication (it needs CREATE on the database and ownership of the table)"))?;
+        made_publication = true;
+    }
+
+    // The slot, after the publication (pgoutput looks the publication up as of each change).
+    let (slot_lsn, slot_created) = match slot_lsn {
+        Some(lsn) => (lsn.parse()?, false),
+        None => {
+            let made = client
+                .query_typed(
+                    "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+                    &[(&slot, Type::TEXT)],
+                )
+                .await;
+            match made {
+                Ok(rows) => (rows[0].get::<_, String>(0).parse()?, true),
+                Err(e) => {
+                    if made_publication {
+                        let _ = client
+                            .batch_execute(&format!(
+                                "DROP PUBLICATION IF EXISTS {}",
+                                quote_ident(&publication)
+                            ))
+                            .await;
+                    }
+                    let full = e.as_db_error().is_some_and(|d| d.code().code() == "53400");
+                    if full {
+                        return Err(refuse(format!(
+                            "the server at {target} has no free replication slot (max_replication_slots = {max_slots}); \
+                             drop slots nobody reads or raise max_replication_slots"
+                        )));
+                    }
+                    return Err(Error::from_pg(
+                        e,
+                        "creating the replication slot",
+                        &params.target(),
+                    ));
+                }
+            }
+        }
+    };
+    Ok((
+        Arc::new(client),
+        CdcSetup {
+            slot: slot.to_string(),
+            publication,
+            slot_created,
+            slot_lsn,
+            table_oid: table.oid,
+            source_name: format!("{}.{}", table.schema, table.name),
+            columns: stage_columns,
+            key,
+            server: target,
+        },
+    ))
+}
+
+/// Stream the slot's pending changes through a [`Stager`] on the runtime (see
+/// `ChangeSource::changes`), in batches of DuckDB's vector size, at most `queued` of them waiting.
+/// The peek holds the slot for as long as it runs.
+pub fn stream<T: Send + 'static>(
+    client: Arc<Conn>,
+    params: &ConnParams,
+    setup: &CdcSetup,
+    since: Lsn,
+    queued: usize,
+    make: fn(Batch, &[DuckType]) -> Result<T>,
+) -> mpsc::Receiver<Result<Change<T>>> {
+    let (tx, rx) = mpsc::channel(QUEUED);
+    let setup = setup.clone();
+    let target = params.target();
+    tokio::spawn(async move {
+        let mut rows_tx: Option<mpsc::Sender<Result<T>>> = None;
+        let result = run_stream(
+            &client,
+            &target,
+            &setup,
+            since,
+            queued,
+            make,
+            &tx,
+            &mut rows_tx,
+        )
+        .await;
+        if let Err(e) = result {
+            let text = e.to_string();
+            if let Some(r) = rows_tx.take() {
+                let _ = r.send(Err(Error::argument(text))).await;
+            }
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_stream<T: Send + 'static>(
+    client: &Conn,
+    target: &str,
+    setup: &CdcSetup,
+    since: Lsn,
+    queued: usize,
+    make: fn(Batch, &[DuckType]) -> Result<T>,
+    tx: &mpsc::Sender<Result<Change<T>>>,
+    rows_tx: &mut Option<mpsc::Sender<Result<T>>>,
+) -> Result<()> {
+    let gone = || Error::internal("the sync stopped reading the replication stream");
+    let mut stager = Stager::new(
+        setup.table_oid,
+        setup.columns.clone(),
+        setup.key.clone(),
+        since,
+        BATCH_ROWS,
+    );
+    let publications = quote_ident(&setup.publication);
+    let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, \
+               'proto_version', '1', 'publication_names', $2, 'binary', 'true')";
+    let args: [&(dyn ToSql + Sync); 2] = [&setup.slot, &publications];
+    let peek = |e: tokio_postgres::Error| {
+        let active = e.as_db_error().is_some_and(|d| d.code().code() == "55006");
+        if active {
+            refuse(format!(
+                "replication slot {} is in use by another process (another pg_sync of this target?); run again when it is done",
+                setup.slot
+            ))
+        } else {
+            Error::from_pg(e, "reading the replication slot", target)
+        }
+    };
+    let stream = client
+        .query_raw(sql, args.iter().copied())
+        .await
+        .map_err(peek)?;
+    pin_mut!(stream);
+    let mut types: Vec<DuckType> = Vec::new();
+    loop {
+        let row = stream.try_next().await.map_err(peek)?;
+        match &row {
+            Some(row) => {
+                let data: &[u8] = row.get(0);
+                stager.push(&pgoutput::decode(data)?)?;
+            }
+            None => stager.finish()?,
+        }
+        while let Some(staged) = stager.next_staged() {
+            match staged {
+                Staged::Start(columns) => {
+                    let mut all = stage_extra_columns();
+                    all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
+                    types = all.iter().map(|(_, t)| t.clone()).collect();
+                    let (rtx, rrx) = mpsc::channel(queued);
+                    *rows_tx = Some(rtx);
+                    tx.send(Ok(Change::Part {
+                        columns: all.clone(),
+                        rows: Rows {
+                            columns: all,
+                            rx: rrx,
+                        },
+                    }))
+                    .await
+                    .map_err(|_| gone())?;
+                }
+                Staged::Batch(b) => {
+                    let chunk = make(b, &types)?;
+                    if let Some(r) = rows_tx.as_ref() {
+                        r.send(Ok(chunk)).await.map_err(|_| gone())?;
+                    }
+                }
+                Staged::End(summary) => {
+                    rows_tx.take();
+                    tx.send(Ok(Change::PartEnd(summary)))
+                        .await
+                        .map_err(|_| gone())?;
+                }
+            }
+        }
+        if row.is_none() {
+            break;
+        }
+    }
+    tx.send(Ok(Change::Done(stager.summary.clone())))
+        .await
+        .map_err(|_| gone())?;
+    Ok(())
+}
+
+/// Move the slot's confirmed position to `to`.
+pub async fn advance(client: &Conn, params: &ConnParams, slot: &str, to: Lsn) -> Result<()> {
+    client
+        .query_typed(
+            "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
+            &[(&slot, Type::TEXT), (&to.to_string(), Type::TEXT)],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "advancing the replication slot", &params.target()))?;
+    Ok(())
+}
+
+/// Bytes of WAL the slot keeps (from its restart position to the server's current one).
+pub async fn retained_wal(client: &Conn, params: &ConnParams, slot: &str) -> Result<Option<i64>> {
+    let rows = client
+        .query_typed(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8 FROM pg_replication_slots WHERE slot_name = $1",
+            &[(&slot, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "reading the slot's retained WAL", &params.target()))?;
+    Ok(rows.first().and_then(|r| r.get(0)))
+}
+
+/// Drop the slot (if it exists) and, when lakemig made it, the publication. What was dropped.
+pub async fn drop_slot(params: &ConnParams, slot: &str, publication: &str) -> Result<(bool, bool)> {
+    let client = super::connect::open(params).await?;
+    let pg = |e| Error::from_pg(e, "dropping the replication slot", &params.target());
+    let active: Option<Option<i32>> = client
+        .query_typed(
+            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
+            &[(&slot, Type::TEXT)],
+        )
+        .await
+        .map_err(pg)?
+        .first()
+        .map(|r| r.get(0));
+    if let Some(Some(pid)) = active {
+        return Err(refuse(format!(
+            "replication slot {slot} is in use by another process (pid {pid}); wait for it to end"
+        )));
+    }
+    if active.is_some() {
+        client
+            .query_typed(
+                "SELECT pg_drop_replication_slot($1)::text",
+                &[(&slot, Type::TEXT)],
+            )
+            .await
+            .map_err(pg)?;
+    }
+    let mut dropped_pub = false;
+    if publication_is_lakemigs(slot, publication) {
+        let existed = client
+            .query_typed(
+                "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)",
+                &[(&publication, Type::TEXT)],
+            )
+            .await
+            .map_err(pg)?[0]
+            .get::<_, bool>(0);
+        if existed {
+            client
+                .batch_execute(&format!("DROP PUBLICATION {}", quote_ident(publication)))
+                .await
+                .map_err(pg)?;
+            dropped_pub = true;
+        }
+    }
+    Ok((active.is_some(), dropped_pub))
+}

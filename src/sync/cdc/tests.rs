@@ -1,0 +1,533 @@
+//! The CDC decisions on byte-level messages: what is staged, in which segment, what is skipped,
+//! and the SQL that applies a segment.
+
+use super::*;
+use crate::postgres::pgoutput::RelColumn;
+
+const OID: u32 = 16384;
+
+fn described() -> Vec<StageColumn> {
+    vec![
+        StageColumn {
+            name: "id".into(),
+            duck: DuckType::BigInt,
+            decode: Decode::Int8,
+        },
+        StageColumn {
+            name: "note".into(),
+            duck: DuckType::Varchar,
+            decode: Decode::Text,
+        },
+    ]
+}
+
+fn relation(names: &[&str]) -> Message<'static> {
+    Message::Relation(Relation {
+        oid: OID,
+        schema: "shop".into(),
+        name: "orders".into(),
+        replica_identity: b'd',
+        columns: names
+            .iter()
+            .map(|n| RelColumn {
+                key: *n == "id",
+                name: n.to_string(),
+                type_oid: 20,
+                typmod: -1,
+            })
+            .collect(),
+    })
+}
+
+fn begin(lsn: u64) -> Message<'static> {
+    Message::Begin {
+        final_lsn: Lsn(lsn),
+        xid: 1,
+    }
+}
+
+fn commit(lsn: u64) -> Message<'static> {
+    Message::Commit {
+        commit_lsn: Lsn(lsn),
+        end_lsn: Lsn(lsn + 8),
+    }
+}
+
+/// A tuple of (id, note); `note` None is NULL, Some("~u") unchanged.
+fn row(id: i64, note: Option<&'static str>) -> Tuple<'static> {
+    let id: &'static [u8] = Box::leak(id.to_be_bytes().to_vec().into_boxed_slice());
+    Tuple(vec![
+        Datum::Binary(id),
+        match note {
+            None => Datum::Null,
+            Some("~u") => Datum::Unchanged,
+            Some(s) => Datum::Binary(s.as_bytes()),
+        },
+    ])
+}
+
+fn key_only(id: i64) -> Tuple<'static> {
+    let mut t = row(id, None);
+    t.0[1] = Datum::Null;
+    t
+}
+
+/// Every staged row as (seq, seg, op, u, id, note), and the parts' summaries.
+type StagedRow = (
+    i64,
+    i32,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn run(msgs: &[Message], since: u64, batch: usize) -> (Vec<StagedRow>, Vec<PartSummary>, Stager) {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(since), batch);
+    for m in msgs {
+        s.push(m).unwrap();
+    }
+    s.finish().unwrap();
+    let mut rows = Vec::new();
+    let mut parts = Vec::new();
+    let mut starts = 0;
+    while let Some(x) = s.next_staged() {
+        match x {
+            Staged::Start(cols) => {
+                starts += 1;
+                assert!(!cols.is_empty());
+            }
+            Staged::Batch(b) => {
+                assert!(b.len <= batch);
+                rows.extend(batch_rows(&b));
+            }
+            Staged::End(p) => parts.push(p),
+        }
+    }
+    assert_eq!(starts, parts.len());
+    (rows, parts, s)
+}
+
+fn batch_rows(b: &Batch) -> Vec<StagedRow> {
+    let text = |c: &Column, i: usize| match &c.data {
+        ColumnData::Bytes { bytes, offsets } if c.validity[i] => {
+            Some(String::from_utf8(bytes[offsets[i]..offsets[i + 1]].to_vec()).unwrap())
+        }
+        _ => None,
+    };
+    (0..b.len)
+        .map(|i| {
+            let c = &b.columns;
+            let ColumnData::I64(seq) = &c[0].data else {
+                panic!()
+            };
+            let ColumnData::I32(seg) = &c[1].data else {
+                panic!()
+            };
+            let ColumnData::I64(id) = &c[4].data else {
+                panic!()
+            };
+            (
+                seq[i],
+                seg[i],
+                text(&c[2], i).unwrap(),
+                text(&c[3], i),
+                c[4].validity[i].then_some(id[i]),
+                text(&c[5], i),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_change_kind_is_staged_in_commit_order() {
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("a")),
+        },
+        Message::Update {
+            relation: OID,
+            old: None,
+            new: row(1, Some("b")),
+        },
+        Message::Delete {
+            relation: OID,
+            old: key_only(1),
+        },
+        // Another table's change is not ours.
+        Message::Insert {
+            relation: OID + 1,
+            new: row(9, Some("x")),
+        },
+        commit(100),
+    ];
+    let (rows, parts, s) = run(&msgs, 0, 2048);
+    assert_eq!(
+        rows,
+        vec![
+            (1, 1, "I".into(), None, Some(1), Some("a".into())),
+            (2, 1, "U".into(), None, Some(1), Some("b".into())),
+            (3, 1, "D".into(), None, Some(1), None),
+        ]
+    );
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].segments.len(), 1);
+    assert_eq!(parts[0].segments[0].rows, 3);
+    assert_eq!(s.summary.applied, Some(Lsn(100)));
+    assert_eq!(s.summary.end, Some(Lsn(108)));
+    assert_eq!(
+        (s.summary.inserts, s.summary.updates, s.summary.deletes),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn transactions_at_or_below_the_checkpoint_are_skipped() {
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("a")),
+        },
+        commit(100),
+        begin(200),
+        Message::Insert {
+            relation: OID,
+            new: row(2, Some("b")),
+        },
+        Message::Truncate {
+            relations: vec![OID],
+        },
+        commit(200),
+    ];
+    let (rows, parts, s) = run(&msgs, 100, 2048);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].4, Some(2));
+    assert_eq!((s.summary.skipped, s.summary.transactions), (1, 1));
+    assert_eq!(s.summary.applied, Some(Lsn(200)));
+    // The slot still advances past the skipped transaction.
+    assert_eq!(s.summary.end, Some(Lsn(208)));
+    // The truncate starts a segment of its own, after the insert's.
+    let segs = &parts[0].segments;
+    assert_eq!(segs.len(), 2);
+    assert!(!segs[0].truncate && segs[1].truncate);
+    assert_eq!((segs[0].rows, segs[1].rows), (1, 0));
+
+    // Everything at or below: nothing applied, still advanced.
+    let (rows, _, s) = run(&msgs, 200, 2048);
+    assert!(rows.is_empty());
+    assert_eq!(s.summary.applied, None);
+    assert_eq!(s.summary.end, Some(Lsn(208)));
+}
+
+#[test]
+fn a_key_change_deletes_the_old_key() {
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Update {
+            relation: OID,
+            old: Some(key_only(1)),
+            new: row(2, Some("b")),
+        },
+        // The same key in the old tuple (REPLICA IDENTITY FULL): not a key change.
+        Message::Update {
+            relation: OID,
+            old: Some(row(2, Some("b"))),
+            new: row(2, Some("c")),
+        },
+        commit(100),
+    ];
+    let (rows, parts, _) = run(&msgs, 0, 2048);
+    let ops: Vec<(&str, Option<i64>)> = rows.iter().map(|r| (r.2.as_str(), r.4)).collect();
+    assert_eq!(ops, vec![("X", Some(1)), ("U", Some(2)), ("U", Some(2))]);
+    assert_eq!(parts[0].segments.len(), 1);
+}
+
+#[test]
+fn unchanged_toast_values_are_flagged_and_a_key_change_with_them_is_alone() {
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Update {
+            relation: OID,
+            old: None,
+            new: row(1, Some("~u")),
+        },
+        Message::Update {
+            relation: OID,
+            old: Some(key_only(1)),
+            new: row(2, Some("~u")),
+        },
+        Message::Insert {
+            relation: OID,
+            new: row(3, Some("c")),
+        },
+        commit(100),
+    ];
+    let (rows, parts, _) = run(&msgs, 0, 2048);
+    assert_eq!(rows[0].3.as_deref(), Some("01"));
+    assert_eq!(rows[0].5, None);
+    let segs: Vec<(i32, u64, Vec<usize>)> = parts[0]
+        .segments
+        .iter()
+        .map(|s| (s.seg, s.rows, s.unchanged.iter().copied().collect()))
+        .collect();
+    assert_eq!(
+        segs,
+        vec![(1, 1, vec![1]), (2, 2, vec![1]), (3, 1, vec![])],
+        "the key change (X, U) sits in a segment of its own"
+    );
+    assert_eq!((rows[1].1, rows[2].1, rows[3].1), (2, 2, 3));
+}
+
+#[test]
+fn an_added_column_starts_a_new_part() {
+    let three = vec![
+        described()[0].clone(),
+        described()[1].clone(),
+        StageColumn {
+            name: "extra".into(),
+            duck: DuckType::BigInt,
+            decode: Decode::Int8,
+        },
+    ];
+    let mut s = Stager::new(OID, three, vec!["id".into()], Lsn(0), 2048);
+    s.push(&begin(100)).unwrap();
+    s.push(&relation(&["id", "note"])).unwrap();
+    s.push(&Message::Insert {
+        relation: OID,
+        new: row(1, Some("a")),
+    })
+    .unwrap();
+    // The same columns again (a new decoding session): the same part.
+    s.push(&relation(&["id", "note"])).unwrap();
+    s.push(&relation(&["id", "note", "extra"])).unwrap();
+    let mut t = row(2, Some("b"));
+    t.0.push(Datum::Binary(&[0, 0, 0, 0, 0, 0, 0, 7]));
+    s.push(&Message::Insert {
+        relation: OID,
+        new: t,
+    })
+    .unwrap();
+    s.push(&commit(100)).unwrap();
+    s.finish().unwrap();
+    let mut shapes = Vec::new();
+    while let Some(x) = s.next_staged() {
+        match x {
+            Staged::Start(c) => shapes.push(format!("start {}", c.len())),
+            Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
+            Staged::End(p) => shapes.push(format!("end {}", p.segments.len())),
+        }
+    }
+    assert_eq!(
+        shapes,
+        vec![
+            "start 2",
+            "batch 1x6",
+            "end 1",
+            "start 3",
+            "batch 1x7",
+            "end 1"
+        ]
+    );
+}
+
+#[test]
+fn rows_come_in_bounded_batches() {
+    for n in [0usize, 2047, 2048, 2049, 5000] {
+        let mut msgs = vec![begin(100), relation(&["id", "note"])];
+        for i in 0..n {
+            msgs.push(Message::Insert {
+                relation: OID,
+                new: row(i as i64, Some("v")),
+            });
+        }
+        msgs.push(commit(100));
+        let (rows, _, _) = run(&msgs, 0, 2048);
+        assert_eq!(rows.len(), n);
+        assert!(rows.windows(2).all(|w| w[0].0 + 1 == w[1].0), "in order");
+    }
+}
+
+#[test]
+fn text_values_are_refused_by_name() {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), 10);
+    s.push(&begin(1)).unwrap();
+    s.push(&relation(&["id", "note"])).unwrap();
+    let mut t = row(1, None);
+    t.0[1] = Datum::Text(b"x");
+    let e = s
+        .push(&Message::Insert {
+            relation: OID,
+            new: t,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"note\"") && e.contains("watermark method"),
+        "{e}"
+    );
+}
+
+fn target() -> Target {
+    Target {
+        catalog: "lake".into(),
+        schema: "raw".into(),
+        name: "orders".into(),
+        ducklake: true,
+    }
+}
+
+#[test]
+fn a_segment_applies_the_last_change_per_key() {
+    let seg = Segment {
+        seg: 3,
+        truncate: false,
+        unchanged: BTreeSet::new(),
+        rows: 5,
+    };
+    let cols = vec!["id".to_string(), "note".to_string()];
+    let sql = apply_sql(&target(), &["id".into()], &cols, &seg);
+    assert_eq!(
+        sql,
+        vec![
+            "DELETE FROM \"lake\".\"raw\".\"orders\" WHERE \"id\" IN (SELECT \"id\" FROM temp.main.\"__lakemig_cdc_stage\" \
+             WHERE __seg = 3)"
+                .to_string(),
+            "INSERT INTO \"lake\".\"raw\".\"orders\" (\"id\", \"note\") SELECT \"id\", \"note\" FROM \
+             temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U') AND s.__seq IN \
+             (SELECT max(s.__seq) FROM temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 GROUP BY s.\"id\")"
+                .to_string(),
+        ]
+    );
+    // A composite key: EXISTS.
+    let two = apply_sql(&target(), &["id".into(), "note".into()], &cols, &seg);
+    assert!(two[0].contains("WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" AS __s WHERE __s.__seg = 3 \
+         AND __t.\"id\" = __s.\"id\" AND __t.\"note\" = __s.\"note\")"), "{}", two[0]);
+    // A truncate first; an empty segment is the truncate only.
+    let t = Segment {
+        truncate: true,
+        rows: 0,
+        ..seg.clone()
+    };
+    assert_eq!(
+        apply_sql(&target(), &["id".into()], &cols, &t),
+        vec!["DELETE FROM \"lake\".\"raw\".\"orders\"".to_string()]
+    );
+}
+
+#[test]
+fn unchanged_values_come_from_the_key_s_earlier_change_or_the_target() {
+    let seg = Segment {
+        seg: 1,
+        truncate: false,
+        unchanged: [1].into_iter().collect(),
+        rows: 2,
+    };
+    let cols = vec!["id".to_string(), "note".to_string()];
+    let sql = apply_sql(&target(), &["id".into()], &cols, &seg);
+    assert_eq!(sql.len(), 3);
+    assert!(sql[2].ends_with("FROM temp.main.\"__lakemig_cdc_final\""));
+    let fin = &sql[0];
+    assert!(fin.contains(
+        "last_value(CASE WHEN s.__u IS NULL OR substr(s.__u, 2, 1) = '0' THEN {'v': s.\"note\"} END IGNORE NULLS) \
+         OVER (PARTITION BY s.\"id\" ORDER BY s.__seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS \"__w_1\""
+    ), "{fin}");
+    assert!(fin.contains(
+        "CASE WHEN s.__u IS NOT NULL AND substr(s.__u, 2, 1) = '1' THEN CASE WHEN s.\"__w_1\" IS NOT NULL \
+         THEN s.\"__w_1\".v ELSE __t.\"note\" END ELSE s.\"note\" END AS \"note\""
+    ), "{fin}");
+    // The target's row by the old key when the row before is the X of a key change.
+    assert!(fin.contains(
+        "LEFT JOIN temp.main.\"__lakemig_cdc_stage\" AS __x ON __x.__seg = 1 AND __x.__seq = s.__seq - 1 AND __x.__op = 'X' \
+         LEFT JOIN \"lake\".\"raw\".\"orders\" AS __t ON __t.\"id\" = CASE WHEN __x.__seq IS NULL THEN s.\"id\" ELSE __x.\"id\" END"
+    ), "{fin}");
+}
+
+#[test]
+fn keys_and_replica_identity() {
+    let cols: Vec<String> = ["id", "note"].iter().map(|s| s.to_string()).collect();
+    let id = vec!["id".to_string()];
+    assert_eq!(
+        choose_key("t", None, &id, 'd', &id, &cols).unwrap(),
+        id.clone()
+    );
+    let e = choose_key("t", None, &[], 'd', &[], &cols)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("REPLICA IDENTITY FULL") && e.contains("no primary key"),
+        "{e}"
+    );
+    // Without a key but FULL: the user names one.
+    let note = vec!["note".to_string()];
+    assert_eq!(
+        choose_key("t", Some(&note), &[], 'f', &[], &cols).unwrap(),
+        note
+    );
+    // A given key outside the identity.
+    let e = choose_key("t", Some(&note), &id, 'd', &id, &cols)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not its replica identity"), "{e}");
+    let e = choose_key("t", None, &id, 'n', &[], &cols)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("REPLICA IDENTITY FULL"), "{e}");
+    assert!(choose_key("t", Some(&["nope".to_string()]), &id, 'f', &[], &cols).is_err());
+}
+
+#[test]
+fn names_and_checkpoint_text() {
+    let a = slot_name(
+        "/data/x.duckdb",
+        "\"raw\".\"orders\"",
+        "h:5432/db",
+        "shop.orders",
+    );
+    assert_eq!(
+        a,
+        slot_name(
+            "/data/x.duckdb",
+            "\"raw\".\"orders\"",
+            "h:5432/db",
+            "shop.orders"
+        )
+    );
+    assert_ne!(
+        a,
+        slot_name(
+            "/data/y.duckdb",
+            "\"raw\".\"orders\"",
+            "h:5432/db",
+            "shop.orders"
+        )
+    );
+    assert!(a.starts_with("lakemig_") && a.len() == 24);
+    assert!(a
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+    let c = cursor_text(&a, "my;pub");
+    assert_eq!(parse_cursor(&c), Some((a.clone(), "my;pub".to_string())));
+    assert_eq!(parse_cursor("updated_at"), None);
+    assert!(publication_is_lakemigs(&a, &a));
+    assert!(!publication_is_lakemigs(&a, "mine"));
+}
+
+#[test]
+fn a_checkpoint_s_server_becomes_a_dsn() {
+    assert_eq!(
+        dsn_of_server("127.0.0.1:5433/shop as user \"app\"").as_deref(),
+        Some("host='127.0.0.1' port=5433 dbname='shop' user='app'")
+    );
+    assert_eq!(
+        dsn_of_server("/var/run/postgresql:5432/d b as user \"o'k\"").as_deref(),
+        Some("host='/var/run/postgresql' port=5432 dbname='d b' user='o\\'k'")
+    );
+    assert_eq!(dsn_of_server("nonsense"), None);
+}

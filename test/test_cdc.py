@@ -1,0 +1,288 @@
+"""pg_sync(..., method := 'cdc') against the real PostgreSQL 15 test cluster (wal_level=logical), real
+DuckDB and DuckLake: every change kind reaches the target (hard deletes, key changes, TRUNCATE, a
+TOASTed value an update left alone, an added column, one transaction over two tables), a second call
+applies nothing, a DuckDB process SIGKILLed before its commit or between its commit and the slot's
+advance leaves nothing lost and nothing twice, the refusals change nothing, and pg_sync_drop leaves
+no slot behind. Small tables: the file is meant to stay well under 40 s."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import closing
+
+import pytest
+
+import duckenv
+from conftest import ROOT, duckdb_connect
+
+SCHEMA = """
+CREATE SCHEMA shop;
+CREATE TABLE shop.orders (id bigint PRIMARY KEY, note text, amount numeric(12,2), big text);
+ALTER TABLE shop.orders ALTER COLUMN big SET STORAGE EXTERNAL;
+CREATE TABLE shop.items (order_id bigint, line int, qty int, PRIMARY KEY (order_id, line));
+INSERT INTO shop.orders SELECT g, 'n' || g, g * 1.5, NULL FROM generate_series(1, 200) g;
+INSERT INTO shop.items SELECT g, 1, g FROM generate_series(1, 50) g;
+"""
+
+# > 2 kB, stored out of line (STORAGE EXTERNAL: no compression), random so nothing could shrink it.
+BIG = "(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200))"
+
+
+def pg_exec(pg, db, sql, params=None):
+    # The test cluster runs synchronous_commit = off; logical decoding reads the WAL only up to what
+    # is flushed, so a change committed asynchronously may show up one call later. Flush each commit.
+    with closing(pg.psycopg(db)) as conn, conn.cursor() as cur:
+        cur.execute("SET synchronous_commit = on")
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+def sync(con, dsn, table="shop.orders", target="lake.raw.orders", **opts):
+    args = "".join(f", {k} := {v}" for k, v in opts.items())
+    cur = con.execute(f"SELECT * FROM pg_sync('{dsn}', '{table}', target := '{target}', method := 'cdc'{args})")
+    return dict(zip([d[0] for d in cur.description], cur.fetchone()))
+
+
+def assert_same(con, dsn, target="lake.raw.orders", table="orders", columns="id, note, amount, big", key="id"):
+    """Target == source both ways, read through DuckDB's postgres extension (not through lakemig)."""
+    src = f"(SELECT {columns} FROM postgres_scan('{dsn}', 'shop', '{table}'))"
+    dst = f"(SELECT {columns} FROM {target})"
+    only_src = con.execute(f"SELECT count(*) FROM ({src} EXCEPT ALL {dst})").fetchone()[0]
+    only_dst = con.execute(f"SELECT count(*) FROM ({dst} EXCEPT ALL {src})").fetchone()[0]
+    assert (only_src, only_dst) == (0, 0), f"{only_src} rows only in the source, {only_dst} only in the target"
+    n = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {target}").fetchone()
+    assert n[0] == n[1], "duplicate keys in the target"
+
+
+def slots(pg, db):
+    return pg_exec(pg, db, "SELECT slot_name, confirmed_flush_lsn::text FROM pg_replication_slots "
+                           "WHERE database = current_database() ORDER BY 1")
+
+
+def publications(pg, db):
+    return [r[0] for r in pg_exec(pg, db, "SELECT pubname FROM pg_publication ORDER BY 1")]
+
+
+def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
+    pg_exec(pg, pgdb, SCHEMA)
+    pg_exec(pg, pgdb, f"UPDATE shop.orders SET big = {BIG} WHERE id <= 3")
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(extensions=("postgres_scanner", "ducklake"))
+    con.execute(f"ATTACH 'ducklake:{tmp_path}/lake.sqlite' AS lake (DATA_PATH '{tmp_path}/data')")
+
+    r = sync(con, dsn)
+    assert (r["mode"], r["rows_upserted"]) == ("bootstrap", 200)
+    assert r["watermark_bound"].startswith("slot lakemig_") and "bytes of WAL" in r["watermark_bound"]
+    (slot, _), = slots(pg, pgdb)
+    assert publications(pg, pgdb) == [slot]
+    assert_same(con, dsn)
+
+    # A second slot with test_decoding (text output) shows that PostgreSQL really leaves the
+    # TOASTed value out of the stream below ("unchanged-toast-datum"), so the test can fail.
+    pg_exec(pg, pgdb, "SELECT pg_create_logical_replication_slot('witness', 'test_decoding')")
+
+    # Every kind of change, in several transactions.
+    pg_exec(pg, pgdb, "INSERT INTO shop.orders SELECT g, 'new', 1, NULL FROM generate_series(201, 210) g")
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'upd' WHERE id BETWEEN 10 AND 19")
+    pg_exec(pg, pgdb, "DELETE FROM shop.orders WHERE id BETWEEN 20 AND 24")          # hard deletes
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET id = 1000 WHERE id = 30")              # a key change
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'toast kept' WHERE id = 1")     # big left unchanged
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET amount = 7 WHERE id = 1")              # ...twice in a row
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET id = 2000, note = 'moved' WHERE id = 2")  # key change, big unchanged
+    pg_exec(pg, pgdb, "INSERT INTO shop.orders VALUES (20, 'back', 2, NULL)")         # a deleted key returns
+    (witness,), = pg_exec(pg, pgdb, "SELECT string_agg(data, E'\\n') FROM pg_logical_slot_get_changes('witness', NULL, NULL)")
+    pg_exec(pg, pgdb, "SELECT pg_drop_replication_slot('witness')")
+    assert witness.count("big[text]:unchanged-toast-datum") == 3, witness  # id 1 twice, the key change of id 2
+    r = sync(con, dsn)
+    assert r["mode"] == "cdc"
+    assert_same(con, dsn)
+    assert (r["rows_upserted"], r["rows_deleted"]) == (10 + 10 + 1 + 2 + 1 + 1, 5)
+    bigs = con.execute("SELECT id, length(big) FROM lake.raw.orders WHERE id IN (1, 2000, 3) ORDER BY id").fetchall()
+    assert bigs == [(1, 6400), (3, 6400), (2000, 6400)]
+
+    # Right after: nothing to apply.
+    r = sync(con, dsn)
+    assert (r["rows_upserted"], r["rows_deleted"], r["watermark_before"]) == (0, 0, r["watermark_after"])
+
+    # TRUNCATE, then rows again; an added column.
+    pg_exec(pg, pgdb, "TRUNCATE shop.orders")
+    pg_exec(pg, pgdb, "INSERT INTO shop.orders SELECT g, 'again', g, NULL FROM generate_series(1, 20) g")
+    pg_exec(pg, pgdb, "ALTER TABLE shop.orders ADD COLUMN region text")
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET region = 'eu' WHERE id <= 5")
+    r = sync(con, dsn)
+    assert r["columns_added"] == ["region"]
+    assert_same(con, dsn, columns="id, note, amount, big, region")
+
+    # pg_sync_state shows the slot and the LSN; pg_sync_drop (password from the environment) removes
+    # the slot, lakemig's publication and the checkpoint.
+    state = con.execute("SELECT cursor, watermark, watermark_type, last_mode FROM pg_sync_state()").fetchall()
+    assert state == [(f"cdc:slot={slot};publication={slot}", r["watermark_after"], "pg_lsn", "cdc")]
+    monkeypatch.setenv("PGPASSWORD", pg.password)
+    d = con.execute("SELECT * FROM pg_sync_drop('lake.raw.orders')").fetchall()
+    assert d == [("lake.raw.orders", slot, True, slot, True, True)]
+    assert slots(pg, pgdb) == [] and publications(pg, pgdb) == []
+    assert con.execute("SELECT count(*) FROM pg_sync_state()").fetchone()[0] == 0
+
+
+def test_one_transaction_over_two_tables(pg, pgdb):
+    pg_exec(pg, pgdb, SCHEMA)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(extensions=("postgres_scanner",))
+    sync(con, dsn, target="orders")
+    sync(con, dsn, table="shop.items", target="items")
+    pg_exec(pg, pgdb, """
+        BEGIN;
+        DELETE FROM shop.items WHERE order_id = 7;
+        DELETE FROM shop.orders WHERE id = 7;
+        INSERT INTO shop.orders VALUES (300, 'x', 1, NULL);
+        INSERT INTO shop.items VALUES (300, 1, 5), (300, 2, 6);
+        UPDATE shop.items SET qty = qty + 1 WHERE order_id = 8;
+        COMMIT;
+    """)
+    a = sync(con, dsn, target="orders")
+    b = sync(con, dsn, table="shop.items", target="items")
+    assert (a["rows_upserted"], a["rows_deleted"]) == (1, 1)
+    assert (b["rows_upserted"], b["rows_deleted"]) == (3, 1)
+    assert_same(con, dsn, target="orders")
+    assert_same(con, dsn, target="items", table="items", columns="order_id, line, qty", key="order_id, line")
+    # Each target has its own slot: two slots.
+    assert len(slots(pg, pgdb)) == 2
+    for t in ("orders", "items"):
+        con.execute(f"SELECT * FROM pg_sync_drop('{t}', dsn := '{dsn}')").fetchall()
+    assert slots(pg, pgdb) == []
+
+
+CHILD = """
+import json, sys
+sys.path.insert(0, {test!r})
+from conftest import duckdb_connect
+con = duckdb_connect({db!r})
+cur = con.execute("SELECT * FROM pg_sync('{dsn}', 'shop.orders', target := 'orders', method := 'cdc')")
+print(json.dumps(dict(zip([d[0] for d in cur.description], cur.fetchone())), default=str), flush=True)
+"""
+
+
+def run_child(pg, pgdb, db, pause=None, tmp_path=None):
+    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, dsn=pg.dsn(pgdb))
+    env = dict(os.environ)
+    flag = None
+    if pause:
+        flag = str(tmp_path / f"{pause}.flag")
+        env["LAKEMIG_TEST_PAUSE"] = f"{pause}:{flag}"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    if not pause:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        return json.loads(out)
+    deadline = time.time() + 60
+    while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert os.path.exists(flag), "the child never reached the pause point"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return None
+
+
+def check_same(pg, pgdb, db):
+    # Without lakemig (whose own connection would keep the file locked until this process ends).
+    con = duckenv.connect(db, extensions=("postgres_scanner",))
+    try:
+        assert_same(con, pg.dsn(pgdb), target="orders")
+    finally:
+        con.close()
+
+
+def test_sigkill_before_commit_and_before_advance(pg, pgdb, tmp_path):
+    pg_exec(pg, pgdb, SCHEMA)
+    db = str(tmp_path / "t.duckdb")
+    assert run_child(pg, pgdb, db)["mode"] == "bootstrap"
+    (slot, lsn0), = slots(pg, pgdb)
+
+    # Killed before its DuckDB commit: nothing applied, the slot untouched; the rerun applies it all.
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'a' WHERE id <= 50; DELETE FROM shop.orders WHERE id > 190")
+    run_child(pg, pgdb, db, "before_commit", tmp_path)
+    assert slots(pg, pgdb) == [(slot, lsn0)]
+    r = run_child(pg, pgdb, db)
+    assert (r["rows_upserted"], r["rows_deleted"]) == (50, 10)
+    check_same(pg, pgdb, db)
+
+    # Killed after the commit, before the advance: the slot still holds those changes, and the rerun
+    # skips them by their commit LSN (the inserts would otherwise come back as duplicates).
+    pg_exec(pg, pgdb, "INSERT INTO shop.orders SELECT g, 'b', 1, NULL FROM generate_series(500, 529) g")
+    lsn1 = slots(pg, pgdb)[0][1]
+    run_child(pg, pgdb, db, "before_advance", tmp_path)
+    assert slots(pg, pgdb) == [(slot, lsn1)], "the slot was not advanced"
+    check_same(pg, pgdb, db)
+    r = run_child(pg, pgdb, db)
+    assert (r["rows_upserted"], r["rows_deleted"]) == (0, 0)
+    assert slots(pg, pgdb)[0][1] != lsn1, "the rerun advanced the slot"
+    check_same(pg, pgdb, db)
+
+
+def test_refusals_change_nothing(pg, pgdb):
+    import psycopg2
+    from psycopg2.extras import LogicalReplicationConnection
+
+    pg_exec(pg, pgdb, SCHEMA + """
+        CREATE TABLE shop.nokey (a int, b text);
+        CREATE PUBLICATION other FOR TABLE shop.items;
+        CREATE ROLE norep LOGIN PASSWORD 'pw';
+        GRANT USAGE ON SCHEMA shop TO norep; GRANT SELECT ON ALL TABLES IN SCHEMA shop TO norep;
+    """)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect()
+
+    def refused(match, **kw):
+        with pytest.raises(Exception, match=match):
+            sync(con, kw.pop("dsn", dsn), target="t", **kw)
+
+    refused(r"no primary key.*REPLICA IDENTITY FULL", table="shop.nokey")
+    refused(r'publication "other" does not include table "shop"."orders"', publication="'other'")
+    refused(r"publication \"nope\" does not exist", publication="'nope'")
+    norep = f"host={pg.host} port={pg.port} dbname={pgdb} user=norep password=pw sslmode=disable"
+    refused(r'role "norep" cannot use replication slots.*ALTER ROLE "norep" REPLICATION', dsn=norep)
+    refused(r"method \"log\" is unknown", method="'log'")
+    assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'").fetchone()[0] == 0
+
+    # REPLICA IDENTITY FULL and a named key: accepted.
+    pg_exec(pg, pgdb, "ALTER TABLE shop.nokey REPLICA IDENTITY FULL; INSERT INTO shop.nokey VALUES (1, 'x')")
+    assert sync(con, dsn, table="shop.nokey", target="nk", primary_key="['a']")["rows_upserted"] == 1
+    pg_exec(pg, pgdb, "UPDATE shop.nokey SET a = 2; INSERT INTO shop.nokey VALUES (3, 'y')")
+    sync(con, dsn, table="shop.nokey", target="nk", primary_key="['a']")
+    assert con.execute("SELECT * FROM nk ORDER BY a").fetchall() == [(2, "x"), (3, "y")]
+
+    # A slot another process is reading.
+    (slot, _), = slots(pg, pgdb)
+    rep = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pgdb,
+                           sslmode="disable", connection_factory=LogicalReplicationConnection)
+    try:
+        cur = rep.cursor()
+        cur.start_replication(slot_name=slot, decode=False,
+                              options={"proto_version": "1", "publication_names": slot})
+        deadline = time.time() + 10
+        while time.time() < deadline and not pg_exec(
+                pg, pgdb, "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))[0][0]:
+            time.sleep(0.02)
+        with pytest.raises(Exception, match=r"replication slot lakemig_\w+ is in use by another process"):
+            sync(con, dsn, table="shop.nokey", target="nk", primary_key="['a']")
+    finally:
+        rep.close()
+
+    # No free slot: the rest taken by physical slots.
+    free = pg_exec(pg, pgdb, "SELECT current_setting('max_replication_slots')::int - count(*) "
+                             "FROM pg_replication_slots")[0][0]
+    for i in range(free):
+        pg_exec(pg, pgdb, f"SELECT pg_create_physical_replication_slot('filler_{i}')")
+    try:
+        refused(r"no free replication slot.*max_replication_slots")
+    finally:
+        for i in range(free):
+            pg_exec(pg, pgdb, f"SELECT pg_drop_replication_slot('filler_{i}')")
+    con.execute(f"SELECT * FROM pg_sync_drop('nk', dsn := '{dsn}')").fetchall()
+    assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
