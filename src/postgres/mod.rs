@@ -10,6 +10,7 @@ pub mod hashfn;
 pub mod scan;
 pub mod socket;
 pub mod sync;
+pub mod tables;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

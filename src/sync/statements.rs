@@ -84,6 +84,8 @@ pub enum Statement {
         path: String,
     },
     DropTable(TableRef),
+    /// Every row of the target goes (a `full` sync replaces them in the same transaction).
+    DeleteAll(TableRef),
 }
 
 impl Statement {
@@ -171,6 +173,7 @@ impl Statement {
                 quote_literal(path)
             )),
             Statement::DropTable(table) => one(format!("DROP TABLE IF EXISTS {}", table.quoted())),
+            Statement::DeleteAll(table) => one(format!("DELETE FROM {}", table.quoted())),
         }
     }
 
@@ -196,6 +199,7 @@ impl Statement {
             Statement::DeleteMissing { .. } => "deleting rows gone from the source",
             Statement::CopyToParquet { .. } => "writing the Parquet copy",
             Statement::DropTable(_) => "dropping a work table",
+            Statement::DeleteAll(_) => "replacing the target's rows",
         }
     }
 }

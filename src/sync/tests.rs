@@ -171,6 +171,21 @@ impl Session for FakeSession {
                 .any(|(c, s, _)| c == catalog && s == schema))
     }
 
+    fn tables(&mut self, catalog: &str, schema: &str) -> Result<Vec<String>> {
+        if schema == STATE_SCHEMA {
+            return Ok((self.state.checkpoint_tables)
+                .iter()
+                .filter(|(c, _)| c == catalog)
+                .map(|(_, n)| n.clone())
+                .collect());
+        }
+        Ok((self.state.tables)
+            .keys()
+            .filter(|(c, s, _)| c == catalog && s == schema)
+            .map(|(_, _, n)| n.clone())
+            .collect())
+    }
+
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
         if table.schema == STATE_SCHEMA {
             let made = (self.state.checkpoint_tables)
@@ -314,6 +329,11 @@ impl Session for FakeSession {
                         .any(|kr| keys.key_of(kr, k) == t2.key_of(r, k))
                 });
                 changed = (before - t.rows.len()) as u64;
+            }
+            Statement::DeleteAll(t) => {
+                let t = self.table_mut(t)?;
+                changed = t.rows.len() as u64;
+                t.rows.clear();
             }
             Statement::DropTable(t) if is_legacy(t) => {
                 self.state.legacy.remove(&t.catalog);

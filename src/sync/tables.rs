@@ -1,0 +1,748 @@
+//! `pg_sync(dsn, tables := [...], target := 'catalog.schema')`: many tables in one call, read in ONE
+//! PostgreSQL snapshot and written in ONE DuckDB transaction with every table's checkpoint. This
+//! module owns the decisions (which tables a pattern names, which cursor a table gets, which tables
+//! cannot be synced, which targets lost their source) and runs the engine's per-table steps
+//! ([`Sync`]) inside that one transaction. The PostgreSQL side ([`TablesSource`]) is
+//! `src/postgres/tables.rs`, driven by `src/duck/sync_tables.rs`.
+//!
+//! Steps:
+//! 1. take the snapshot and list the source's tables (ordinary and partitioned, no partitions);
+//! 2. match the patterns, describe the matched tables, decide each one's mode ([`decide`]);
+//! 3. in a short transaction of its own, make what is missing for every table (the target schema,
+//!    the checkpoint tables; see `engine::Sync::prepare`), tried again when a racing call's commit
+//!    beat it;
+//! 4. in ONE transaction: for each table, check its checkpoint, then bootstrap, increment or
+//!    replace it and write its checkpoint; commit. Anything failing here rolls everything back.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::checkpoint::Checkpoint;
+use super::engine::{commit_conflict, Outcome, Request, Sync, PREPARE_ATTEMPTS};
+use super::session::Session;
+use super::source::{Source, SourceView};
+use super::statements::{Statement, COMMIT_RETRIES};
+use super::target::{
+    parse_target, state_table_name, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
+    STATE_SCHEMA,
+};
+use super::CursorKind;
+use crate::error::{Error, Result};
+use crate::postgres::catalog::QualifiedName;
+use crate::sql::quote_ident;
+
+/// Column names taken as a table's cursor when `cursor` is not given, in order of preference.
+pub const CURSOR_NAMES: [&str; 8] = [
+    "updated_at",
+    "modified_at",
+    "last_modified",
+    "last_modified_at",
+    "last_updated",
+    "updated_on",
+    "modified_on",
+    "changed_at",
+];
+
+/// Connections a call's reads use at most unless told otherwise (`max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
+
+/// One piece of a name pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    /// `*` outside double quotes: any run of characters.
+    Star,
+}
+
+/// A name pattern part: text and `*`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(Vec<Piece>);
+
+impl Glob {
+    pub fn matches(&self, name: &str) -> bool {
+        fn go(pieces: &[Piece], name: &str) -> bool {
+            match pieces.split_first() {
+                None => name.is_empty(),
+                Some((Piece::Text(t), rest)) => {
+                    name.strip_prefix(t.as_str()).is_some_and(|r| go(rest, r))
+                }
+                Some((Piece::Star, rest)) => name
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain([name.len()])
+                    .any(|i| go(rest, &name[i..])),
+            }
+        }
+        go(&self.0, name)
+    }
+}
+
+/// `schema.table` as the user wrote it, with `*` globs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub text: String,
+    pub schema: Glob,
+    pub table: Glob,
+}
+
+impl Pattern {
+    pub fn matches(&self, schema: &str, table: &str) -> bool {
+        self.schema.matches(schema) && self.table.matches(table)
+    }
+}
+
+/// Parse a pattern the way PostgreSQL reads names: unquoted text folded to lower case, `"..."`
+/// kept exactly (`""` is a quote), `*` outside quotes any run of characters, `.` between schema and
+/// table. Without a schema, `public`.
+pub fn parse_pattern(input: &str) -> Result<Pattern> {
+    let bad = |why: &str| {
+        Error::argument(format!(
+            "table pattern {input:?} is not valid ({why}); write schema.table, with * for any characters and double quotes around exact names, e.g. 'shop.*' or '\"Shop\".\"Odd Name\"'"
+        ))
+    };
+    let mut parts: Vec<Vec<Piece>> = vec![Vec::new()];
+    let push_char = |part: &mut Vec<Piece>, c: char| match part.last_mut() {
+        Some(Piece::Text(t)) => t.push(c),
+        _ => part.push(Piece::Text(c.to_string())),
+    };
+    let mut chars = input.trim().chars().peekable();
+    let mut empty_part = true;
+    while let Some(c) = chars.next() {
+        let part = parts.last_mut().expect("one part at least");
+        match c {
+            '"' => {
+                let mut closed = false;
+                let mut any = false;
+                while let Some(q) = chars.next() {
+                    if q == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            push_char(part, '"');
+                            any = true;
+                        } else {
+                            closed = true;
+                            break;
+                        }
+                    } else {
+                        push_char(part, q);
+                        any = true;
+                    }
+                }
+                if !closed {
+                    return Err(bad("unterminated double quote"));
+                }
+                if !any {
+                    return Err(bad("empty quoted name"));
+                }
+                empty_part = false;
+            }
+            '.' => {
+                if empty_part {
+                    return Err(bad("empty name part"));
+                }
+                parts.push(Vec::new());
+                empty_part = true;
+            }
+            '*' => {
+                if part.last() != Some(&Piece::Star) {
+                    part.push(Piece::Star);
+                }
+                empty_part = false;
+            }
+            c => {
+                for l in c.to_lowercase() {
+                    push_char(part, l);
+                }
+                empty_part = false;
+            }
+        }
+    }
+    if empty_part {
+        return Err(bad("empty name part"));
+    }
+    let mut parts = parts.into_iter().map(Glob);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(table), None, None) => Ok(Pattern {
+            text: input.to_string(),
+            schema: Glob(vec![Piece::Text("public".into())]),
+            table,
+        }),
+        (Some(schema), Some(table), None) => Ok(Pattern {
+            text: input.to_string(),
+            schema,
+            table,
+        }),
+        _ => Err(bad("more than two parts")),
+    }
+}
+
+/// A table of the source as listed in the snapshot (ordinary or partitioned, not a partition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub schema: String,
+    pub name: String,
+    /// This role may SELECT from it.
+    pub readable: bool,
+}
+
+impl Listed {
+    /// `schema.name`, as checkpoints record a source.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    pub fn quoted(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// A column, as the cursor rule sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceColumn {
+    pub name: String,
+    /// None: not a type a cursor can have.
+    pub cursor: Option<CursorKind>,
+    /// The first column of some index of the table.
+    pub indexed: bool,
+}
+
+/// A matched table, described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub listed: Listed,
+    pub columns: Vec<SourceColumn>,
+    pub primary_key: Vec<String>,
+}
+
+/// How one table is synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Incrementally, by this cursor column.
+    Cursor(String),
+    /// No cursor: every row read again, replacing the target's.
+    Full,
+    /// It cannot be synced; why.
+    Refused(String),
+}
+
+/// The tables the patterns name, less the excluded ones, in (schema, name) order. A pattern that
+/// names no table is an error (a typo would otherwise sync nothing, silently).
+pub fn select(patterns: &[Pattern], exclude: &[Pattern], listed: &[Listed]) -> Result<Vec<Listed>> {
+    for p in patterns {
+        if !listed.iter().any(|t| p.matches(&t.schema, &t.name)) {
+            return Err(Error::argument(format!(
+                "table pattern {:?} matches no table of the source (only ordinary and partitioned tables count; views, materialized views, foreign tables and partitions do not); check its spelling and quoting (unquoted names are folded to lower case)",
+                p.text
+            )));
+        }
+    }
+    let mut out: Vec<Listed> = listed
+        .iter()
+        .filter(|t| patterns.iter().any(|p| p.matches(&t.schema, &t.name)))
+        .filter(|t| !exclude.iter().any(|p| p.matches(&t.schema, &t.name)))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    out.dedup();
+    if out.is_empty() {
+        return Err(Error::argument(
+            "every table the patterns match is excluded; nothing to sync",
+        ));
+    }
+    // Every table lands in the one target schema under its own name: two may not collide
+    // (DuckDB matches names case-insensitively).
+    for (i, a) in out.iter().enumerate() {
+        if let Some(b) = out[i + 1..]
+            .iter()
+            .find(|b| b.name.eq_ignore_ascii_case(&a.name))
+        {
+            return Err(Error::argument(format!(
+                "tables {} and {} would both be written to target table {}; sync them in separate calls (with different targets) or exclude one",
+                a.quoted(),
+                b.quoted(),
+                quote_ident(&a.name)
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The rule for one table:
+/// - not readable by this role: refused;
+/// - `cursor` given: that column if the table has it (it must be a cursor type), else `full`;
+/// - else the first of [`CURSOR_NAMES`] that is a `timestamptz` or `timestamp` column, one that
+///   leads an index preferred; none: `full`;
+/// - a cursor but no primary key: refused (rows cannot be matched to upsert).
+pub fn decide(table: &Described, cursor: Option<&str>) -> Decision {
+    if !table.listed.readable {
+        return Decision::Refused(
+            "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)"
+                .into(),
+        );
+    }
+    let chosen = match cursor {
+        Some(name) => match table.columns.iter().find(|c| c.name == name) {
+            None => None,
+            Some(c) if c.cursor.is_none() => {
+                return Decision::Refused(format!(
+                    "cursor column {} is not a timestamp, timestamptz, date or integer column",
+                    quote_ident(name)
+                ))
+            }
+            Some(c) => Some(c.name.clone()),
+        },
+        None => {
+            let named = |c: &&SourceColumn| {
+                CURSOR_NAMES.contains(&c.name.as_str())
+                    && matches!(
+                        c.cursor,
+                        Some(CursorKind::TimestampTz | CursorKind::Timestamp)
+                    )
+            };
+            let rank =
+                |c: &&SourceColumn| (!c.indexed, CURSOR_NAMES.iter().position(|n| *n == c.name));
+            table
+                .columns
+                .iter()
+                .filter(named)
+                .min_by_key(rank)
+                .map(|c| c.name.clone())
+        }
+    };
+    match chosen {
+        None => Decision::Full,
+        Some(_) if table.primary_key.is_empty() => Decision::Refused(
+            "it has a cursor column but no primary key, so changed rows cannot be matched; add a primary key, or exclude it (a table without a cursor column is re-read whole and needs none)".into(),
+        ),
+        Some(c) => Decision::Cursor(c),
+    }
+}
+
+/// Is a checkpoint's source (`schema.name`, unquoted) named by the patterns? The dot that splits
+/// it is not known when names hold dots: any split will do.
+pub fn source_named(source: &str, patterns: &[Pattern], exclude: &[Pattern]) -> bool {
+    source.match_indices('.').any(|(i, _)| {
+        let (schema, table) = (&source[..i], &source[i + 1..]);
+        patterns.iter().any(|p| p.matches(schema, table))
+            && !exclude.iter().any(|p| p.matches(schema, table))
+    })
+}
+
+/// The target table whose checkpoint table is `state_name` in `schema` ([`state_table_name`]
+/// backwards), if it is one of that schema's.
+pub fn state_table_target(schema: &str, state_name: &str) -> Option<String> {
+    let prefix = state_table_name(schema, "");
+    let rest = state_name
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(&prefix))
+        .map(|_| &state_name[prefix.len()..])?;
+    if rest.is_empty() || rest.contains('.') {
+        return None;
+    }
+    Some(rest.replace("%2E", ".").replace("%25", "%"))
+}
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub struct TablesRequest {
+    pub tables: Vec<Pattern>,
+    pub exclude: Vec<Pattern>,
+    /// `catalog.schema` or `schema` (None: the current schema).
+    pub target: Option<String>,
+    /// The cursor column for every table that has it (None: the rule of [`decide`]).
+    pub cursor: Option<String>,
+    pub skip_errors: bool,
+    pub hard_deletes: bool,
+    pub enforce_key: bool,
+    pub parquet_dir: Option<String>,
+    pub blind_window: Duration,
+}
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableOutcome {
+    pub outcome: Outcome,
+    /// Why the table was skipped.
+    pub error: Option<String>,
+}
+
+/// The source of a many-table call: one snapshot, every table read in it.
+pub trait TablesSource {
+    type Table: Source;
+    /// Take the snapshot; list the tables in it.
+    fn list(&mut self, blind_window: Duration) -> Result<Vec<Listed>>;
+    /// Describe these tables (in the snapshot).
+    fn describe(&mut self, tables: &[Listed]) -> Result<Vec<Described>>;
+    /// A source for one described table, read in the snapshot with this cursor ("" for `full`).
+    fn table(&mut self, table: &Described, cursor: &str) -> Result<Self::Table>;
+    /// The server, as checkpoints record it.
+    fn server(&self) -> String;
+    /// End the snapshot.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// One table of the call, planned.
+struct Planned<T> {
+    request: Request,
+    target: Target,
+    source: T,
+    view: SourceView,
+    /// Refused at the checkpoint check (with `on_error := 'skip'`).
+    refused: Option<String>,
+}
+
+/// Run a many-table sync.
+pub fn run_tables<S: Session, M: TablesSource>(
+    req: &TablesRequest,
+    session: &mut S,
+    source: &mut M,
+) -> Result<Vec<TableOutcome>> {
+    let result = run_inner(req, session, source);
+    for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
+        let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
+    }
+    let finished = source.finish();
+    let out = result?;
+    finished?;
+    Ok(out)
+}
+
+fn run_inner<S: Session, M: TablesSource>(
+    req: &TablesRequest,
+    session: &mut S,
+    source: &mut M,
+) -> Result<Vec<TableOutcome>> {
+    let started = Instant::now();
+    let run_micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let (catalog, schema, ducklake) = resolve_schema(session, req.target.as_deref())?;
+    let listed = source.list(req.blind_window)?;
+    let selected = select(&req.tables, &req.exclude, &listed)?;
+    let described = source.describe(&selected)?;
+
+    let mut rows: Vec<TableOutcome> = Vec::new();
+    let mut planned: Vec<Planned<M::Table>> = Vec::new();
+    for d in &described {
+        let target = Target {
+            catalog: catalog.clone(),
+            schema: schema.clone(),
+            name: d.listed.name.clone(),
+            ducklake,
+        };
+        let cursor = match decide(d, req.cursor.as_deref()) {
+            Decision::Refused(why) => {
+                if !req.skip_errors {
+                    return Err(refused(&d.listed.quoted(), &why));
+                }
+                rows.push(skipped(d.listed.name(), &target, why));
+                continue;
+            }
+            Decision::Full => String::new(),
+            Decision::Cursor(c) => c,
+        };
+        let mut table_source = source.table(d, &cursor)?;
+        let request = Request {
+            source: QualifiedName {
+                schema: Some(d.listed.schema.clone()),
+                name: d.listed.name.clone(),
+            },
+            target: None,
+            primary_key: None,
+            cursor,
+            hard_deletes: req.hard_deletes,
+            enforce_key: req.enforce_key,
+            parquet_dir: req.parquet_dir.clone(),
+            blind_window: req.blind_window,
+        };
+        let view = table_source.snapshot(&request.source, &request.cursor, req.blind_window)?;
+        planned.push(Planned {
+            request,
+            target,
+            source: table_source,
+            view,
+            refused: None,
+        });
+    }
+
+    if ducklake {
+        session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
+    }
+    // 1. What is missing, made in a short transaction of its own (see `engine::Sync::prepare`).
+    let mut attempt = 1;
+    loop {
+        let result = session
+            .run(&Statement::Begin)
+            .and_then(|_| prepare(session, &mut planned, req.skip_errors, run_micros))
+            .and_then(|made| match made {
+                true => session.run(&Statement::Commit).map(|_| ()),
+                false => session.run(&Statement::Rollback).map(|_| ()),
+            });
+        match result {
+            Ok(()) => break,
+            Err(e) => {
+                let _ = session.run(&Statement::Rollback);
+                let e = commit_conflict(e, &schema_target(&catalog, &schema, ducklake));
+                if attempt >= PREPARE_ATTEMPTS || !matches!(e, Error::SyncConflict { .. }) {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+        }
+    }
+
+    // 2. Every table and its checkpoint, in ONE transaction.
+    session.run(&Statement::Begin)?;
+    match apply_all(session, &mut planned, req, run_micros) {
+        Ok(mut applied) => {
+            let server = source.server();
+            let dropped = dropped_sources(
+                session,
+                req,
+                (&catalog, &schema, ducklake),
+                &server,
+                &listed,
+            );
+            let dropped = match dropped {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = session.run(&Statement::Rollback);
+                    return Err(e);
+                }
+            };
+            session
+                .run(&Statement::Commit)
+                .map_err(|e| commit_conflict(e, &schema_target(&catalog, &schema, ducklake)))?;
+            rows.append(&mut applied);
+            rows.extend(dropped);
+            crate::trace::trace(started, "tables committed");
+            Ok(rows)
+        }
+        Err(e) => {
+            let _ = session.run(&Statement::Rollback);
+            Err(e)
+        }
+    }
+}
+
+/// In the preparing transaction: make what is missing for every table; refuse (or mark skipped)
+/// what would lose data. True when something was made (the transaction must commit).
+fn prepare<S: Session, T: Source>(
+    session: &mut S,
+    planned: &mut [Planned<T>],
+    skip_errors: bool,
+    run_micros: i64,
+) -> Result<bool> {
+    let mut made = false;
+    for p in planned.iter_mut() {
+        p.refused = None;
+        let mut sync = Sync {
+            req: &p.request,
+            session: &mut *session,
+            source: &mut p.source,
+            target: &p.target,
+            view: &p.view,
+            started: Instant::now(),
+            run_micros,
+        };
+        if !sync.prepared()? {
+            sync.prepare_objects()?;
+            made = true;
+        }
+        if let Err(e) = sync.checked_state() {
+            if !skip_errors {
+                return Err(e);
+            }
+            p.refused = Some(e.to_string());
+        }
+    }
+    Ok(made)
+}
+
+/// In the call's one transaction: each table that was not refused, synced.
+fn apply_all<S: Session, T: Source>(
+    session: &mut S,
+    planned: &mut [Planned<T>],
+    req: &TablesRequest,
+    run_micros: i64,
+) -> Result<Vec<TableOutcome>> {
+    let mut rows = Vec::new();
+    for p in planned.iter_mut() {
+        if let Some(why) = &p.refused {
+            rows.push(skipped(p.view.name.clone(), &p.target, why.clone()));
+            continue;
+        }
+        let mut sync = Sync {
+            req: &p.request,
+            session: &mut *session,
+            source: &mut p.source,
+            target: &p.target,
+            view: &p.view,
+            started: Instant::now(),
+            run_micros,
+        };
+        let checked = sync.checked_state();
+        if let Err(e) = checked {
+            if !req.skip_errors {
+                return Err(e);
+            }
+            rows.push(skipped(p.view.name.clone(), &p.target, e.to_string()));
+            continue;
+        }
+        let key = sync.key()?;
+        let mut outcome = sync.apply(key).map_err(|e| in_table(&p.view.quoted, e))?;
+        if outcome.mode == "incremental" && outcome.rows_upserted == 0 && outcome.rows_deleted == 0
+        {
+            outcome.mode = "unchanged";
+        }
+        rows.push(TableOutcome {
+            outcome,
+            error: None,
+        });
+    }
+    Ok(rows)
+}
+
+/// Targets of this schema whose checkpoint names a source the patterns cover, from this server,
+/// that the source no longer has: a row each, the target kept.
+fn dropped_sources<S: Session>(
+    session: &mut S,
+    req: &TablesRequest,
+    (catalog, schema, ducklake): (&str, &str, bool),
+    server: &str,
+    listed: &[Listed],
+) -> Result<Vec<TableOutcome>> {
+    let mut out = Vec::new();
+    let mut names = session.tables(catalog, STATE_SCHEMA)?;
+    names.sort();
+    for state_name in names {
+        let Some(name) = state_table_target(schema, &state_name) else {
+            continue;
+        };
+        let target = Target {
+            catalog: catalog.to_string(),
+            schema: schema.to_string(),
+            name,
+            ducklake,
+        };
+        let Some(c): Option<Checkpoint> = session.read_checkpoint(&target)? else {
+            continue;
+        };
+        if c.server != server || !source_named(&c.source, &req.tables, &req.exclude) {
+            continue;
+        }
+        if session.columns(&target.table())?.is_empty() {
+            continue;
+        }
+        if listed.iter().any(|t| t.name() == c.source) {
+            continue;
+        }
+        out.push(TableOutcome {
+            outcome: Outcome {
+                source: c.source.clone(),
+                target: target.display(),
+                mode: "source dropped",
+                rows_upserted: 0,
+                rows_deleted: 0,
+                columns_added: Vec::new(),
+                watermark_before: c.watermark.clone(),
+                watermark_after: c.watermark.clone(),
+                watermark_bound: String::new(),
+                duration: Duration::ZERO,
+            },
+            error: Some(format!(
+                "the source table {} is gone; the target {} and its checkpoint are kept (drop them when no longer wanted)",
+                c.source,
+                target.quoted()
+            )),
+        });
+    }
+    Ok(out)
+}
+
+/// Resolve `target` (`catalog.schema`, `schema`, or None) to an attached DuckDB or DuckLake
+/// catalog and a schema in it.
+fn resolve_schema<S: Session>(
+    session: &mut S,
+    target: Option<&str>,
+) -> Result<(String, String, bool)> {
+    let (cur_cat, cur_schema) = session.current()?;
+    let (catalog, schema) = match target {
+        None => (cur_cat, cur_schema),
+        Some(text) => {
+            let name = parse_target(text)?;
+            match name.parts.as_slice() {
+                [schema] => (cur_cat, schema.clone()),
+                [catalog, schema] => (catalog.clone(), schema.clone()),
+                _ => {
+                    return Err(Error::argument(format!(
+                        "target {text:?}: with tables := [...], the target is a schema: write 'catalog.schema' or 'schema'"
+                    )))
+                }
+            }
+        }
+    };
+    let kind = session.catalog_type(&catalog)?.ok_or_else(|| {
+        Error::argument(format!(
+            "target: no attached database named {}; ATTACH it first, or write target := 'catalog.schema'",
+            quote_ident(&catalog)
+        ))
+    })?;
+    let ducklake = match kind.as_str() {
+        "duckdb" => false,
+        "ducklake" => true,
+        other => {
+            return Err(Error::argument(format!(
+                "target {} is a {other} database; pg_sync writes to DuckDB and DuckLake databases",
+                quote_ident(&catalog)
+            )))
+        }
+    };
+    if schema.eq_ignore_ascii_case(STATE_SCHEMA) {
+        return Err(Error::argument(format!(
+            "target schema {} is where pg_sync keeps its checkpoints; choose another schema",
+            quote_ident(STATE_SCHEMA)
+        )));
+    }
+    Ok((catalog, schema, ducklake))
+}
+
+/// The whole schema, for a conflict message.
+fn schema_target(catalog: &str, schema: &str, ducklake: bool) -> Target {
+    Target {
+        catalog: catalog.to_string(),
+        schema: schema.to_string(),
+        name: "*".into(),
+        ducklake,
+    }
+}
+
+fn refused(table: &str, why: &str) -> Error {
+    Error::argument(format!(
+        "table {table} cannot be synced: {why}; nothing was written (on_error := 'skip' syncs the other tables and reports this one)"
+    ))
+}
+
+fn in_table(table: &str, e: Error) -> Error {
+    match e {
+        Error::Argument(m) => Error::Argument(format!("table {table}: {m}")),
+        other => other,
+    }
+}
+
+fn skipped(source: String, target: &Target, why: String) -> TableOutcome {
+    TableOutcome {
+        outcome: Outcome {
+            source,
+            target: target.display(),
+            mode: "skipped",
+            rows_upserted: 0,
+            rows_deleted: 0,
+            columns_added: Vec::new(),
+            watermark_before: None,
+            watermark_after: None,
+            watermark_bound: String::new(),
+            duration: Duration::ZERO,
+        },
+        error: Some(why),
+    }
+}
