@@ -223,7 +223,7 @@ def test_refusals_and_on_error_skip(pg, src, duck):
     with pytest.raises(Exception, match="on_error must be 'fail'"):
         sync(duck, dsn, "memory.r3", tables=["extra.fine"], exclude=[], on_error="ignore")
     # Quoting: "MixedCase" exact; unquoted is folded to lower case (no such table).
-    rows = sync(duck, dsn, "memory.r4", tables=['shop."MixedCase"', 'shop."quo""te"', 'shop."Odd*'], exclude=[])
+    rows = sync(duck, dsn, "memory.r4", tables=['shop."MixedCase"', 'shop."quo""te"', 'shop."Odd "*'], exclude=[])
     assert sorted(rows) == ["shop.MixedCase", "shop.Odd Name", 'shop.quo"te']
     with pytest.raises(Exception, match="matches no table"):
         sync(duck, dsn, "memory.r4", tables=["shop.MixedCase"], exclude=[])
@@ -282,36 +282,62 @@ def test_one_snapshot_for_every_table(pg, src, tmp_path):
         con.close()
 
 
+# A DuckDB process that LOADs lakemig keeps its database file open until it exits (lakemig holds a
+# connection for its writes): each step on the file runs in a process of its own. The child runs
+# the queries given as JSON on stdin after saying "ready", and prints their rows as JSON.
 CHILD = """
-import sys
+import json, sys
 sys.path.insert(0, {test!r})
 from conftest import duckdb_connect
 con = duckdb_connect({db!r})
 print("ready", flush=True)
-con.execute("SELECT * FROM pg_sync_tables(?, tables := ?, target := 'raw', exclude := ?)", [{dsn!r}, {tables!r}, {exclude!r}]).fetchall()
+out = [con.execute(sql, params).fetchall() for sql, params in json.loads(sys.stdin.readline())]
+print(json.dumps(out, default=str), flush=True)
 """
+SYNC_SQL = "SELECT source, mode, rows_upserted FROM pg_sync_tables(?, tables := ?, target := 'raw', exclude := ?)"
+COUNTS_SQL = " UNION ALL ".join(f"SELECT '{s}', count(*) FROM raw.{q(t)}" for s, (t, _) in SYNCED.items())
+STATE_SQL = "SELECT source, watermark, runs FROM pg_sync_state() ORDER BY source"
+
+
+def start_child(db):
+    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
+    return proc
+
+
+def send(proc, queries):
+    proc.stdin.write(json.dumps(queries) + "\n")
+    proc.stdin.flush()
+
+
+def in_child(db, queries):
+    proc = start_child(db)
+    send(proc, queries)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out)
+
+
+def pg_counts(pg, db):
+    return sorted([s, pg_rows(pg, db, f"SELECT count(*) FROM {pg_source(s)}")[0][0]] for s in SYNCED)
 
 
 def test_sigkill_mid_call_is_all_or_nothing(pg, src, tmp_path):
     db = str(tmp_path / "kill.duckdb")
-    dsn = src["dsn"]
-    con = duckdb_connect(db)
-    sync(con, dsn, "raw")
-    before = {t: con.execute(f"SELECT count(*) FROM raw.{q(t)}").fetchone()[0] for t, _ in SYNCED.values()}
-    state = con.execute("SELECT source, watermark, runs FROM pg_sync_state() ORDER BY source").fetchall()
-    con.close()
+    sync_q = [SYNC_SQL, [src["dsn"], TABLES, EXCLUDE]]
+    _, before, state = in_child(db, [sync_q, [COUNTS_SQL, []], [STATE_SQL, []]])
     pg_exec(pg, src["db"], """
         INSERT INTO shop.customers VALUES (401, 'before the kill', now());
         INSERT INTO billing.invoices VALUES (901, 1, 5.00, now());
         INSERT INTO shop.countries VALUES ('it', 'Italy');""")
     locker = pg.psycopg(src["db"])
     locker.autocommit = False
-    cur = locker.cursor()
-    cur.execute("LOCK TABLE shop.tags IN ACCESS EXCLUSIVE MODE")
-    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, dsn=dsn, tables=TABLES, exclude=EXCLUDE)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    locker.cursor().execute("LOCK TABLE shop.tags IN ACCESS EXCLUSIVE MODE")
     try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        proc = start_child(db)
+        send(proc, [sync_q])
         # Every table before shop.tags is written (uncommitted) when the call waits for it.
         wait_for_lock_wait(pg, src["db"], "shop.tags")
         proc.send_signal(signal.SIGKILL)
@@ -320,18 +346,17 @@ def test_sigkill_mid_call_is_all_or_nothing(pg, src, tmp_path):
     finally:
         locker.rollback()
         locker.close()
-    con = duckdb_connect(db)
     try:
-        after = {t: con.execute(f"SELECT count(*) FROM raw.{q(t)}").fetchone()[0] for t, _ in SYNCED.values()}
-        assert after == before
-        assert con.execute("SELECT source, watermark, runs FROM pg_sync_state() ORDER BY source").fetchall() == state
-        rows = sync(con, dsn, "raw")
-        assert rows["billing.invoices"]["rows_upserted"] >= 1
-        assert_same(pg, src, con, "raw")
+        after, state_after, rows, counts = in_child(db, [[COUNTS_SQL, []], [STATE_SQL, []], sync_q, [COUNTS_SQL, []]])
+        assert sorted(after) == sorted(before)
+        assert state_after == state
+        modes = {r[0]: (r[1], r[2]) for r in rows}
+        assert modes["billing.invoices"][0] == "incremental" and modes["billing.invoices"][1] >= 1
+        assert modes["shop.countries"] == ["full", 4] or modes["shop.countries"] == ("full", 4)
+        assert sorted(counts) == pg_counts(pg, src["db"])
     finally:
         pg_exec(pg, src["db"], """DELETE FROM billing.invoices WHERE id = 901;
             DELETE FROM shop.customers WHERE id = 401; DELETE FROM shop.countries WHERE code = 'it'""")
-        con.close()
 
 
 WRITER = """
