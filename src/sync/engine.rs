@@ -248,7 +248,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
 
     /// Is everything [`Sync::prepare`] makes already there? The target's schema and checkpoint
     /// table, and no earlier release's checkpoint table to move a row from.
-    pub(super) fn prepared(&mut self) -> Result<bool> {
+    fn prepared(&mut self) -> Result<bool> {
         let target = self.target;
         Ok(!self.session.columns(&target.state_table())?.is_empty()
             && self
@@ -326,11 +326,20 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         Ok((state, existing))
     }
 
-    pub(super) fn apply(&mut self, key: Vec<String>) -> Result<Outcome> {
-        let (req, target, view) = (self.req, self.target, self.view);
+    fn apply(&mut self, key: Vec<String>) -> Result<Outcome> {
         // Read again in this transaction: a sync of the same target may have committed since.
-        let (state, existing) = self.checked_state()?;
+        let checked = self.checked_state()?;
         trace(self.started, "checkpoint read");
+        self.apply_checked(key, checked)
+    }
+
+    /// [`Sync::apply`] once [`Sync::checked_state`] has passed in this transaction.
+    pub(super) fn apply_checked(
+        &mut self,
+        key: Vec<String>,
+        (state, existing): (Option<Checkpoint>, Columns),
+    ) -> Result<Outcome> {
+        let (req, target, view) = (self.req, self.target, self.view);
         let incremental = state.is_some() && !existing.is_empty();
         // No cursor (`sync::tables` chose `full`): every row read again, replacing the target's.
         let full = req.cursor.is_empty();

@@ -29,6 +29,7 @@ use super::CursorKind;
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
 use crate::sql::quote_ident;
+use crate::trace::trace;
 
 /// Column names taken as a table's cursor when `cursor` is not given, in order of preference.
 pub const CURSOR_NAMES: [&str; 8] = [
@@ -386,8 +387,6 @@ struct Planned<T> {
     target: Target,
     source: T,
     view: SourceView,
-    /// Refused at the checkpoint check (with `on_error := 'skip'`).
-    refused: Option<String>,
 }
 
 /// Run a many-table sync.
@@ -396,11 +395,14 @@ pub fn run_tables<S: Session, M: TablesSource>(
     session: &mut S,
     source: &mut M,
 ) -> Result<Vec<TableOutcome>> {
+    let started = Instant::now();
     let result = run_inner(req, session, source);
+    trace(started, "call done");
     for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
         let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
     }
     let finished = source.finish();
+    trace(started, "work tables dropped, snapshot ended");
     let out = result?;
     finished?;
     Ok(out)
@@ -419,6 +421,7 @@ fn run_inner<S: Session, M: TablesSource>(
     let listed = source.list(req.blind_window)?;
     let selected = select(&req.tables, &req.exclude, &listed)?;
     let described = source.describe(&selected)?;
+    trace(started, "tables listed and described");
 
     let mut rows: Vec<TableOutcome> = Vec::new();
     let mut planned: Vec<Planned<M::Table>> = Vec::new();
@@ -460,36 +463,37 @@ fn run_inner<S: Session, M: TablesSource>(
             target,
             source: table_source,
             view,
-            refused: None,
         });
     }
 
     if ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
     }
-    // 1. What is missing, made in a short transaction of its own (see `engine::Sync::prepare`).
-    let mut attempt = 1;
-    loop {
-        let result = session
-            .run(&Statement::Begin)
-            .and_then(|_| prepare(session, &mut planned, req.skip_errors, run_micros))
-            .and_then(|made| match made {
-                true => session.run(&Statement::Commit).map(|_| ()),
-                false => session.run(&Statement::Rollback).map(|_| ()),
-            });
-        match result {
-            Ok(()) => break,
-            Err(e) => {
-                let _ = session.run(&Statement::Rollback);
-                let e = commit_conflict(e, &schema_target(&catalog, &schema, ducklake));
-                if attempt >= PREPARE_ATTEMPTS || !matches!(e, Error::SyncConflict { .. }) {
-                    return Err(e);
+    // 1. What is missing, made in a short transaction of its own (see `engine::Sync::prepare`):
+    // looked up once for all tables.
+    let missing = missing_objects(session, &planned, &catalog, &schema)?;
+    if !missing.is_empty() {
+        let mut attempt = 1;
+        loop {
+            let result = session
+                .run(&Statement::Begin)
+                .and_then(|_| prepare(session, &mut planned, &missing, run_micros))
+                .and_then(|_| session.run(&Statement::Commit).map(|_| ()));
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    let _ = session.run(&Statement::Rollback);
+                    let e = commit_conflict(e, &schema_target(&catalog, &schema, ducklake));
+                    if attempt >= PREPARE_ATTEMPTS || !matches!(e, Error::SyncConflict { .. }) {
+                        return Err(e);
+                    }
+                    attempt += 1;
                 }
-                attempt += 1;
             }
         }
     }
 
+    trace(started, "prepared");
     // 2. Every table and its checkpoint, in ONE transaction.
     session.run(&Statement::Begin)?;
     match apply_all(session, &mut planned, req, run_micros) {
@@ -514,7 +518,7 @@ fn run_inner<S: Session, M: TablesSource>(
                 .map_err(|e| commit_conflict(e, &schema_target(&catalog, &schema, ducklake)))?;
             rows.append(&mut applied);
             rows.extend(dropped);
-            crate::trace::trace(started, "tables committed");
+            trace(started, "tables committed");
             Ok(rows)
         }
         Err(e) => {
@@ -524,18 +528,45 @@ fn run_inner<S: Session, M: TablesSource>(
     }
 }
 
-/// In the preparing transaction: make what is missing for every table; refuse (or mark skipped)
-/// what would lose data. True when something was made (the transaction must commit).
+/// Which planned tables need [`prepare`]: all when the target schema or an earlier release's
+/// shared checkpoint table is there to move rows from, else those without a checkpoint table.
+fn missing_objects<S: Session, T>(
+    session: &mut S,
+    planned: &[Planned<T>],
+    catalog: &str,
+    schema: &str,
+) -> Result<Vec<usize>> {
+    let all = (0..planned.len()).collect();
+    let Some(first) = planned.first() else {
+        return Ok(Vec::new());
+    };
+    if !session.schema_exists(catalog, schema)?
+        || !session
+            .columns(&first.target.legacy_state_table())?
+            .is_empty()
+    {
+        return Ok(all);
+    }
+    let made: Vec<String> = session
+        .tables(catalog, STATE_SCHEMA)?
+        .iter()
+        .map(|n| n.to_lowercase())
+        .collect();
+    Ok((0..planned.len())
+        .filter(|&i| !made.contains(&planned[i].target.state_table().name.to_lowercase()))
+        .collect())
+}
+
+/// In the preparing transaction: make what is missing for these tables.
 fn prepare<S: Session, T: Source>(
     session: &mut S,
     planned: &mut [Planned<T>],
-    skip_errors: bool,
+    missing: &[usize],
     run_micros: i64,
-) -> Result<bool> {
-    let mut made = false;
-    for p in planned.iter_mut() {
-        p.refused = None;
-        let mut sync = Sync {
+) -> Result<()> {
+    for &i in missing {
+        let p = &mut planned[i];
+        Sync {
             req: &p.request,
             session: &mut *session,
             source: &mut p.source,
@@ -543,19 +574,10 @@ fn prepare<S: Session, T: Source>(
             view: &p.view,
             started: Instant::now(),
             run_micros,
-        };
-        if !sync.prepared()? {
-            sync.prepare_objects()?;
-            made = true;
         }
-        if let Err(e) = sync.checked_state() {
-            if !skip_errors {
-                return Err(e);
-            }
-            p.refused = Some(e.to_string());
-        }
+        .prepare_objects()?;
     }
-    Ok(made)
+    Ok(())
 }
 
 /// In the call's one transaction: each table that was not refused, synced.
@@ -567,10 +589,6 @@ fn apply_all<S: Session, T: Source>(
 ) -> Result<Vec<TableOutcome>> {
     let mut rows = Vec::new();
     for p in planned.iter_mut() {
-        if let Some(why) = &p.refused {
-            rows.push(skipped(p.view.name.clone(), &p.target, why.clone()));
-            continue;
-        }
         let mut sync = Sync {
             req: &p.request,
             session: &mut *session,
@@ -580,16 +598,20 @@ fn apply_all<S: Session, T: Source>(
             started: Instant::now(),
             run_micros,
         };
-        let checked = sync.checked_state();
-        if let Err(e) = checked {
-            if !req.skip_errors {
-                return Err(e);
+        // Refusals (a target kept in step with another source, ...) come before any write of
+        // this table: skipping one leaves the transaction as it was.
+        let checked = match sync.checked_state() {
+            Ok(c) => c,
+            Err(e) if req.skip_errors => {
+                rows.push(skipped(p.view.name.clone(), &p.target, e.to_string()));
+                continue;
             }
-            rows.push(skipped(p.view.name.clone(), &p.target, e.to_string()));
-            continue;
-        }
+            Err(e) => return Err(in_table(&p.view.quoted, e)),
+        };
         let key = sync.key()?;
-        let mut outcome = sync.apply(key).map_err(|e| in_table(&p.view.quoted, e))?;
+        let mut outcome = sync
+            .apply_checked(key, checked)
+            .map_err(|e| in_table(&p.view.quoted, e))?;
         if outcome.mode == "incremental" && outcome.rows_upserted == 0 && outcome.rows_deleted == 0
         {
             outcome.mode = "unchanged";
