@@ -768,3 +768,190 @@ fn skipped(source: String, target: &Target, why: String) -> TableOutcome {
         error: Some(why),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(schema: &str, name: &str) -> Listed {
+        Listed {
+            schema: schema.into(),
+            name: name.into(),
+            readable: true,
+        }
+    }
+
+    fn pats(p: &[&str]) -> Vec<Pattern> {
+        p.iter().map(|p| parse_pattern(p).unwrap()).collect()
+    }
+
+    fn col(name: &str, cursor: Option<CursorKind>, indexed: bool) -> SourceColumn {
+        SourceColumn {
+            name: name.into(),
+            cursor,
+            indexed,
+        }
+    }
+
+    fn described(columns: Vec<SourceColumn>, key: &[&str]) -> Described {
+        Described {
+            listed: listed("shop", "t"),
+            columns,
+            primary_key: key.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn patterns_follow_postgres_quoting() {
+        let p = parse_pattern("Shop.Orders").unwrap();
+        assert!(p.matches("shop", "orders"));
+        assert!(!p.matches("Shop", "Orders"));
+        let p = parse_pattern(r#""Shop"."Odd ""Name""""#).unwrap();
+        assert!(p.matches("Shop", r#"Odd "Name""#));
+        assert!(!p.matches("shop", r#"odd "name""#));
+        // Without a schema: public.
+        assert!(parse_pattern("orders").unwrap().matches("public", "orders"));
+        assert!(!parse_pattern("orders").unwrap().matches("shop", "orders"));
+        // A dot inside quotes is part of the name.
+        assert!(parse_pattern(r#"shop."a.b""#)
+            .unwrap()
+            .matches("shop", "a.b"));
+        for bad in ["", "a.", ".a", "a.b.c", r#"a."b"#, r#"a."""#] {
+            let e = parse_pattern(bad).unwrap_err().to_string();
+            assert!(e.contains("is not valid"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        let p = parse_pattern("shop.*").unwrap();
+        assert!(p.matches("shop", "orders") && p.matches("shop", "Odd Name"));
+        assert!(!p.matches("billing", "orders"));
+        let p = parse_pattern("*.tmp_*").unwrap();
+        assert!(p.matches("a", "tmp_") && p.matches("b", "tmp_x") && !p.matches("b", "xtmp_"));
+        let p = parse_pattern("s.a*b*c").unwrap();
+        assert!(p.matches("s", "abc") && p.matches("s", "aXbYbZc") && !p.matches("s", "acb"));
+        // `*` inside quotes is a character; quoted text and a glob join.
+        let p = parse_pattern(r#"s."A*""#).unwrap();
+        assert!(p.matches("s", "A*") && !p.matches("s", "AB"));
+        let p = parse_pattern(r#"s."Odd "*"#).unwrap();
+        assert!(p.matches("s", "Odd Name") && !p.matches("s", "odd name"));
+        // Multi-byte names.
+        assert!(parse_pattern("s.ü*").unwrap().matches("s", "übung"));
+    }
+
+    #[test]
+    fn select_matches_excludes_and_refuses() {
+        let all = vec![
+            listed("shop", "orders"),
+            listed("shop", "tmp_x"),
+            listed("billing", "invoices"),
+            listed("billing", "orders"),
+        ];
+        let got = select(
+            &pats(&["shop.*", "billing.invoices"]),
+            &pats(&["shop.tmp_*"]),
+            &all,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![listed("billing", "invoices"), listed("shop", "orders")]
+        );
+        let e = select(&pats(&["shop.nope*"]), &[], &all)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"shop.nope*\" matches no table"), "{e}");
+        let e = select(&pats(&["*.orders"]), &[], &all)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("would both be written to target table \"orders\""),
+            "{e}"
+        );
+        let e = select(&pats(&["shop.tmp_x"]), &pats(&["shop.*"]), &all)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("excluded"), "{e}");
+        // A table two patterns name is synced once.
+        let got = select(&pats(&["shop.orders", "shop.ord*"]), &[], &all).unwrap();
+        assert_eq!(got, vec![listed("shop", "orders")]);
+    }
+
+    #[test]
+    fn cursor_rule() {
+        use CursorKind::*;
+        // The first name of the list, an indexed one preferred.
+        let t = described(
+            vec![
+                col("id", Some(Integer), true),
+                col("modified_at", Some(TimestampTz), false),
+                col("updated_at", Some(Timestamp), false),
+            ],
+            &["id"],
+        );
+        assert_eq!(decide(&t, None), Decision::Cursor("updated_at".into()));
+        let t = described(
+            vec![
+                col("updated_at", Some(TimestampTz), false),
+                col("modified_at", Some(TimestampTz), true),
+            ],
+            &["id"],
+        );
+        assert_eq!(decide(&t, None), Decision::Cursor("modified_at".into()));
+        // Not a timestamp, or not a listed name: no cursor, a full re-read (no key needed).
+        let t = described(
+            vec![
+                col("updated_at", None, true),
+                col("created_at", Some(TimestampTz), true),
+                col("version", Some(Integer), true),
+                col("updated_on", Some(Date), true),
+            ],
+            &[],
+        );
+        assert_eq!(decide(&t, None), Decision::Full);
+        // A cursor given: that column where the table has it, else full.
+        assert_eq!(decide(&t, Some("version")), Decision::Refused(
+            "it has a cursor column but no primary key, so changed rows cannot be matched; add a primary key, or exclude it (a table without a cursor column is re-read whole and needs none)".into()));
+        let mut keyed = t.clone();
+        keyed.primary_key = vec!["version".into()];
+        assert_eq!(
+            decide(&keyed, Some("version")),
+            Decision::Cursor("version".into())
+        );
+        assert_eq!(decide(&keyed, Some("seq")), Decision::Full);
+        assert!(
+            matches!(decide(&keyed, Some("updated_at")), Decision::Refused(m) if m.contains("is not a timestamp"))
+        );
+        // A cursor and no key: refused; unreadable: refused.
+        let t = described(vec![col("updated_at", Some(TimestampTz), false)], &[]);
+        assert!(matches!(decide(&t, None), Decision::Refused(m) if m.contains("no primary key")));
+        let mut t = described(vec![col("updated_at", Some(TimestampTz), false)], &["id"]);
+        t.listed.readable = false;
+        assert!(
+            matches!(decide(&t, None), Decision::Refused(m) if m.contains("permission denied"))
+        );
+    }
+
+    #[test]
+    fn dropped_sources_are_found_by_pattern_and_checkpoint_table() {
+        let p = pats(&["shop.*"]);
+        let x = pats(&["shop.tmp_*"]);
+        assert!(source_named("shop.orders", &p, &x));
+        assert!(source_named("shop.a.b", &p, &x));
+        assert!(!source_named("shop.tmp_1", &p, &x));
+        assert!(!source_named("billing.orders", &p, &x));
+        assert_eq!(
+            state_table_target("raw", "raw.orders"),
+            Some("orders".into())
+        );
+        assert_eq!(
+            state_table_target("Raw", "raw.a%2Eb%25"),
+            Some("a.b%".into())
+        );
+        assert_eq!(state_table_target("raw", "rawx.orders"), None);
+        assert_eq!(state_table_target("raw", "raw."), None);
+        assert_eq!(state_table_target("a.b", "a%2Eb.t"), Some("t".into()));
+        assert_eq!(state_table_target("a", "a%2Eb.t"), None);
+    }
+}
