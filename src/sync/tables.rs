@@ -517,6 +517,8 @@ fn run_inner<S: Session, M: TablesSource>(
                 .run(&Statement::Commit)
                 .map_err(|e| commit_conflict(e, &schema_target(&catalog, &schema, ducklake)))?;
             rows.append(&mut applied);
+            // In table order, skipped ones among the rest; targets whose source is gone last.
+            rows.sort_by(|a, b| a.outcome.source.cmp(&b.outcome.source));
             rows.extend(dropped);
             trace(started, "tables committed");
             Ok(rows)
