@@ -1270,11 +1270,13 @@ fn a_commit_beaten_by_another_sync_of_the_target_is_lakemigs_own_error() {
     assert_eq!((o.mode, o.rows_upserted), ("incremental", 1));
 }
 
+/// A fake source table: name, rows, primary key, whether its read fails.
+type FakeTable = (String, Vec<Vec<Value>>, Vec<String>, bool);
+
 /// `pg_sync_tables`' source in memory: tables of `analytics`, each a [`FakeSource`] made afresh
 /// for every call from its rows.
 struct FakeTables {
-    /// (name, rows, primary key, fail the read)
-    tables: Vec<(String, Vec<Vec<Value>>, Vec<String>, bool)>,
+    tables: Vec<FakeTable>,
     finished: bool,
 }
 
