@@ -270,10 +270,12 @@ pub fn select(patterns: &[Pattern], exclude: &[Pattern], listed: &[Listed]) -> R
 /// The rule for one table:
 /// - not readable by this role: refused;
 /// - `cursor` given: that column if the table has it (it must be a cursor type), else `full`;
+/// - else what the table's checkpoint recorded (`kept`: `""` for `full`) while the table still
+///   has that column, so a column added later (an `updated_at` on a `full` table) changes nothing;
 /// - else the first of [`CURSOR_NAMES`] that is a `timestamptz` or `timestamp` column, one that
 ///   leads an index preferred; none: `full`;
 /// - a cursor but no primary key: refused (rows cannot be matched to upsert).
-pub fn decide(table: &Described, cursor: Option<&str>) -> Decision {
+pub fn decide(table: &Described, cursor: Option<&str>, kept: Option<&str>) -> Decision {
     if !table.listed.readable {
         return Decision::Refused(
             "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)"
@@ -291,6 +293,16 @@ pub fn decide(table: &Described, cursor: Option<&str>) -> Decision {
             }
             Some(c) => Some(c.name.clone()),
         },
+        None if kept == Some("") => None,
+        None if kept.is_some_and(|k| {
+            table
+                .columns
+                .iter()
+                .any(|c| c.name == k && c.cursor.is_some())
+        }) =>
+        {
+            kept.map(str::to_string)
+        }
         None => {
             let named = |c: &&SourceColumn| {
                 CURSOR_NAMES.contains(&c.name.as_str())
@@ -425,6 +437,11 @@ fn run_inner<S: Session, M: TablesSource>(
 
     let mut rows: Vec<TableOutcome> = Vec::new();
     let mut planned: Vec<Planned<M::Table>> = Vec::new();
+    // The checkpoint tables already there (their cursors are kept, see `decide`).
+    let made: Vec<String> = match req.cursor {
+        Some(_) => Vec::new(),
+        None => session.tables(&catalog, STATE_SCHEMA)?,
+    };
     for d in &described {
         let target = Target {
             catalog: catalog.clone(),
@@ -432,7 +449,12 @@ fn run_inner<S: Session, M: TablesSource>(
             name: d.listed.name.clone(),
             ducklake,
         };
-        let cursor = match decide(d, req.cursor.as_deref()) {
+        let state = target.state_table().name;
+        let kept = match made.iter().any(|n| n.eq_ignore_ascii_case(&state)) {
+            true => session.read_checkpoint(&target)?.map(|c| c.cursor),
+            false => None,
+        };
+        let cursor = match decide(d, req.cursor.as_deref(), kept.as_deref()) {
             Decision::Refused(why) => {
                 if !req.skip_errors {
                     return Err(refused(&d.listed.quoted(), &why));
@@ -892,7 +914,10 @@ mod tests {
             ],
             &["id"],
         );
-        assert_eq!(decide(&t, None), Decision::Cursor("updated_at".into()));
+        assert_eq!(
+            decide(&t, None, None),
+            Decision::Cursor("updated_at".into())
+        );
         let t = described(
             vec![
                 col("updated_at", Some(TimestampTz), false),
@@ -900,7 +925,10 @@ mod tests {
             ],
             &["id"],
         );
-        assert_eq!(decide(&t, None), Decision::Cursor("modified_at".into()));
+        assert_eq!(
+            decide(&t, None, None),
+            Decision::Cursor("modified_at".into())
+        );
         // Not a timestamp, or not a listed name: no cursor, a full re-read (no key needed).
         let t = described(
             vec![
@@ -911,27 +939,47 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(decide(&t, None), Decision::Full);
+        assert_eq!(decide(&t, None, None), Decision::Full);
         // A cursor given: that column where the table has it, else full.
-        assert_eq!(decide(&t, Some("version")), Decision::Refused(
+        assert_eq!(decide(&t, Some("version"), None), Decision::Refused(
             "it has a cursor column but no primary key, so changed rows cannot be matched; add a primary key, or exclude it (a table without a cursor column is re-read whole and needs none)".into()));
         let mut keyed = t.clone();
         keyed.primary_key = vec!["version".into()];
         assert_eq!(
-            decide(&keyed, Some("version")),
+            decide(&keyed, Some("version"), None),
             Decision::Cursor("version".into())
         );
-        assert_eq!(decide(&keyed, Some("seq")), Decision::Full);
+        assert_eq!(decide(&keyed, Some("seq"), None), Decision::Full);
         assert!(
-            matches!(decide(&keyed, Some("updated_at")), Decision::Refused(m) if m.contains("is not a timestamp"))
+            matches!(decide(&keyed, Some("updated_at"), None), Decision::Refused(m) if m.contains("is not a timestamp"))
+        );
+        // What the checkpoint recorded is kept while the table has that column.
+        let t = described(
+            vec![
+                col("id", Some(Integer), true),
+                col("updated_at", Some(TimestampTz), true),
+            ],
+            &["id"],
+        );
+        assert_eq!(decide(&t, None, Some("")), Decision::Full);
+        assert_eq!(decide(&t, None, Some("id")), Decision::Cursor("id".into()));
+        assert_eq!(
+            decide(&t, None, Some("gone")),
+            Decision::Cursor("updated_at".into())
+        );
+        assert_eq!(
+            decide(&t, Some("id"), Some("")),
+            Decision::Cursor("id".into())
         );
         // A cursor and no key: refused; unreadable: refused.
         let t = described(vec![col("updated_at", Some(TimestampTz), false)], &[]);
-        assert!(matches!(decide(&t, None), Decision::Refused(m) if m.contains("no primary key")));
+        assert!(
+            matches!(decide(&t, None, None), Decision::Refused(m) if m.contains("no primary key"))
+        );
         let mut t = described(vec![col("updated_at", Some(TimestampTz), false)], &["id"]);
         t.listed.readable = false;
         assert!(
-            matches!(decide(&t, None), Decision::Refused(m) if m.contains("permission denied"))
+            matches!(decide(&t, None, None), Decision::Refused(m) if m.contains("permission denied"))
         );
     }
 
