@@ -577,8 +577,8 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 columns: added.clone(),
             })?;
         }
-        let with_pk = !target.ducklake && self.session.has_primary_key(&target.table())?;
         if staged_rows > 0 {
+            let with_pk = !target.ducklake && self.session.has_primary_key(&target.table())?;
             let names = |cols: &[(String, String)]| cols.iter().map(|(n, _)| n.clone()).collect();
             // The target's columns now: what it had, then what was just added.
             let target_columns = [names(existing), added.clone()].concat();
