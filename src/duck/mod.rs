@@ -20,6 +20,7 @@ mod sqlite_migrate;
 mod sync;
 mod sync_drop;
 mod sync_state;
+mod sync_tables;
 mod types;
 mod version;
 
@@ -55,6 +56,12 @@ fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::e
         feeds,
     }));
     con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
+    // The many-table form has a name of its own: DuckDB's C API registers no overloads of a table
+    // function (a second `pg_sync` with one positional argument is silently ignored).
+    con.register_table_function_with_extra_info::<sync_tables::PgSyncTables, _>(
+        sync_tables::NAME,
+        &side,
+    )?;
     con.register_table_function_with_extra_info::<sync_state::PgSyncState, _>(
         sync_state::NAME,
         &side,

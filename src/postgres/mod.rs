@@ -12,6 +12,7 @@ pub mod replication;
 pub mod scan;
 pub mod socket;
 pub mod sync;
+pub mod tables;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

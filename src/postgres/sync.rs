@@ -39,6 +39,8 @@ pub struct SyncSnapshot {
     pub bound: Option<String>,
     /// Why the bound is where it is, for the result row: e.g. `open transaction (pid 123) since ...`.
     pub bound_reason: String,
+    /// Most connections a full read of a large table uses.
+    pub max_connections: usize,
 }
 
 /// Take the snapshot a sync reads through, and the watermark bound around it:
@@ -89,18 +91,63 @@ pub async fn take_snapshot(
         }
     };
 
+    let (primary_key, opened) = join(
+        catalog::primary_key(&client, &table, &target),
+        open_snapshot(&client, params, blind_window),
+    )
+    .await;
+    let primary_key = primary_key?;
+    let Opened {
+        snapshot,
+        least,
+        server_tz,
+        bound_reason,
+    } = opened?;
+    let bound = match kind {
+        Some(kind) => bound_for(&client, kind, &least, &server_tz)
+            .await
+            .map_err(pg)?,
+        None => None,
+    };
+    Ok(SyncSnapshot {
+        client: Arc::new(client),
+        snapshot,
+        table,
+        columns,
+        primary_key,
+        bound,
+        bound_reason,
+        max_connections: scan::DEFAULT_MAX_CONNECTIONS,
+    })
+}
+
+/// A snapshot exported by `client`'s open transaction, and the time the next watermark may not
+/// pass (see [`take_snapshot`]).
+pub struct Opened {
+    pub snapshot: String,
+    /// The least of the sync's start and the oldest open transaction's start (less the blind
+    /// window when sessions are hidden), as timestamptz text.
+    pub least: String,
+    /// The server's default TimeZone.
+    pub server_tz: String,
+    pub bound_reason: String,
+}
+
+/// Steps 1-3 of [`take_snapshot`] on `client`: note the time and open transactions, begin
+/// REPEATABLE READ and export the snapshot, look again; the least time and why.
+pub async fn open_snapshot(
+    client: &Conn,
+    params: &ConnParams,
+    blind_window: Duration,
+) -> Result<Opened> {
+    let target = params.target();
+    let pg = |e| Error::from_pg(e, "taking the sync snapshot", &target);
     let before_sql = format!(
         "SELECT clock_timestamp()::text, \
          (SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'), \
          a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)"
     );
-    let (primary_key, before) = join(
-        catalog::primary_key(&client, &table, &target),
-        client.query_typed(&before_sql, &[]),
-    )
-    .await;
-    let primary_key = primary_key?;
-    let before = one_row(before.map_err(pg)?)?;
+    let before = one_row(client.query_typed(&before_sql, &[]).await.map_err(pg)?)?;
     // In order on the server: BEGIN, export, then look at open transactions again.
     let after_sql =
         format!("SELECT a.min::text, a.hidden, a.pid FROM ({ACTIVITY_SQL}) a(min, hidden, pid)");
@@ -164,26 +211,29 @@ pub async fn take_snapshot(
             blind_window.as_secs()
         ));
     }
-    let bound = match kind.and_then(CursorKind::bound_sql) {
-        None => None,
-        Some(sql) => Some(
-            one_row(
-                client
-                    .query_typed(sql, &[(&least, Type::TEXT), (&server_tz, Type::TEXT)])
-                    .await
-                    .map_err(pg)?,
-            )?
-            .get(0),
-        ),
-    };
-    Ok(SyncSnapshot {
-        client: Arc::new(client),
+    Ok(Opened {
         snapshot,
-        table,
-        columns,
-        primary_key,
-        bound,
+        least,
+        server_tz,
         bound_reason,
+    })
+}
+
+/// The safe bound in a cursor's own type, as text (None for integer cursors): `least` less a
+/// microsecond (a day for dates), in the server's TimeZone for timestamps.
+pub async fn bound_for(
+    client: &Conn,
+    kind: CursorKind,
+    least: &str,
+    server_tz: &str,
+) -> std::result::Result<Option<String>, tokio_postgres::Error> {
+    Ok(match kind.bound_sql() {
+        None => None,
+        Some(sql) => client
+            .query_typed(sql, &[(&least, Type::TEXT), (&server_tz, Type::TEXT)])
+            .await?
+            .first()
+            .map(|r| r.get(0)),
     })
 }
 
@@ -231,7 +281,7 @@ impl SyncSnapshot {
             until: None,
             columns: read.columns.clone(),
             batch_size,
-            max_connections: scan::DEFAULT_MAX_CONNECTIONS,
+            max_connections: self.max_connections,
             snapshot: Some(self.snapshot.clone()),
         };
         let mut plan = scan::plan_described(

@@ -895,7 +895,7 @@ fn bootstrap<S: Session, P: Source>(
         let state = session.read_checkpoint(target)?;
         let existing = session.columns(&target.table())?;
         if !existing.is_empty() {
-            session.run(&Statement::Truncate(target.table()))?;
+            session.run(&Statement::DeleteAll(target.table()))?;
         }
         let into = if existing.is_empty() {
             target.table()

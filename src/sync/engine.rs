@@ -211,15 +211,15 @@ pub fn resolve_text<S: Session>(session: &mut S, text: &str) -> Result<Target> {
     })
 }
 
-/// One sync under way.
-struct Sync<'a, S, P> {
-    req: &'a Request,
-    session: &'a mut S,
-    source: &'a mut P,
-    target: &'a Target,
-    view: &'a SourceView,
-    started: Instant,
-    run_micros: i64,
+/// One sync under way (of one table; `sync::tables` runs several in one transaction).
+pub(super) struct Sync<'a, S, P> {
+    pub req: &'a Request,
+    pub session: &'a mut S,
+    pub source: &'a mut P,
+    pub target: &'a Target,
+    pub view: &'a SourceView,
+    pub started: Instant,
+    pub run_micros: i64,
 }
 
 impl<S: Session, P: Source> Sync<'_, S, P> {
@@ -266,6 +266,12 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
     }
 
     fn prepare_once(&mut self) -> Result<()> {
+        self.prepare_objects()?;
+        self.checked_state().map(|_| ())
+    }
+
+    /// What [`Sync::prepare`] makes, inside the caller's transaction, without the checks.
+    pub(super) fn prepare_objects(&mut self) -> Result<()> {
         let target = self.target;
         for schema in [&target.schema, STATE_SCHEMA] {
             self.session.run(&Statement::CreateSchema {
@@ -287,12 +293,12 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 self.session.run(&Statement::DropTable(legacy))?;
             }
         }
-        self.checked_state().map(|_| ())
+        Ok(())
     }
 
     /// The target's checkpoint and columns, once what would lose data is refused: a target kept in
     /// step with another source or cursor, a target with rows but no checkpoint.
-    fn checked_state(&mut self) -> Result<(Option<Checkpoint>, Columns)> {
+    pub(super) fn checked_state(&mut self) -> Result<(Option<Checkpoint>, Columns)> {
         let (req, target, view) = (self.req, self.target, self.view);
         let tq = target.quoted();
         let state = self.session.read_checkpoint(target)?;
@@ -326,16 +332,29 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
     }
 
     fn apply(&mut self, key: Vec<String>) -> Result<Outcome> {
-        let (req, target, view) = (self.req, self.target, self.view);
         // Read again in this transaction: a sync of the same target may have committed since.
-        let (state, existing) = self.checked_state()?;
+        let checked = self.checked_state()?;
         trace(self.started, "checkpoint read");
+        self.apply_checked(key, checked)
+    }
+
+    /// [`Sync::apply`] once [`Sync::checked_state`] has passed in this transaction.
+    pub(super) fn apply_checked(
+        &mut self,
+        key: Vec<String>,
+        (state, existing): (Option<Checkpoint>, Columns),
+    ) -> Result<Outcome> {
+        let (req, target, view) = (self.req, self.target, self.view);
         let incremental = state.is_some() && !existing.is_empty();
+        // No cursor (`sync::tables` chose `full`): every row read again, replacing the target's.
+        let full = req.cursor.is_empty();
         let watermark_before = match (&state, incremental) {
             (Some(s), true) => s.watermark.clone(),
             _ => None,
         };
-        let (changes, rows_from) = if incremental {
+        let (changes, rows_from) = if full && !existing.is_empty() {
+            (self.replace(&existing)?, target.table())
+        } else if incremental {
             (
                 self.increment(&key, &existing, watermark_before.clone())?,
                 TableRef::temp(STAGE_TABLE),
@@ -345,15 +364,21 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         };
 
         // The new watermark: never backwards, never past the safe bound (see crate::sync).
-        let watermark_after = self.session.watermark(&Watermark {
-            rows: rows_from,
-            cursor: req.cursor.clone(),
-            cursor_type: changes.cursor_type.clone(),
-            floor: watermark_before.clone(),
-            cap: view.bound.clone(),
-        })?;
+        let watermark_after = if full {
+            None
+        } else {
+            self.session.watermark(&Watermark {
+                rows: rows_from,
+                cursor: req.cursor.clone(),
+                cursor_type: changes.cursor_type.clone(),
+                floor: watermark_before.clone(),
+                cap: view.bound.clone(),
+            })?
+        };
         trace(self.started, "watermark computed");
-        let mode = if incremental {
+        let mode = if full {
+            "full"
+        } else if incremental {
             "incremental"
         } else {
             "bootstrap"
@@ -396,12 +421,15 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         })
     }
 
-    /// The columns that identify a row: as given, else the source's primary key.
-    fn key(&self) -> Result<Vec<String>> {
+    /// The columns that identify a row: as given, else the source's primary key (a `full` sync,
+    /// without a cursor, needs none).
+    pub(super) fn key(&self) -> Result<Vec<String>> {
         let view = self.view;
         let key = match &self.req.primary_key {
             Some(k) => k.clone(),
-            None if !view.primary_key.is_empty() => view.primary_key.clone(),
+            None if !view.primary_key.is_empty() || self.req.cursor.is_empty() => {
+                view.primary_key.clone()
+            }
             None => {
                 return Err(Error::argument(format!(
                     "table {} has no primary key; name the columns that identify a row with primary_key := ['id']",
@@ -450,7 +478,11 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         trace(self.started, "copied");
         let cursor_type = cursor_type_of(&self.session.columns(&target.table())?, &req.cursor)
             .unwrap_or_else(|| "VARCHAR".into());
-        if req.enforce_key && !target.ducklake && !self.session.has_primary_key(&target.table())? {
+        if req.enforce_key
+            && !key.is_empty()
+            && !target.ducklake
+            && !self.session.has_primary_key(&target.table())?
+        {
             self.session.run(&Statement::AddPrimaryKey {
                 table: target.table(),
                 key: key.to_vec(),
@@ -464,6 +496,38 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
             deleted: 0,
             added: Vec::new(),
             cursor_type,
+        })
+    }
+
+    /// A `full` sync of an existing target: read every row into the staging table, add new
+    /// columns, then replace the target's rows with them (in the sync's transaction).
+    fn replace(&mut self, existing: &[(String, String)]) -> Result<Changes> {
+        let target = self.target;
+        let stage = TableRef::temp(STAGE_TABLE);
+        let upserted = self.read_into(&Read::default(), stage.clone())?;
+        let staged = self.session.columns(&stage)?;
+        let added = diff_columns(&target.quoted(), &staged, existing)?;
+        for (name, ty) in &added {
+            self.session.run(&Statement::AddColumn {
+                table: target.table(),
+                name: name.clone(),
+                ty: ty.clone(),
+            })?;
+        }
+        let before = self.session.run(&Statement::DeleteAll(target.table()))? as i64;
+        self.session.run(&Statement::InsertByName {
+            into: target.table(),
+            from: stage.clone(),
+        })?;
+        if let Some(dir) = &self.req.parquet_dir {
+            self.write_parquet(dir, "full", stage)?;
+        }
+        Ok(Changes {
+            upserted,
+            // The rows the target lost: its count before, less the count now.
+            deleted: (before - upserted).max(0),
+            added: added.into_iter().map(|(n, _)| n).collect(),
+            cursor_type: "VARCHAR".into(),
         })
     }
 
@@ -518,8 +582,8 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
                 columns: added.clone(),
             })?;
         }
-        let with_pk = !target.ducklake && self.session.has_primary_key(&target.table())?;
         if staged_rows > 0 {
+            let with_pk = !target.ducklake && self.session.has_primary_key(&target.table())?;
             let names = |cols: &[(String, String)]| cols.iter().map(|(n, _)| n.clone()).collect();
             // The target's columns now: what it had, then what was just added.
             let target_columns = [names(existing), added.clone()].concat();

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod session;
 pub mod source;
 pub mod statements;
+pub mod tables;
 pub mod target;
 #[cfg(test)]
 mod tests;
@@ -29,7 +30,7 @@ pub use target::{Target, STATE_SCHEMA};
 use crate::types::postgres::{self as pgtypes, PgColumnType};
 
 /// What kind of value the cursor column holds; decides how the safe bound is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CursorKind {
     TimestampTz,
     /// `timestamp without time zone`: writers' `now()` is taken in the server's default TimeZone.

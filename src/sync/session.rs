@@ -68,6 +68,8 @@ pub trait Session {
     fn schema_exists(&mut self, catalog: &str, schema: &str) -> Result<bool>;
     /// A table's columns, `(name, DuckDB type)` in order; empty when there is no such table.
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>>;
+    /// The names of the tables in a schema (empty when there is no such schema).
+    fn tables(&mut self, catalog: &str, schema: &str) -> Result<Vec<String>>;
     fn count_rows(&mut self, table: &TableRef) -> Result<i64>;
     fn has_primary_key(&mut self, table: &TableRef) -> Result<bool>;
     /// Run a statement; the number of rows it changed.
@@ -164,6 +166,17 @@ impl<D: Database> Session for SqlSession<D> {
                 )
             })
             .collect())
+    }
+
+    fn tables(&mut self, catalog: &str, schema: &str) -> Result<Vec<String>> {
+        let rows = self
+            .0
+            .query(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+                &[Value::Text(catalog.into()), Value::Text(schema.into())],
+            )
+            .map_err(duck("listing the checkpoint tables"))?;
+        Ok(rows.iter().filter_map(|r| text(r, 0)).collect())
     }
 
     fn count_rows(&mut self, table: &TableRef) -> Result<i64> {

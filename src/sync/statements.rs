@@ -84,8 +84,9 @@ pub enum Statement {
         path: String,
     },
     DropTable(TableRef),
-    /// Every row of a table goes (`DELETE`: DuckLake has no TRUNCATE).
-    Truncate(TableRef),
+    /// Every row of the target goes (`DELETE`: DuckLake has no TRUNCATE): a `full` sync replaces them
+    /// in the same transaction; a CDC stream's TRUNCATE.
+    DeleteAll(TableRef),
     /// One segment of a CDC stream applied to its target (see `cdc::apply_sql`).
     CdcApply(Vec<String>),
 }
@@ -175,7 +176,7 @@ impl Statement {
                 quote_literal(path)
             )),
             Statement::DropTable(table) => one(format!("DROP TABLE IF EXISTS {}", table.quoted())),
-            Statement::Truncate(table) => one(format!("DELETE FROM {}", table.quoted())),
+            Statement::DeleteAll(table) => one(format!("DELETE FROM {}", table.quoted())),
             Statement::CdcApply(sql) => sql.clone(),
         }
     }
@@ -202,7 +203,7 @@ impl Statement {
             Statement::DeleteMissing { .. } => "deleting rows gone from the source",
             Statement::CopyToParquet { .. } => "writing the Parquet copy",
             Statement::DropTable(_) => "dropping a work table",
-            Statement::Truncate(_) => "emptying the target",
+            Statement::DeleteAll(_) => "deleting every row of the target",
             Statement::CdcApply(_) => "applying the replication stream's changes",
         }
     }

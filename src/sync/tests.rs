@@ -171,6 +171,21 @@ impl Session for FakeSession {
                 .any(|(c, s, _)| c == catalog && s == schema))
     }
 
+    fn tables(&mut self, catalog: &str, schema: &str) -> Result<Vec<String>> {
+        if schema == STATE_SCHEMA {
+            return Ok((self.state.checkpoint_tables)
+                .iter()
+                .filter(|(c, _)| c == catalog)
+                .map(|(_, n)| n.clone())
+                .collect());
+        }
+        Ok((self.state.tables)
+            .keys()
+            .filter(|(c, s, _)| c == catalog && s == schema)
+            .map(|(_, _, n)| n.clone())
+            .collect())
+    }
+
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
         if table.schema == STATE_SCHEMA {
             let made = (self.state.checkpoint_tables)
@@ -315,6 +330,11 @@ impl Session for FakeSession {
                 });
                 changed = (before - t.rows.len()) as u64;
             }
+            Statement::DeleteAll(t) => {
+                let t = self.table_mut(t)?;
+                changed = t.rows.len() as u64;
+                t.rows.clear();
+            }
             Statement::DropTable(t) if is_legacy(t) => {
                 self.state.legacy.remove(&t.catalog);
             }
@@ -339,11 +359,6 @@ impl Session for FakeSession {
             }
             Statement::CreateSchema { catalog, schema } => {
                 (self.state.schemas).insert((catalog.clone(), schema.clone()));
-            }
-            Statement::Truncate(t) => {
-                let t = self.table_mut(t)?;
-                changed = t.rows.len() as u64;
-                t.rows.clear();
             }
             Statement::CdcApply(_) => {
                 return Err(Error::argument(
@@ -539,12 +554,12 @@ fn batch(rows: &[Vec<Value>], types: &[DuckType]) -> Batch {
 
 impl Source for FakeSource {
     fn snapshot(&mut self, table: &QualifiedName, cursor: &str, _: Duration) -> Result<SourceView> {
-        assert_eq!(table.name, "subs");
+        assert_eq!(table.schema.as_deref(), Some("analytics"));
         self.cursor = cursor.into();
         self.snapped = true;
         Ok(SourceView {
-            name: "analytics.subs".into(),
-            quoted: "\"analytics\".\"subs\"".into(),
+            name: format!("analytics.{}", table.name),
+            quoted: format!("\"analytics\".\"{}\"", table.name),
             columns: self.columns.iter().map(|(n, _)| n.clone()).collect(),
             primary_key: self.primary_key.clone(),
             bound: self.bound.clone(),
@@ -1258,4 +1273,218 @@ fn a_commit_beaten_by_another_sync_of_the_target_is_lakemigs_own_error() {
     // And the next call goes on from the checkpoint the other sync left.
     let o = sync(&mut s, &mut src, &lake_request()).unwrap();
     assert_eq!((o.mode, o.rows_upserted), ("incremental", 1));
+}
+
+/// A fake source table: name, rows, primary key, whether its read fails.
+type FakeTable = (String, Vec<Vec<Value>>, Vec<String>, bool);
+
+/// `pg_sync_tables`' source in memory: tables of `analytics`, each a [`FakeSource`] made afresh
+/// for every call from its rows.
+struct FakeTables {
+    tables: Vec<FakeTable>,
+    finished: bool,
+}
+
+impl FakeTables {
+    fn new(tables: &[(&str, i64, bool)]) -> Self {
+        FakeTables {
+            tables: tables
+                .iter()
+                .map(|(name, n, keyed)| {
+                    let src = FakeSource::new(*n);
+                    let key = if *keyed { src.primary_key } else { Vec::new() };
+                    (name.to_string(), src.rows, key, false)
+                })
+                .collect(),
+            finished: false,
+        }
+    }
+}
+
+impl super::tables::TablesSource for FakeTables {
+    type Table = FakeSource;
+
+    fn list(&mut self, _: Duration) -> Result<Vec<super::tables::Listed>> {
+        Ok(self
+            .tables
+            .iter()
+            .map(|(name, ..)| super::tables::Listed {
+                schema: "analytics".into(),
+                name: name.clone(),
+                readable: true,
+            })
+            .collect())
+    }
+
+    fn describe(
+        &mut self,
+        tables: &[super::tables::Listed],
+    ) -> Result<Vec<super::tables::Described>> {
+        Ok(tables
+            .iter()
+            .map(|l| {
+                let (_, _, key, _) = self.tables.iter().find(|t| t.0 == l.name).unwrap();
+                super::tables::Described {
+                    listed: l.clone(),
+                    columns: FakeSource::new(0)
+                        .columns
+                        .iter()
+                        .map(|(n, _)| super::tables::SourceColumn {
+                            name: n.clone(),
+                            cursor: Some(super::CursorKind::Integer),
+                            indexed: false,
+                        })
+                        .collect(),
+                    primary_key: key.clone(),
+                }
+            })
+            .collect())
+    }
+
+    fn table(&mut self, d: &super::tables::Described, _: &str) -> Result<FakeSource> {
+        let (_, rows, key, fail) = self.tables.iter().find(|t| t.0 == d.listed.name).unwrap();
+        let mut src = FakeSource::new(0);
+        (src.rows, src.primary_key, src.fail_read) = (rows.clone(), key.clone(), *fail);
+        Ok(src)
+    }
+
+    fn server(&self) -> String {
+        "pg:5432/app as user \"u\"".into()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+}
+
+fn tables_request(patterns: &[&str], skip: bool) -> super::tables::TablesRequest {
+    super::tables::TablesRequest {
+        tables: patterns
+            .iter()
+            .map(|p| super::tables::parse_pattern(p).unwrap())
+            .collect(),
+        exclude: Vec::new(),
+        target: None,
+        cursor: Some("v".into()),
+        skip_errors: skip,
+        hard_deletes: false,
+        enforce_key: false,
+        parquet_dir: None,
+        blind_window: Duration::from_secs(900),
+    }
+}
+
+fn sync_tables(
+    s: &mut FakeSession,
+    src: &mut FakeTables,
+    req: &super::tables::TablesRequest,
+) -> Result<Vec<(String, &'static str, i64)>> {
+    s.log.clear();
+    let out = super::tables::run_tables(req, s, src);
+    assert!(src.finished, "the snapshot is always ended");
+    src.finished = false;
+    assert!(s.saved.is_none());
+    Ok(out?
+        .into_iter()
+        .map(|r| (r.outcome.source, r.outcome.mode, r.outcome.rows_upserted))
+        .collect())
+}
+
+#[test]
+fn many_tables_commit_in_one_transaction_or_not_at_all() {
+    let mut s = FakeSession::new();
+    let mut src = FakeTables::new(&[("a", 5, true), ("b", 3, true)]);
+    let req = tables_request(&["analytics.*"], false);
+    let rows = sync_tables(&mut s, &mut src, &req).unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("analytics.a".into(), "bootstrap", 5),
+            ("analytics.b".into(), "bootstrap", 3)
+        ]
+    );
+    // One preparing transaction for both checkpoint tables, then one for every write.
+    let txs = s.transactions();
+    assert_eq!(txs.len(), 2);
+    let made = |t: &Vec<Statement>, name: &str| {
+        t.iter()
+            .any(|x| matches!(x, Statement::CreateTable { table, .. } if table.name == name))
+    };
+    assert!(made(&txs[1], "a") && made(&txs[1], "b"));
+    assert_eq!(
+        txs[0]
+            .iter()
+            .filter(|x| matches!(x, Statement::CreateCheckpointTable(_)))
+            .count(),
+        2
+    );
+    assert_eq!(s.state.checkpoints.len(), 2);
+    // A change to a, a read of b that fails: nothing of either is written.
+    src.tables[0].1[0][2] = Value::Int(9);
+    for (i, row) in src.tables[1].1.iter_mut().enumerate() {
+        row[2] = Value::Int(10 + i as i64);
+    }
+    src.tables[1].3 = true;
+    let before = s.state.clone();
+    let err = sync_tables(&mut s, &mut src, &req).unwrap_err().to_string();
+    assert!(err.contains("connection lost"), "{err}");
+    assert_eq!(s.state, before);
+    // Everything there: no preparing transaction.
+    src.tables[1].3 = false;
+    let rows = sync_tables(&mut s, &mut src, &req).unwrap();
+    assert_eq!(s.transactions().len(), 1);
+    assert_eq!(
+        rows,
+        vec![
+            ("analytics.a".into(), "incremental", 1),
+            ("analytics.b".into(), "incremental", 3)
+        ]
+    );
+}
+
+#[test]
+fn refused_tables_fail_the_call_or_are_skipped() {
+    let mut s = FakeSession::new();
+    let mut src = FakeTables::new(&[("a", 2, true), ("nokey", 2, false)]);
+    let err = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("table \"analytics\".\"nokey\" cannot be synced")
+            && err.contains("no primary key")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(s.transactions().is_empty());
+    assert_eq!(s.state, State::default());
+    let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], true)).unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("analytics.a".into(), "bootstrap", 2),
+            ("analytics.nokey".into(), "skipped", 0)
+        ]
+    );
+}
+
+#[test]
+fn a_dropped_source_is_reported_and_its_target_kept() {
+    let mut s = FakeSession::new();
+    let mut src = FakeTables::new(&[("a", 2, true), ("b", 2, true)]);
+    let req = tables_request(&["analytics.*"], false);
+    sync_tables(&mut s, &mut src, &req).unwrap();
+    src.tables.pop();
+    let rows = sync_tables(&mut s, &mut src, &req).unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("analytics.a".into(), "unchanged", 0),
+            ("analytics.b".into(), "source dropped", 0)
+        ]
+    );
+    assert_eq!(s.table("b").unwrap().rows.len(), 2);
+    // A pattern that no longer covers it: not reported.
+    let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.a"], false)).unwrap();
+    assert_eq!(rows, vec![("analytics.a".into(), "unchanged", 0)]);
 }
