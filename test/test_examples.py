@@ -109,6 +109,13 @@ def test_dbt_example_builds_twice_and_marts_match_postgres(pg, pgdb, tmp_path):
     assert "ERROR=0" in out
     check_marts()
 
+    # lakemig.sync_tables: the other tables, in one snapshot, into lake.mirror (cursor found: updated_at).
+    out = dbt("run-operation", "lakemig.sync_tables", "--args",
+              "{dsn: '" + env["SHOP_DSN"] + "', tables: ['shop.orders', 'shop.payments'], target: lake.mirror}")
+    for table in ("orders", "payments"):
+        n = pg_rows(pg, pgdb, f"SELECT count(*) FROM shop.{table}")[0][0]
+        assert f"lakemig.sync_tables shop.{table} -> lake.mirror.{table}: bootstrap, {n} rows upserted" in out, out
+
     # The password never reaches dbt's compiled SQL or its logs.
     for root, _, files in os.walk(project):
         for name in files:

@@ -267,31 +267,37 @@ pub fn side_connection<'a>(
         .map_err(|_| fail(name)(Error::argument("an earlier sync panicked; reload lakemig")))
 }
 
+/// The columns of a sync's row (`pg_sync`'s; `pg_sync_tables` adds `error`), as the engine's
+/// `Outcome` has them.
+pub(super) fn add_outcome_columns(bind: &BindInfo) {
+    let v = |id| LogicalTypeHandle::from(id);
+    let cols = [
+        ("source", v(LogicalTypeId::Varchar)),
+        ("target", v(LogicalTypeId::Varchar)),
+        ("mode", v(LogicalTypeId::Varchar)),
+        ("rows_upserted", v(LogicalTypeId::Bigint)),
+        ("rows_deleted", v(LogicalTypeId::Bigint)),
+        (
+            "columns_added",
+            LogicalTypeHandle::list(&v(LogicalTypeId::Varchar)),
+        ),
+        ("watermark_before", v(LogicalTypeId::Varchar)),
+        ("watermark_after", v(LogicalTypeId::Varchar)),
+        ("watermark_bound", v(LogicalTypeId::Varchar)),
+        ("duration", v(LogicalTypeId::Interval)),
+    ];
+    for (name, ty) in cols {
+        bind.add_result_column(name, ty);
+    }
+}
+
 impl VTab for PgSync {
     type InitData = Pager;
     type BindData = Args;
 
     fn bind(bind: &BindInfo) -> Result<Args, Box<dyn std::error::Error>> {
         let args = parse_args(bind).map_err(fail(NAME))?;
-        let v = |id| LogicalTypeHandle::from(id);
-        let cols = [
-            ("source", v(LogicalTypeId::Varchar)),
-            ("target", v(LogicalTypeId::Varchar)),
-            ("mode", v(LogicalTypeId::Varchar)),
-            ("rows_upserted", v(LogicalTypeId::Bigint)),
-            ("rows_deleted", v(LogicalTypeId::Bigint)),
-            (
-                "columns_added",
-                LogicalTypeHandle::list(&v(LogicalTypeId::Varchar)),
-            ),
-            ("watermark_before", v(LogicalTypeId::Varchar)),
-            ("watermark_after", v(LogicalTypeId::Varchar)),
-            ("watermark_bound", v(LogicalTypeId::Varchar)),
-            ("duration", v(LogicalTypeId::Interval)),
-        ];
-        for (name, ty) in cols {
-            bind.add_result_column(name, ty);
-        }
+        add_outcome_columns(bind);
         Ok(args)
     }
 

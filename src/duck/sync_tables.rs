@@ -11,7 +11,7 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::report::Pager;
 use super::rows::Out;
-use super::sync::side_connection;
+use super::sync::{add_outcome_columns, side_connection};
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
@@ -192,26 +192,8 @@ impl VTab for PgSyncTables {
 
     fn bind(bind: &BindInfo) -> Result<Args, Box<dyn std::error::Error>> {
         let args = parse_args(bind).map_err(fail(NAME))?;
-        let v = |id| LogicalTypeHandle::from(id);
-        let cols = [
-            ("source", v(LogicalTypeId::Varchar)),
-            ("target", v(LogicalTypeId::Varchar)),
-            ("mode", v(LogicalTypeId::Varchar)),
-            ("rows_upserted", v(LogicalTypeId::Bigint)),
-            ("rows_deleted", v(LogicalTypeId::Bigint)),
-            (
-                "columns_added",
-                LogicalTypeHandle::list(&v(LogicalTypeId::Varchar)),
-            ),
-            ("watermark_before", v(LogicalTypeId::Varchar)),
-            ("watermark_after", v(LogicalTypeId::Varchar)),
-            ("watermark_bound", v(LogicalTypeId::Varchar)),
-            ("duration", v(LogicalTypeId::Interval)),
-            ("error", v(LogicalTypeId::Varchar)),
-        ];
-        for (name, ty) in cols {
-            bind.add_result_column(name, ty);
-        }
+        add_outcome_columns(bind);
+        bind.add_result_column("error", LogicalTypeHandle::from(LogicalTypeId::Varchar));
         Ok(args)
     }
 

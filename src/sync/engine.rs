@@ -154,6 +154,29 @@ pub fn commit_conflict(e: Error, target: &Target) -> Error {
     }
 }
 
+/// Whether the attached database `catalog`, where `target` (as written) lands, is a DuckLake (else
+/// a DuckDB database); none of that name, or another kind, is an error (`hint`: what else to write).
+pub(crate) fn is_ducklake<S: Session>(
+    session: &mut S,
+    catalog: &str,
+    target: &str,
+    hint: &str,
+) -> Result<bool> {
+    let kind = session.catalog_type(catalog)?.ok_or_else(|| {
+        Error::argument(format!(
+            "target {target:?}: no attached database named {}; ATTACH it first {hint}",
+            quote_ident(catalog)
+        ))
+    })?;
+    match kind.as_str() {
+        "duckdb" => Ok(false),
+        "ducklake" => Ok(true),
+        other => Err(Error::argument(format!(
+            "target {target:?} is in a {other} database; pg_sync writes to DuckDB and DuckLake databases"
+        ))),
+    }
+}
+
 /// Resolve the target name against the attached databases.
 pub fn resolve<S: Session>(session: &mut S, req: &Request) -> Result<Target> {
     let text = req
@@ -182,21 +205,12 @@ pub fn resolve_text<S: Session>(session: &mut S, text: &str) -> Result<Target> {
         |_| schema_here,
         |_| catalog_there,
     );
-    let kind = session.catalog_type(&catalog)?.ok_or_else(|| {
-        Error::argument(format!(
-            "target {text:?}: no attached database named {}; ATTACH it first or name a table of the current database",
-            quote_ident(&catalog)
-        ))
-    })?;
-    let ducklake = match kind.as_str() {
-        "duckdb" => false,
-        "ducklake" => true,
-        other => {
-            return Err(Error::argument(format!(
-                "target {text:?} is in a {other} database; pg_sync writes to DuckDB and DuckLake databases"
-            )))
-        }
-    };
+    let ducklake = is_ducklake(
+        session,
+        &catalog,
+        text,
+        "or name a table of the current database",
+    )?;
     if schema.eq_ignore_ascii_case(STATE_SCHEMA) {
         return Err(Error::argument(format!(
             "target {text:?} is in schema {}, where pg_sync keeps its checkpoints; choose another schema",
@@ -499,21 +513,32 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         })
     }
 
+    /// Columns the staged rows have and the target lacks are added to the target (a column whose
+    /// type changed is refused): the staged columns, and the names added.
+    fn add_new_columns(
+        &mut self,
+        stage: &TableRef,
+        existing: &[(String, String)],
+    ) -> Result<(Columns, Vec<String>)> {
+        let staged = self.session.columns(stage)?;
+        let added = diff_columns(&self.target.quoted(), &staged, existing)?;
+        for (name, ty) in &added {
+            self.session.run(&Statement::AddColumn {
+                table: self.target.table(),
+                name: name.clone(),
+                ty: ty.clone(),
+            })?;
+        }
+        Ok((staged, added.into_iter().map(|(n, _)| n).collect()))
+    }
+
     /// A `full` sync of an existing target: read every row into the staging table, add new
     /// columns, then replace the target's rows with them (in the sync's transaction).
     fn replace(&mut self, existing: &[(String, String)]) -> Result<Changes> {
         let target = self.target;
         let stage = TableRef::temp(STAGE_TABLE);
         let upserted = self.read_into(&Read::default(), stage.clone())?;
-        let staged = self.session.columns(&stage)?;
-        let added = diff_columns(&target.quoted(), &staged, existing)?;
-        for (name, ty) in &added {
-            self.session.run(&Statement::AddColumn {
-                table: target.table(),
-                name: name.clone(),
-                ty: ty.clone(),
-            })?;
-        }
+        let (_, added) = self.add_new_columns(&stage, existing)?;
         let before = self.session.run(&Statement::DeleteAll(target.table()))? as i64;
         self.session.run(&Statement::InsertByName {
             into: target.table(),
@@ -526,7 +551,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
             upserted,
             // The rows the target lost: its count before, less the count now.
             deleted: (before - upserted).max(0),
-            added: added.into_iter().map(|(n, _)| n).collect(),
+            added,
             cursor_type: "VARCHAR".into(),
         })
     }
@@ -555,16 +580,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
             stage.clone(),
         )?;
         trace(self.started, "changed rows staged");
-        let staged = self.session.columns(&stage)?;
-        let added = diff_columns(&tq, &staged, existing)?;
-        for (name, ty) in &added {
-            self.session.run(&Statement::AddColumn {
-                table: target.table(),
-                name: name.clone(),
-                ty: ty.clone(),
-            })?;
-        }
-        let added: Vec<String> = added.into_iter().map(|(n, _)| n).collect();
+        let (staged, added) = self.add_new_columns(&stage, existing)?;
         if !added.is_empty() {
             // Existing rows get the added columns' values too (an added column with a default
             // does not touch the cursor), read by key in the same snapshot.

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::checkpoint::Checkpoint;
-use super::engine::{commit_conflict, Outcome, Request, Sync, PREPARE_ATTEMPTS};
+use super::engine::{commit_conflict, is_ducklake, Outcome, Request, Sync, PREPARE_ATTEMPTS};
 use super::session::Session;
 use super::source::{Source, SourceView};
 use super::statements::{Statement, COMMIT_RETRIES};
@@ -727,22 +727,12 @@ fn resolve_schema<S: Session>(
             }
         }
     };
-    let kind = session.catalog_type(&catalog)?.ok_or_else(|| {
-        Error::argument(format!(
-            "target: no attached database named {}; ATTACH it first, or write target := 'catalog.schema'",
-            quote_ident(&catalog)
-        ))
-    })?;
-    let ducklake = match kind.as_str() {
-        "duckdb" => false,
-        "ducklake" => true,
-        other => {
-            return Err(Error::argument(format!(
-                "target {} is a {other} database; pg_sync writes to DuckDB and DuckLake databases",
-                quote_ident(&catalog)
-            )))
-        }
-    };
+    let ducklake = is_ducklake(
+        session,
+        &catalog,
+        target.unwrap_or(&catalog),
+        "or write target := 'catalog.schema'",
+    )?;
     if schema.eq_ignore_ascii_case(STATE_SCHEMA) {
         return Err(Error::argument(format!(
             "target schema {} is where pg_sync keeps its checkpoints; choose another schema",
