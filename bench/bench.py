@@ -33,6 +33,10 @@ sys.path.insert(0, os.path.join(ROOT, "test"))
 import duckenv  # noqa: E402
 import pgcluster  # noqa: E402
 
+# The throwaway PostgreSQL every 2M-row benchmark runs on (bench_cdc.py and bench_peers.py too).
+CLUSTER_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+                    "autovacuum": "off"}
+
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
 
 SCHEMA = """
@@ -137,8 +141,7 @@ def main() -> None:
     lake = [EXTENSION]
     pgext = [ext_path("postgres_scanner")]
     report: dict = {"rows": args.rows, "repeat": args.repeat}
-    with pgcluster.Cluster(settings={"shared_buffers": "2GB", "max_wal_size": "8GB",
-                                     "checkpoint_timeout": "30min", "autovacuum": "off"}) as pg, \
+    with pgcluster.Cluster(settings=CLUSTER_SETTINGS) as pg, \
             tempfile.TemporaryDirectory(prefix="lakemig-bench-") as tmp:
         pg.create_database("bench")
         dsn = pg.dsn("bench")

@@ -85,8 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     lake = [EXTENSION]
     report: dict = {"rows": args.rows, "repeat": args.repeat, "changes": args.changes}
-    with pgcluster.Cluster(settings={"shared_buffers": "2GB", "max_wal_size": "8GB",
-                                     "checkpoint_timeout": "30min", "autovacuum": "off"}) as pg, \
+    with pgcluster.Cluster(settings=bench.CLUSTER_SETTINGS) as pg, \
             tempfile.TemporaryDirectory(prefix="lakemig-bench-cdc-") as tmp:
         pg.create_database("bench")
         dsn = pg.dsn("bench")

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import duckenv  # noqa: E402
 import pgcluster  # noqa: E402
-from bench import FILL, SCHEMA  # noqa: E402  (the 2M-row table, one definition)
+from bench import CLUSTER_SETTINGS, FILL, SCHEMA  # noqa: E402  (the 2M-row table and its cluster)
 
 EXTENSION = os.environ.get("LAKEMIG_EXTENSION", os.path.join(ROOT, "build/release/lakemig.duckdb_extension"))
 MAIN_VENV = os.path.join(ROOT, os.environ.get("VENV", ".venv"))
@@ -283,8 +283,7 @@ def main() -> None:
     if not os.path.exists(os.path.join(BENCH_VENV, "bin", "python")):
         sys.exit(f"{BENCH_VENV} missing: run `bash tools/setup.sh --bench` (make bench does)")
     report: dict = {"rows": args.rows, "scale": args.scale, "changed": args.changed, "results": {}}
-    with pgcluster.Cluster(settings={"shared_buffers": "2GB", "max_wal_size": "8GB",
-                                     "checkpoint_timeout": "30min", "autovacuum": "off"}) as pg, \
+    with pgcluster.Cluster(settings=CLUSTER_SETTINGS) as pg, \
             tempfile.TemporaryDirectory(prefix="lakemig-peers-") as tmp:
         pg.create_database("bench")
         dsn = pg.dsn("bench")
