@@ -6,7 +6,8 @@
 -- pg_sync_lag(max_age := INTERVAL 1 HOUR): one row per pg_sync checkpoint with how old it is.
 --   since_last_run  time since the last pg_sync of that target (truncated to the second)
 --   data_lag        time since the watermark (how far behind PostgreSQL the target may be), for
---                   timestamp/date cursors; NULL for integer cursors
+--                   timestamp/date cursors; NULL for integer cursors and CDC targets (their watermark is
+--                   an LSN: pg_sync_state(dsn := ...) shows the WAL their slot keeps)
 --   stale           since_last_run > max_age
 -- e.g. SELECT target, since_last_run, stale FROM pg_sync_lag(max_age := INTERVAL 15 MINUTE) WHERE stale;
 CREATE OR REPLACE TEMP MACRO pg_sync_lag(max_age := INTERVAL 1 HOUR) AS TABLE

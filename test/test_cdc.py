@@ -17,6 +17,7 @@ from contextlib import closing
 import pytest
 
 import duckenv
+import pgcluster
 from conftest import ROOT, duckdb_connect
 
 SCHEMA = """
@@ -247,8 +248,11 @@ def test_refusals_change_nothing(pg, pgdb):
     norep = f"host={pg.host} port={pg.port} dbname={pgdb} user=norep password=pw sslmode=disable"
     refused(r'role "norep" cannot use replication slots.*ALTER ROLE "norep" REPLICATION', dsn=norep)
     refused(r"method \"log\" is unknown", method="'log'")
+    refused(r'"shop"."nope"', table="shop.nope")
     assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
-    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'").fetchone()[0] == 0
+    # Nothing in DuckDB either: no target, no checkpoint table, no schema.
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't' "
+                       "OR schema_name = 'lakemig_sync_state'").fetchone()[0] == 0
 
     # REPLICA IDENTITY FULL and a named key: accepted.
     pg_exec(pg, pgdb, "ALTER TABLE shop.nokey REPLICA IDENTITY FULL; INSERT INTO shop.nokey VALUES (1, 'x')")
@@ -286,3 +290,46 @@ def test_refusals_change_nothing(pg, pgdb):
             pg_exec(pg, pgdb, f"SELECT pg_drop_replication_slot('filler_{i}')")
     con.execute(f"SELECT * FROM pg_sync_drop('nk', dsn := '{dsn}')").fetchall()
     assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
+
+
+def test_wal_level_not_logical_is_refused():
+    with pgcluster.Cluster(settings={"wal_level": "replica"}) as other:
+        other.create_database("app")
+        pg_exec(other, "app", SCHEMA)
+        con = duckdb_connect()
+        with pytest.raises(Exception, match=r"runs with wal_level = replica; logical replication needs "
+                                            r"wal_level = logical.*nothing was changed") as e:
+            sync(con, other.dsn("app"), target="t")
+        assert other.password not in str(e.value)
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0
+        assert publications(other, "app") == []
+
+
+def test_state_shows_the_slot_and_the_wal_it_keeps(pg, pgdb):
+    pg_exec(pg, pgdb, SCHEMA)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect()
+    sync(con, dsn, target="o")
+    (slot, _), = slots(pg, pgdb)
+
+    def state(args=""):
+        return con.execute(f"SELECT slot, slot_status, retained_wal_bytes FROM pg_sync_state({args})").fetchall()
+
+    # Without dsn nothing connects: the slot's name only.
+    assert state() == [(slot, None, None)]
+    (_, status, kept), = state(f"dsn := '{dsn}'")
+    assert status == "idle" and kept >= 0
+    # Changes the target has not taken yet: the slot keeps their WAL.
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = repeat('x', 2000)")
+    (_, status, more), = state(f"dsn := '{dsn}'")
+    assert status == "idle" and more > kept
+    # A slot dropped by hand shows as missing (the next call copies the table again).
+    pg_exec(pg, pgdb, f"SELECT pg_drop_replication_slot('{slot}')")
+    assert state(f"dsn := '{dsn}'") == [(slot, "missing", None)]
+    # A wrong password: a clear error, the password never shown.
+    bad = dsn.replace(pg.password, "not-the-password")
+    with pytest.raises(Exception, match=r"pg_sync_state.*password authentication failed") as e:
+        state(f"dsn := '{bad}'")
+    assert "not-the-password" not in str(e.value) and pg.password not in str(e.value)
+    con.execute(f"SELECT * FROM pg_sync_drop('o', dsn := '{dsn}')").fetchall()
+    assert state() == [] and publications(pg, pgdb) == []

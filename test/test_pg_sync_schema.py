@@ -220,10 +220,31 @@ def test_refusals_and_on_error_skip(pg, src, duck):
     assert rows["extra.fine"]["mode"] == "bootstrap"
     # A target holding rows but no checkpoint is refused, or skipped.
     duck.execute("CREATE SCHEMA r2; CREATE TABLE r2.fine (id int); INSERT INTO r2.fine VALUES (7)")
+    r2_checkpoints = ("SELECT count(*) FROM duckdb_tables() "
+                      "WHERE schema_name = 'lakemig_sync_state' AND table_name LIKE 'r2.%'")
     with pytest.raises(Exception, match="no pg_sync checkpoint"):
         sync(duck, dsn, "memory.r2", tables=["extra.fine"], exclude=[])
+    assert duck.execute(r2_checkpoints).fetchone() == (0,)
     rows = sync(duck, dsn, "memory.r2", tables=["extra.*"], exclude=["extra.no_key"], on_error="skip")
     assert rows["extra.fine"]["mode"] == "skipped"
+    assert duck.execute(r2_checkpoints).fetchone() == (0,)
+    assert duck.execute("SELECT * FROM r2.fine").fetchall() == [(7,)]
+    # A table this role may not read is refused (naming the privilege), or skipped.
+    pg_exec(pg, src["db"], """
+        CREATE ROLE lakemig_reader LOGIN PASSWORD 'pw';
+        GRANT USAGE ON SCHEMA extra TO lakemig_reader;
+        GRANT SELECT ON extra.fine TO lakemig_reader;""")
+    try:
+        reader = f"host={pg.host} port={pg.port} dbname={src['db']} user=lakemig_reader password=pw sslmode=disable"
+        with pytest.raises(Exception, match=r'table "extra"."no_key" cannot be synced: .*SELECT') as e:
+            sync(duck, reader, "memory.r5", tables=["extra.*"], exclude=[])
+        assert "password=pw" not in str(e.value)
+        assert duck.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'r5' "
+                            "OR table_name LIKE 'r5.%'").fetchone() == (0,)
+        rows = sync(duck, reader, "memory.r5", tables=["extra.*"], exclude=[], on_error="skip")
+        assert (rows["extra.no_key"]["mode"], rows["extra.fine"]["mode"]) == ("skipped", "bootstrap")
+    finally:
+        pg_exec(pg, src["db"], "DROP OWNED BY lakemig_reader; DROP ROLE lakemig_reader")
     with pytest.raises(Exception, match="on_error must be 'fail'"):
         sync(duck, dsn, "memory.r3", tables=["extra.fine"], exclude=[], on_error="ignore")
     # Quoting: "MixedCase" exact; unquoted is folded to lower case (no such table).

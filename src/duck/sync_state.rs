@@ -1,15 +1,19 @@
-//! `pg_sync_state()`: every `pg_sync` checkpoint in every attached database, one row each. The
-//! columns are the checkpoint's own (`crate::sync::checkpoint::COLUMNS`), after the catalog.
+//! `pg_sync_state([dsn := ...])`: every `pg_sync` checkpoint in every attached database, one row
+//! each. The columns are the checkpoint's own (`crate::sync::checkpoint::COLUMNS`), after the
+//! catalog, then a CDC target's slot (`crate::sync::slot_state`): its name always; its status and
+//! the WAL it keeps only when `dsn :=` names the server to ask (without it, nothing connects).
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::fail;
 use super::report::Pager;
 use super::rows::Out;
 use super::sync::side_connection;
+use super::{args, fail, runtime};
+use crate::postgres::{connect, replication};
 use crate::sync::checkpoint::{self, Shown, COLUMNS};
 use crate::sync::session::Value;
+use crate::sync::slot_state::{self, place_of, Asked, SlotView};
 
 pub const NAME: &str = "pg_sync_state";
 
@@ -45,9 +49,10 @@ fn out(shown: Shown, values: Vec<Value>) -> Out {
 
 impl VTab for PgSyncState {
     type InitData = Pager;
-    type BindData = ();
+    /// `dsn :=`: the server whose slots are asked for.
+    type BindData = Option<String>;
 
-    fn bind(bind: &BindInfo) -> Result<(), Box<dyn std::error::Error>> {
+    fn bind(bind: &BindInfo) -> Result<Option<String>, Box<dyn std::error::Error>> {
         for (name, shown) in columns() {
             let id = match shown {
                 Shown::Text => LogicalTypeId::Varchar,
@@ -57,12 +62,34 @@ impl VTab for PgSyncState {
             };
             bind.add_result_column(name, LogicalTypeHandle::from(id));
         }
-        Ok(())
+        for (name, id) in [
+            ("slot", LogicalTypeId::Varchar),
+            ("slot_status", LogicalTypeId::Varchar),
+            ("retained_wal_bytes", LogicalTypeId::Bigint),
+        ] {
+            bind.add_result_column(name, LogicalTypeHandle::from(id));
+        }
+        Ok(args::named_string(bind, "dsn"))
     }
 
     fn init(init: &InitInfo) -> Result<Pager, Box<dyn std::error::Error>> {
         let mut con = side_connection(init, NAME)?;
         let states = checkpoint::read_all(&mut *con).map_err(fail(NAME))?;
+        // SAFETY: DuckDB hands back the bind data this function's bind returned.
+        let dsn = unsafe { &*init.get_bind_data::<Option<String>>() };
+        let asked = match dsn {
+            Some(dsn) => {
+                let params = connect::resolve(dsn, &connect::ProcessEnv).map_err(fail(NAME))?;
+                let slots = runtime::block_on(replication::slots(&params)).map_err(fail(NAME))?;
+                Some((place_of(&params.target()).to_string(), slots))
+            }
+            None => None,
+        };
+        let asked = asked.as_ref().map(|(place, slots)| Asked { place, slots });
+        let views: Vec<SlotView> = states
+            .iter()
+            .map(|(_, c)| slot_state::view(c, asked.as_ref()))
+            .collect();
         let mut cols = vec![out(
             Shown::Text,
             states
@@ -78,6 +105,11 @@ impl VTab for PgSyncState {
                 ));
             }
         }
+        cols.push(Out::Text(views.iter().map(|v| v.slot.clone()).collect()));
+        cols.push(Out::Text(
+            views.iter().map(|v| v.status.map(str::to_string)).collect(),
+        ));
+        cols.push(Out::BigInt(views.iter().map(|v| v.retained_wal).collect()));
         Ok(Pager::columns(cols))
     }
 
@@ -86,5 +118,12 @@ impl VTab for PgSyncState {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         func.get_init_data().next(output)
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        Some(vec![(
+            "dsn".into(),
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
+        )])
     }
 }

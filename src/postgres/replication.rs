@@ -20,6 +20,7 @@ use crate::sync::cdc::{
     choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, Change, StageColumn,
     Staged, Stager,
 };
+use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
 use crate::types::batch::Batch;
 use crate::types::postgres as pgtypes;
@@ -446,4 +447,27 @@ pub async fn drop_slot(params: &ConnParams, slot: &str, publication: &str) -> Re
         }
     }
     Ok((active.is_some(), dropped_pub))
+}
+
+/// The server's logical slots (for `pg_sync_state(dsn := ...)`), with the WAL each keeps.
+pub async fn slots(params: &ConnParams) -> Result<Vec<SlotOnServer>> {
+    let client = super::connect::open(params).await?;
+    let rows = client
+        .query_typed(
+            "SELECT slot_name::text, database::text, active, \
+             pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8 \
+             FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e, "listing the replication slots", &params.target()))?;
+    Ok(rows
+        .iter()
+        .map(|r| SlotOnServer {
+            name: r.get(0),
+            database: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            active: r.get(2),
+            retained_wal: r.get(3),
+        })
+        .collect())
 }

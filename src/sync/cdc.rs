@@ -739,10 +739,13 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
     if target.ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
     }
-    prepare_target(session, &target)?;
     // What the target holds decides between a bootstrap and a stream; refused before anything is
-    // made on the source.
-    let state = session.read_checkpoint(&target)?;
+    // made, on the source or in DuckDB.
+    let state = if session.columns(&target.state_table())?.is_empty() {
+        None
+    } else {
+        session.read_checkpoint(&target)?
+    };
     let cdc_state = match &state {
         Some(c) => match parse_cursor(&c.cursor) {
             Some(s) => Some(s),
@@ -786,6 +789,7 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
         req.primary_key.as_deref(),
     )?;
     trace(started, "slot and publication ready");
+    prepare_target(session, &target)?;
     if let Some(c) = &state {
         if c.source != setup.source_name {
             return Err(Error::argument(format!(

@@ -225,6 +225,31 @@ pub fn resolve_text<S: Session>(session: &mut S, text: &str) -> Result<Target> {
     })
 }
 
+/// The refusal of a target that holds rows but has no checkpoint: its rows would be mixed with
+/// the source's.
+pub(super) fn unclaimed_rows(target: &str, n: i64) -> Error {
+    Error::argument(format!(
+        "target {target} already exists and holds {n} rows, but has no pg_sync checkpoint; nothing was changed. \
+         Drop it, or choose another target := '...'"
+    ))
+}
+
+/// Before anything is made: does `target` hold rows without a checkpoint table (and without an
+/// earlier release's shared one, which may hold its checkpoint)? [`Sync::checked_state`] checks
+/// again in the sync's transaction.
+pub(super) fn refuse_unclaimed<S: Session>(session: &mut S, target: &Target) -> Result<()> {
+    if !session.columns(&target.state_table())?.is_empty()
+        || !session.columns(&target.legacy_state_table())?.is_empty()
+        || session.columns(&target.table())?.is_empty()
+    {
+        return Ok(());
+    }
+    match session.count_rows(&target.table())? {
+        0 => Ok(()),
+        n => Err(unclaimed_rows(&target.quoted(), n)),
+    }
+}
+
 /// One sync under way (of one table; `sync::tables` runs several in one transaction).
 pub(super) struct Sync<'a, S, P> {
     pub req: &'a Request,
@@ -336,10 +361,7 @@ impl<S: Session, P: Source> Sync<'_, S, P> {
         if state.is_none() && !existing.is_empty() {
             let n = self.session.count_rows(&target.table())?;
             if n > 0 {
-                return Err(Error::argument(format!(
-                    "target {tq} already exists and holds {n} rows, but has no pg_sync checkpoint; nothing was changed. \
-                     Drop it, or choose another target := '...'"
-                )));
+                return Err(unclaimed_rows(&tq, n));
             }
         }
         Ok((state, existing))

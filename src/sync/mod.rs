@@ -17,6 +17,7 @@ pub mod cdc;
 pub mod checkpoint;
 pub mod engine;
 pub mod session;
+pub mod slot_state;
 pub mod source;
 pub mod statements;
 pub mod tables;

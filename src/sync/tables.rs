@@ -17,7 +17,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::checkpoint::Checkpoint;
-use super::engine::{commit_conflict, is_ducklake, Outcome, Request, Sync, PREPARE_ATTEMPTS};
+use super::engine::{
+    commit_conflict, is_ducklake, refuse_unclaimed, Outcome, Request, Sync, PREPARE_ATTEMPTS,
+};
 use super::session::Session;
 use super::source::{Source, SourceView};
 use super::statements::{Statement, COMMIT_RETRIES};
@@ -487,6 +489,19 @@ fn run_inner<S: Session, M: TablesSource>(
             view,
         });
     }
+
+    // A target that holds rows but has no checkpoint is refused before anything is made for it.
+    let mut checked = Vec::with_capacity(planned.len());
+    for p in planned {
+        match refuse_unclaimed(session, &p.target) {
+            Ok(()) => checked.push(p),
+            Err(e) if req.skip_errors => {
+                rows.push(skipped(p.view.name.clone(), &p.target, e.to_string()))
+            }
+            Err(e) => return Err(in_table(&p.view.quoted, e)),
+        }
+    }
+    let mut planned = checked;
 
     if ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;

@@ -1469,6 +1469,47 @@ fn refused_tables_fail_the_call_or_are_skipped() {
 }
 
 #[test]
+fn a_target_with_rows_but_no_checkpoint_makes_nothing() {
+    let mut s = FakeSession::new();
+    let mut src = FakeTables::new(&[("a", 2, true), ("b", 2, true)]);
+    let taken = TableRef {
+        catalog: "db".into(),
+        schema: "main".into(),
+        name: "b".into(),
+    };
+    s.state.tables.insert(
+        key(&taken),
+        Table {
+            columns: vec![("x".into(), "INTEGER".into())],
+            rows: vec![vec![Value::Int(1)]],
+            primary_key: false,
+        },
+    );
+    let before = s.state.clone();
+    let err = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"analytics\".\"b\"") && err.contains("already exists and holds 1 rows"),
+        "{err}"
+    );
+    // Refused before the preparing transaction: not even a checkpoint table for `a`.
+    assert!(s.transactions().is_empty());
+    assert_eq!(s.state, before);
+    // Skipped: the other table is synced, and nothing is made for the refused one.
+    let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], true)).unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("analytics.a".into(), "bootstrap", 2),
+            ("analytics.b".into(), "skipped", 0)
+        ]
+    );
+    assert_eq!(s.state.checkpoint_tables.len(), 1);
+    assert_eq!(s.table("b"), before.tables.get(&key(&taken)));
+}
+
+#[test]
 fn a_dropped_source_is_reported_and_its_target_kept() {
     let mut s = FakeSession::new();
     let mut src = FakeTables::new(&[("a", 2, true), ("b", 2, true)]);
