@@ -1117,13 +1117,12 @@ fn each_target_has_its_own_checkpoint_table() {
     );
 }
 
-#[test]
-fn a_refused_sync_makes_nothing() {
-    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+/// A table of one row, made by someone else, where a target would go.
+fn occupy(s: &mut FakeSession, catalog: &str, schema: &str, name: &str) -> TableRef {
     let taken = TableRef {
-        catalog: "lake".into(),
-        schema: "raw".into(),
-        name: "subs".into(),
+        catalog: catalog.into(),
+        schema: schema.into(),
+        name: name.into(),
     };
     s.state.tables.insert(
         key(&taken),
@@ -1133,6 +1132,13 @@ fn a_refused_sync_makes_nothing() {
             primary_key: false,
         },
     );
+    taken
+}
+
+#[test]
+fn a_refused_sync_makes_nothing() {
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(3));
+    occupy(&mut s, "lake", "raw", "subs");
     let before = s.state.clone();
     let err = sync(&mut s, &mut src, &lake_request())
         .unwrap_err()
@@ -1472,19 +1478,7 @@ fn refused_tables_fail_the_call_or_are_skipped() {
 fn a_target_with_rows_but_no_checkpoint_makes_nothing() {
     let mut s = FakeSession::new();
     let mut src = FakeTables::new(&[("a", 2, true), ("b", 2, true)]);
-    let taken = TableRef {
-        catalog: "db".into(),
-        schema: "main".into(),
-        name: "b".into(),
-    };
-    s.state.tables.insert(
-        key(&taken),
-        Table {
-            columns: vec![("x".into(), "INTEGER".into())],
-            rows: vec![vec![Value::Int(1)]],
-            primary_key: false,
-        },
-    );
+    let taken = occupy(&mut s, "db", "main", "b");
     let before = s.state.clone();
     let err = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], false))
         .unwrap_err()
