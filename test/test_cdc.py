@@ -333,3 +333,100 @@ def test_state_shows_the_slot_and_the_wal_it_keeps(pg, pgdb):
     assert "not-the-password" not in str(e.value) and pg.password not in str(e.value)
     con.execute(f"SELECT * FROM pg_sync_drop('o', dsn := '{dsn}')").fetchall()
     assert state() == [] and publications(pg, pgdb) == []
+
+
+MANY = """
+CREATE TABLE shop.customers (id int PRIMARY KEY, name text);
+CREATE TABLE shop.logs (at timestamptz, line text);
+INSERT INTO shop.customers SELECT g, 'c' || g FROM generate_series(1, 30) g;
+INSERT INTO shop.logs VALUES (now(), 'no key: skipped');
+"""
+
+MANY_CHILD = """
+import json, sys
+sys.path.insert(0, {test!r})
+from conftest import duckdb_connect
+con = duckdb_connect({db!r})
+cur = con.execute("SELECT source, mode, rows_upserted, rows_deleted FROM pg_sync_tables('{dsn}', tables := ['shop.*'], "
+                  "target := 'raw', method := 'cdc', on_error := 'skip')")
+print(json.dumps(cur.fetchall()), flush=True)
+"""
+
+
+def test_many_tables_through_one_slot(pg, pgdb, tmp_path):
+    pg_exec(pg, pgdb, SCHEMA + MANY)
+    dsn = pg.dsn(pgdb)
+    db = str(tmp_path / "many.duckdb")
+
+    def call(pause=None):
+        code = MANY_CHILD.format(test=os.path.join(ROOT, "test"), db=db, dsn=dsn)
+        env = dict(os.environ)
+        flag = str(tmp_path / f"{pause}.flag")
+        if pause:
+            env["LAKEMIG_TEST_PAUSE"] = f"{pause}:{flag}"
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        if not pause:
+            out, _ = proc.communicate(timeout=120)
+            assert proc.returncode == 0
+            return {r[0]: tuple(r[1:]) for r in json.loads(out)}
+        deadline = time.time() + 60
+        while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(flag), "the child never reached the pause point"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def same(*tables):
+        con = duckenv.connect(db, extensions=("postgres_scanner",))
+        try:
+            for t, cols, key in tables:
+                assert_same(con, dsn, target=f"raw.{t}", table=t, columns=cols, key=key)
+        finally:
+            con.close()
+
+    everything = (("orders", "id, note, amount, big", "id"), ("items", "order_id, line, qty", "order_id, line"),
+                  ("customers", "id, name", "id"))
+    r = call()
+    assert r == {"shop.customers": ("bootstrap", 30, 0), "shop.items": ("bootstrap", 50, 0),
+                 "shop.logs": ("skipped", 0, 0), "shop.orders": ("bootstrap", 200, 0)}
+    (slot, _), = slots(pg, pgdb)
+    assert publications(pg, pgdb) == [slot]
+    published = pg_exec(pg, pgdb, "SELECT tablename FROM pg_publication_tables WHERE pubname = %s ORDER BY 1", (slot,))
+    assert published == [("customers",), ("items",), ("orders",)]
+    same(*everything)
+
+    # One transaction over two tables, every change kind, a TRUNCATE; one peek applies them all.
+    pg_exec(pg, pgdb, """BEGIN;
+        INSERT INTO shop.orders VALUES (300, 'with items', 9, NULL);
+        INSERT INTO shop.items VALUES (300, 1, 2), (300, 2, 3);
+        COMMIT;""")
+    pg_exec(pg, pgdb, "UPDATE shop.items SET qty = qty + 1 WHERE order_id <= 10; DELETE FROM shop.orders WHERE id > 190 AND id < 200")
+    pg_exec(pg, pgdb, "TRUNCATE shop.customers; INSERT INTO shop.customers VALUES (1, 'again')")
+    r = call()
+    assert r["shop.orders"] == ("cdc", 1, 9) and r["shop.items"] == ("cdc", 12, 0)
+    assert r["shop.customers"] == ("cdc", 1, 0)
+    same(*everything)
+
+    # A table created since: added to the publication, copied, kept from then on; the others unchanged.
+    pg_exec(pg, pgdb, "CREATE TABLE shop.added (id int PRIMARY KEY, v int); INSERT INTO shop.added VALUES (1, 1), (2, 2)")
+    r = call()
+    assert r["shop.added"] == ("bootstrap", 2, 0) and r["shop.orders"] == ("unchanged", 0, 0)
+    pg_exec(pg, pgdb, "UPDATE shop.added SET v = 20 WHERE id = 2; INSERT INTO shop.added VALUES (3, 3)")
+    # Killed between the commit and the slot's advance: the rerun applies nothing twice.
+    call("before_advance")
+    r = call()
+    assert r["shop.added"] == ("unchanged", 0, 0)
+    everything += (("added", "id, v", "id"),)
+    same(*everything)
+    assert len(slots(pg, pgdb)) == 1
+
+    # pg_sync_drop, one target at a time: the slot stays until its last target goes.
+    con = duckdb_connect(db)
+    for i, (t, _, _) in enumerate(everything):
+        d = con.execute(f"SELECT slot_dropped, publication_dropped FROM pg_sync_drop('raw.{t}', dsn := '{dsn}')").fetchall()
+        last = i == len(everything) - 1
+        assert d == [(last, last)], (t, d)
+        left = pg_exec(pg, pgdb, "SELECT count(*) FROM pg_publication_tables WHERE pubname = %s", (slot,))[0][0]
+        assert left == len(everything) - i - 1
+    assert slots(pg, pgdb) == [] and publications(pg, pgdb) == []
+    con.close()

@@ -23,7 +23,7 @@ use crate::postgres::pgoutput::Lsn;
 use crate::postgres::replication;
 use crate::postgres::scan::BATCH_ROWS;
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
-use crate::sync::cdc::{self, CdcRequest, CdcSetup, Change, ChangeSource};
+use crate::sync::cdc::{self, CdcRequest, CdcSetup, CdcTable, CdcWanted, Change, ChangeSource};
 use crate::sync::session::{Database, SqlSession, Value};
 use crate::sync::source::{Read, Rows, Source, SourceView};
 use crate::sync::target::TableRef;
@@ -76,30 +76,7 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
         _ => None,
     };
     let window = args::named_int(bind, "blind_window_seconds", 900, 0)?;
-    let publication = args::named_string(bind, "publication");
-    let cdc = match args::named_string(bind, "method").as_deref() {
-        None | Some("watermark") => {
-            if publication.is_some() {
-                return Err(Error::argument(
-                    "publication := is for method := 'cdc'; leave it out, or add method := 'cdc'",
-                ));
-            }
-            None
-        }
-        Some("cdc") => {
-            if args::named_string(bind, "parquet_dir").is_some() {
-                return Err(Error::argument(
-                    "parquet_dir := is not supported with method := 'cdc' yet; leave it out",
-                ));
-            }
-            Some(CdcRequest { publication })
-        }
-        Some(other) => {
-            return Err(Error::argument(format!(
-                "method {other:?} is unknown; use method := 'watermark' (the default: a cursor column) or method := 'cdc' (logical replication)"
-            )))
-        }
-    };
+    let cdc = cdc_args(bind)?;
     Ok(Args {
         cdc,
         params,
@@ -149,6 +126,32 @@ impl Database for SyncConnection {
     }
 }
 
+/// `method := 'watermark' | 'cdc'` and `publication := ...` (`pg_sync` and `pg_sync_tables`).
+pub(super) fn cdc_args(bind: &BindInfo) -> Result<Option<CdcRequest>> {
+    let publication = args::named_string(bind, "publication");
+    match args::named_string(bind, "method").as_deref() {
+        None | Some("watermark") => {
+            if publication.is_some() {
+                return Err(Error::argument(
+                    "publication := is for method := 'cdc'; leave it out, or add method := 'cdc'",
+                ));
+            }
+            Ok(None)
+        }
+        Some("cdc") => {
+            if args::named_string(bind, "parquet_dir").is_some() {
+                return Err(Error::argument(
+                    "parquet_dir := is not supported with method := 'cdc' yet; leave it out",
+                ));
+            }
+            Ok(Some(CdcRequest { publication }))
+        }
+        Some(other) => Err(Error::argument(format!(
+            "method {other:?} is unknown; use method := 'watermark' (the default: a cursor column) or method := 'cdc' (logical replication)"
+        ))),
+    }
+}
+
 /// The PostgreSQL source, its async work run on the process's runtime.
 struct PgSource<'a> {
     params: &'a ConnParams,
@@ -193,13 +196,21 @@ impl Source for PgSource<'_> {
 
 /// The PostgreSQL side of a CDC sync, its async work run on the process's runtime; one connection
 /// (made by `prepare`) serves the stream, the advance and the WAL figure.
-struct PgChanges<'a> {
+pub(super) struct PgChanges<'a> {
     params: &'a ConnParams,
     batch_size: usize,
     client: Option<Arc<Conn>>,
 }
 
-impl PgChanges<'_> {
+impl<'a> PgChanges<'a> {
+    pub(super) fn new(params: &'a ConnParams, batch_size: usize) -> PgChanges<'a> {
+        PgChanges {
+            params,
+            batch_size,
+            client: None,
+        }
+    }
+
     fn client(&self) -> Result<Arc<Conn>> {
         self.client
             .clone()
@@ -210,17 +221,17 @@ impl PgChanges<'_> {
 impl ChangeSource for PgChanges<'_> {
     fn prepare(
         &mut self,
-        table: &QualifiedName,
+        tables: &[CdcWanted],
         slot: &str,
         publication: Option<&str>,
-        key: Option<&[String]>,
+        skip_errors: bool,
     ) -> Result<CdcSetup> {
         let (client, setup) = runtime::block_on(replication::prepare(
             self.params,
-            table,
+            tables,
             slot,
             publication,
-            key,
+            skip_errors,
         ))?;
         self.client = Some(client);
         Ok(setup)
@@ -229,13 +240,13 @@ impl ChangeSource for PgChanges<'_> {
     fn changes<T: Send + 'static>(
         &mut self,
         setup: &CdcSetup,
-        since: Lsn,
+        tables: &[(CdcTable, Lsn)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
         let client = self.client()?;
         let (params, queued) = (self.params, self.batch_size.div_ceil(BATCH_ROWS).max(1));
         Ok(runtime::block_on(async move {
-            replication::stream(client, params, setup, since, queued, make)
+            replication::stream(client, params, setup, tables, queued, make)
         }))
     }
 
@@ -314,11 +325,7 @@ impl VTab for PgSync {
         let o = match &args.cdc {
             None => engine::run(&args.request, &mut SqlSession(&mut *con), &mut source),
             Some(cdc) => {
-                let mut changes = PgChanges {
-                    params: &args.params,
-                    batch_size: args.batch_size,
-                    client: None,
-                };
+                let mut changes = PgChanges::new(&args.params, args.batch_size);
                 cdc::run(
                     &args.request,
                     cdc,

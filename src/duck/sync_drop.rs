@@ -1,6 +1,7 @@
 //! `pg_sync_drop(target, dsn := ...)`: stop keeping a target in step. For a CDC target, drops its
 //! replication slot (so the source stops keeping WAL for it) and the publication lakemig made, then
-//! the checkpoint; the target table stays. The server comes from the checkpoint (its password
+//! the checkpoint; the target table stays. A slot other targets still read (a `pg_sync_tables`
+//! call's) stays: only the table leaves lakemig's publication. The server comes from the checkpoint (its password
 //! from libpq's environment or password file) unless `dsn :=` is given.
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
@@ -13,7 +14,8 @@ use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::connect;
 use crate::postgres::replication;
-use crate::sync::cdc::{dsn_of_server, parse_cursor};
+use crate::sync::cdc::{dsn_of_server, others_on_slot, parse_cursor};
+use crate::sync::checkpoint::{self, Checkpoint};
 use crate::sync::engine::resolve_text;
 use crate::sync::session::{Session, SqlSession};
 use crate::sync::statements::Statement;
@@ -54,7 +56,8 @@ impl VTab for PgSyncDrop {
         let mut con = side_connection(init, NAME)?;
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
         let args = unsafe { &*init.get_bind_data::<Args>() };
-        let out = drop_target(&mut SqlSession(&mut *con), args).map_err(fail(NAME))?;
+        let all = checkpoint::read_all(&mut *con).map_err(fail(NAME))?;
+        let out = drop_target(&mut SqlSession(&mut *con), args, &all).map_err(fail(NAME))?;
         Ok(Pager::columns(out))
     }
 
@@ -77,7 +80,11 @@ impl VTab for PgSyncDrop {
     }
 }
 
-fn drop_target<S: Session>(session: &mut S, args: &Args) -> Result<Vec<Out>> {
+fn drop_target<S: Session>(
+    session: &mut S,
+    args: &Args,
+    all: &[(String, Checkpoint)],
+) -> Result<Vec<Out>> {
     let target = resolve_text(session, &args.target)?;
     let state = if session.columns(&target.state_table())?.is_empty() {
         None
@@ -103,8 +110,12 @@ fn drop_target<S: Session>(session: &mut S, args: &Args) -> Result<Vec<Out>> {
             })?,
         };
         let params = connect::resolve(&dsn, &connect::ProcessEnv)?;
-        let (a, b) = runtime::block_on(replication::drop_slot(&params, &s, &p))?;
-        (slot_dropped, publication_dropped) = (a, b);
+        if others_on_slot(all, &target.catalog, &target.state_key(), &s) > 0 {
+            runtime::block_on(replication::leave_slot(&params, &s, &p, &state.source))?;
+        } else {
+            let (a, b) = runtime::block_on(replication::drop_slot(&params, &s, &p))?;
+            (slot_dropped, publication_dropped) = (a, b);
+        }
         (slot, publication) = (Some(s), Some(p));
     }
     session.run(&Statement::Begin)?;

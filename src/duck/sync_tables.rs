@@ -11,7 +11,7 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::report::Pager;
 use super::rows::Out;
-use super::sync::{add_outcome_columns, side_connection};
+use super::sync::{add_outcome_columns, cdc_args, side_connection, PgChanges};
 use super::{args, fail, runtime};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
@@ -91,6 +91,7 @@ fn parse_args(bind: &BindInfo) -> Result<Args> {
             enforce_key: args::named_bool(bind, "enforce_key", false),
             parquet_dir: args::named_string(bind, "parquet_dir"),
             blind_window: Duration::from_secs(window as u64),
+            cdc: cdc_args(bind)?,
         },
     })
 }
@@ -207,8 +208,13 @@ impl VTab for PgSyncTables {
             max_connections: args.max_connections,
             snapshot: None,
         };
-        let rows = run_tables(&args.request, &mut SqlSession(&mut *con), &mut source)
-            .map_err(fail(NAME))?;
+        let rows = run_tables(
+            &args.request,
+            &mut SqlSession(&mut *con),
+            &mut source,
+            &mut PgChanges::new(&args.params, args.batch_size),
+        )
+        .map_err(fail(NAME))?;
         let col = |f: &dyn Fn(&crate::sync::tables::TableOutcome) -> Option<String>| {
             Out::Text(rows.iter().map(f).collect())
         };
@@ -261,6 +267,8 @@ impl VTab for PgSyncTables {
             ("parquet_dir".into(), v(LogicalTypeId::Varchar)),
             ("batch_size".into(), v(LogicalTypeId::Bigint)),
             ("blind_window_seconds".into(), v(LogicalTypeId::Bigint)),
+            ("method".into(), v(LogicalTypeId::Varchar)),
+            ("publication".into(), v(LogicalTypeId::Varchar)),
         ])
     }
 }

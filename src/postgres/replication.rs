@@ -10,15 +10,15 @@ use futures_util::{pin_mut, TryStreamExt};
 use tokio::sync::mpsc;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::catalog::{self, QualifiedName};
+use super::catalog;
 use super::connect::{Conn, ConnParams};
 use super::pgoutput::{self, Lsn};
 use super::scan::{self, BATCH_ROWS};
 use crate::error::{Error, Result};
 use crate::sql::quote_ident;
 use crate::sync::cdc::{
-    choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, Change, StageColumn,
-    Staged, Stager,
+    choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, CdcTable, CdcWanted,
+    Change, Router, StageColumn, Staged, Stager, HELD_ROWS,
 };
 use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
@@ -36,15 +36,17 @@ fn refuse(msg: String) -> Error {
 /// Check, then make the publication and slot that are missing (see `ChangeSource::prepare`).
 pub async fn prepare(
     params: &ConnParams,
-    name: &QualifiedName,
+    wanted: &[CdcWanted],
     slot: &str,
     publication: Option<&str>,
-    given_key: Option<&[String]>,
+    skip_errors: bool,
 ) -> Result<(Arc<Conn>, CdcSetup)> {
     let target = params.target();
     let pg = |ctx: &'static str| move |e| Error::from_pg(e, ctx, &params.target());
-    let (client, table, columns) = scan::open_described(params, name).await?;
-    let quoted = table.quoted();
+    let first = wanted
+        .first()
+        .ok_or_else(|| Error::internal("a CDC call without tables"))?;
+    let (client, table, columns) = scan::open_described(params, &first.name).await?;
     let row = client
         .query_typed(
             "SELECT current_setting('wal_level'), \
@@ -54,9 +56,8 @@ pub async fn prepare(
              (SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1), \
              (SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1), \
              (SELECT plugin::text FROM pg_replication_slots WHERE slot_name = $1), \
-             (SELECT relreplident::text FROM pg_class WHERE oid = $2), \
              current_user::text",
-            &[(&slot, Type::TEXT), (&table.oid, Type::OID)],
+            &[(&slot, Type::TEXT)],
         )
         .await
         .map_err(pg("checking logical replication"))?;
@@ -70,8 +71,7 @@ pub async fn prepare(
     let active_pid: Option<i32> = row.get(4);
     let slot_lsn: Option<String> = row.get(5);
     let plugin: Option<String> = row.get(6);
-    let replident: String = row.get(7);
-    let user: String = row.get(8);
+    let user: String = row.get(7);
     if wal_level != "logical" {
         return Err(refuse(format!(
             "the server at {target} runs with wal_level = {wal_level}; logical replication needs wal_level = logical \
@@ -105,94 +105,88 @@ pub async fn prepare(
         )));
     }
 
-    // The key, and the replica identity that carries it.
-    let primary_key = catalog::primary_key(&client, &table, &target).await?;
-    let identity: Vec<String> = match replident.as_str() {
-        "d" => primary_key.clone(),
-        "i" => client
-            .query_typed(
-                "SELECT a.attname::text FROM pg_index i \
-                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                 WHERE i.indrelid = $1 AND i.indisreplident ORDER BY k.ord",
-                &[(&table.oid, Type::OID)],
-            )
-            .await
-            .map_err(pg("reading the replica identity"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    let key = choose_key(
-        &quoted,
-        given_key,
-        &primary_key,
-        replident.chars().next().unwrap_or('d'),
-        &identity,
-        &names,
-    )?;
-    let mut stage_columns = Vec::with_capacity(columns.len());
-    for c in &columns {
-        if pgtypes::needs_text_cast(&c.pg_type) {
-            return Err(refuse(format!(
-                "column {} of {quoted} is of type {}, which logical replication would send in a form lakemig does not \
-                 decode yet; sync this table with the watermark method",
-                quote_ident(&c.name),
-                c.pg_type.name
-            )));
+    // Each table: its key, the replica identity that carries it, types pgoutput sends in binary.
+    let mut tables = Vec::with_capacity(wanted.len());
+    let mut described = Some((table, columns));
+    for w in wanted {
+        let (table, columns) = match described.take() {
+            Some(d) => d,
+            None => catalog::describe_table(&client, &w.name, &target).await?,
+        };
+        match cdc_table(&client, &target, table, &columns, w.key.as_deref()).await {
+            Ok(t) => tables.push(Ok(t)),
+            Err(Error::Argument(why)) if skip_errors => tables.push(Err(why)),
+            Err(e) => return Err(e),
         }
-        let (duck, decode) = pgtypes::pg_type_to_duck(&c.pg_type);
-        stage_columns.push(StageColumn {
-            name: c.name.clone(),
-            duck,
-            decode,
-        });
     }
+    let kept: Vec<&CdcTable> = tables.iter().filter_map(|t| t.as_ref().ok()).collect();
 
-    // The publication: the user's must include the table; lakemig's is made when missing.
+    // The publication: the user's must include every table; lakemig's is made, or has the tables
+    // it lacks added (a partitioned table publishes its changes as the parent's).
     let publication = publication.unwrap_or(slot).to_string();
     let ours = publication_is_lakemigs(slot, &publication);
-    let found = client
+    let pub_exists: bool = client
         .query_typed(
-            "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), \
-             EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
-            &[
-                (&publication, Type::TEXT),
-                (&table.schema, Type::TEXT),
-                (&table.name, Type::TEXT),
-            ],
+            "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)",
+            &[(&publication, Type::TEXT)],
         )
         .await
-        .map_err(pg("reading the publication"))?;
-    let (pub_exists, pub_has_table): (bool, bool) = (found[0].get(0), found[0].get(1));
+        .map_err(pg("reading the publication"))?[0]
+        .get(0);
+    let published: Vec<(String, String)> = client
+        .query_typed(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            &[(&publication, Type::TEXT)],
+        )
+        .await
+        .map_err(pg("reading the publication's tables"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let missing: Vec<&str> = kept
+        .iter()
+        .filter(|t| {
+            !published
+                .iter()
+                .any(|(s, n)| *s == t.schema && *n == t.name)
+        })
+        .map(|t| t.quoted.as_str())
+        .collect();
+    let listed = missing.join(", ");
     if !ours && !pub_exists {
         return Err(refuse(format!(
-            "publication {} does not exist on {target}; create it (CREATE PUBLICATION {} FOR TABLE {quoted}) or leave \
+            "publication {} does not exist on {target}; create it (CREATE PUBLICATION {} FOR TABLE {}) or leave \
              out publication := to let lakemig make its own",
             quote_ident(&publication),
-            quote_ident(&publication)
+            quote_ident(&publication),
+            kept.iter().map(|t| t.quoted.as_str()).collect::<Vec<_>>().join(", ")
         )));
     }
-    if pub_exists && !pub_has_table {
+    if !ours && !missing.is_empty() {
         return Err(refuse(format!(
-            "publication {} does not include table {quoted}; add it (ALTER PUBLICATION {} ADD TABLE {quoted}) or use \
+            "publication {} does not include table {listed}; add it (ALTER PUBLICATION {} ADD TABLE {listed}) or use \
              another publication",
             quote_ident(&publication),
             quote_ident(&publication)
         )));
     }
     let mut made_publication = false;
-    if ours && !pub_exists {
-        client
-            .batch_execute(&format!(
-                "CREATE PUBLICATION {} FOR TABLE {quoted}",
+    if ours && !missing.is_empty() && !kept.is_empty() {
+        let sql = if pub_exists {
+            format!(
+                "ALTER PUBLICATION {} ADD TABLE {listed}",
                 quote_ident(&publication)
-            ))
-            .await
-            .map_err(pg("creating the publication (it needs CREATE on the database and ownership of the table)"))?;
-        made_publication = true;
+            )
+        } else {
+            format!(
+                "CREATE PUBLICATION {} FOR TABLE {listed} WITH (publish_via_partition_root = true)",
+                quote_ident(&publication)
+            )
+        };
+        client.batch_execute(&sql).await.map_err(pg(
+            "making the publication (it needs CREATE on the database and ownership of the tables)",
+        ))?;
+        made_publication = !pub_exists;
     }
 
     // The slot, after the publication (pgoutput looks the publication up as of each change).
@@ -239,36 +233,123 @@ pub async fn prepare(
             publication,
             slot_created,
             slot_lsn,
-            table_oid: table.oid,
-            source_name: format!("{}.{}", table.schema, table.name),
-            columns: stage_columns,
-            key,
+            tables,
             server: target,
         },
     ))
 }
 
-/// Stream the slot's pending changes through a [`Stager`] on the runtime (see
+/// One table as a CDC stream needs it: its key (given, or the primary key) carried by its replica
+/// identity, and columns pgoutput sends in binary. An `Error::Argument` names the table.
+async fn cdc_table(
+    client: &Conn,
+    target: &str,
+    table: catalog::Table,
+    columns: &[catalog::Column],
+    given_key: Option<&[String]>,
+) -> Result<CdcTable> {
+    let pg = |ctx: &'static str| move |e| Error::from_pg(e, ctx, target);
+    let quoted = table.quoted();
+    let replident: String = client
+        .query_typed(
+            "SELECT relreplident::text FROM pg_class WHERE oid = $1",
+            &[(&table.oid, Type::OID)],
+        )
+        .await
+        .map_err(pg("reading the replica identity"))?
+        .first()
+        .map_or_else(|| "d".to_string(), |r| r.get(0));
+    let primary_key = catalog::primary_key(client, &table, target).await?;
+    let identity: Vec<String> = match replident.as_str() {
+        "d" => primary_key.clone(),
+        "i" => client
+            .query_typed(
+                "SELECT a.attname::text FROM pg_index i \
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = $1 AND i.indisreplident ORDER BY k.ord",
+                &[(&table.oid, Type::OID)],
+            )
+            .await
+            .map_err(pg("reading the replica identity"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let key = choose_key(
+        &quoted,
+        given_key,
+        &primary_key,
+        replident.chars().next().unwrap_or('d'),
+        &identity,
+        &names,
+    )?;
+    let mut stage_columns = Vec::with_capacity(columns.len());
+    for c in columns {
+        if pgtypes::needs_text_cast(&c.pg_type) {
+            return Err(refuse(format!(
+                "column {} of {quoted} is of type {}, which logical replication would send in a form lakemig does not \
+                 decode yet; sync this table with the watermark method",
+                quote_ident(&c.name),
+                c.pg_type.name
+            )));
+        }
+        let (duck, decode) = pgtypes::pg_type_to_duck(&c.pg_type);
+        stage_columns.push(StageColumn {
+            name: c.name.clone(),
+            duck,
+            decode,
+        });
+    }
+    Ok(CdcTable {
+        table_oid: table.oid,
+        source_name: format!("{}.{}", table.schema, table.name),
+        quoted,
+        schema: table.schema,
+        name: table.name,
+        columns: stage_columns,
+        key,
+    })
+}
+
+/// Stream the slot's pending changes of `tables` through a [`Router`] on the runtime (see
 /// `ChangeSource::changes`), in batches of DuckDB's vector size, at most `queued` of them waiting.
 /// The peek holds the slot for as long as it runs.
 pub fn stream<T: Send + 'static>(
     client: Arc<Conn>,
     params: &ConnParams,
     setup: &CdcSetup,
-    since: Lsn,
+    tables: &[(CdcTable, Lsn)],
     queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
 ) -> mpsc::Receiver<Result<Change<T>>> {
     let (tx, rx) = mpsc::channel(QUEUED);
-    let setup = setup.clone();
+    let (slot, publication) = (setup.slot.clone(), setup.publication.clone());
+    let router = Router::new(
+        tables
+            .iter()
+            .map(|(t, since)| {
+                Stager::new(
+                    t.table_oid,
+                    t.columns.clone(),
+                    t.key.clone(),
+                    *since,
+                    BATCH_ROWS,
+                )
+            })
+            .collect(),
+        HELD_ROWS,
+    );
     let target = params.target();
     tokio::spawn(async move {
         let mut rows_tx: Option<mpsc::Sender<Result<T>>> = None;
         let result = run_stream(
             &client,
             &target,
-            &setup,
-            since,
+            (&slot, &publication),
+            router,
             queued,
             make,
             &tx,
@@ -290,31 +371,23 @@ pub fn stream<T: Send + 'static>(
 async fn run_stream<T: Send + 'static>(
     client: &Conn,
     target: &str,
-    setup: &CdcSetup,
-    since: Lsn,
+    (slot, publication): (&str, &str),
+    mut router: Router,
     queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
     tx: &mpsc::Sender<Result<Change<T>>>,
     rows_tx: &mut Option<mpsc::Sender<Result<T>>>,
 ) -> Result<()> {
     let gone = || Error::internal("the sync stopped reading the replication stream");
-    let mut stager = Stager::new(
-        setup.table_oid,
-        setup.columns.clone(),
-        setup.key.clone(),
-        since,
-        BATCH_ROWS,
-    );
-    let publications = quote_ident(&setup.publication);
+    let publications = quote_ident(publication);
     let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, \
                'proto_version', '1', 'publication_names', $2, 'binary', 'true')";
-    let args: [&(dyn ToSql + Sync); 2] = [&setup.slot, &publications];
+    let args: [&(dyn ToSql + Sync); 2] = [&slot, &publications];
     let peek = |e: tokio_postgres::Error| {
         let active = e.as_db_error().is_some_and(|d| d.code().code() == "55006");
         if active {
             refuse(format!(
-                "replication slot {} is in use by another process (another pg_sync of this target?); run again when it is done",
-                setup.slot
+                "replication slot {slot} is in use by another process (another pg_sync of this target?); run again when it is done"
             ))
         } else {
             Error::from_pg(e, "reading the replication slot", target)
@@ -331,11 +404,11 @@ async fn run_stream<T: Send + 'static>(
         match &row {
             Some(row) => {
                 let data: &[u8] = row.get(0);
-                stager.push(&pgoutput::decode(data)?)?;
+                router.push(&pgoutput::decode(data)?)?;
             }
-            None => stager.finish()?,
+            None => router.finish()?,
         }
-        while let Some(staged) = stager.next_staged() {
+        while let Some((table, staged)) = router.next()? {
             match staged {
                 Staged::Start(columns) => {
                     let mut all = stage_extra_columns();
@@ -344,6 +417,7 @@ async fn run_stream<T: Send + 'static>(
                     let (rtx, rrx) = mpsc::channel(queued);
                     *rows_tx = Some(rtx);
                     tx.send(Ok(Change::Part {
+                        table,
                         columns: all.clone(),
                         rows: Rows {
                             columns: all,
@@ -361,7 +435,7 @@ async fn run_stream<T: Send + 'static>(
                 }
                 Staged::End(summary) => {
                     rows_tx.take();
-                    tx.send(Ok(Change::PartEnd(summary)))
+                    tx.send(Ok(Change::PartEnd(table, summary)))
                         .await
                         .map_err(|_| gone())?;
                 }
@@ -371,7 +445,7 @@ async fn run_stream<T: Send + 'static>(
             break;
         }
     }
-    tx.send(Ok(Change::Done(stager.summary.clone())))
+    tx.send(Ok(Change::Done(router.summaries())))
         .await
         .map_err(|_| gone())?;
     Ok(())
@@ -399,6 +473,48 @@ pub async fn retained_wal(client: &Conn, params: &ConnParams, slot: &str) -> Res
         .await
         .map_err(|e| Error::from_pg(e, "reading the slot's retained WAL", &params.target()))?;
     Ok(rows.first().and_then(|r| r.get(0)))
+}
+
+/// Stop reading `source` (`schema.table`) through a slot other targets still read: it leaves
+/// lakemig's publication (the user's is left alone); the slot stays.
+pub async fn leave_slot(
+    params: &ConnParams,
+    slot: &str,
+    publication: &str,
+    source: &str,
+) -> Result<()> {
+    if !publication_is_lakemigs(slot, publication) {
+        return Ok(());
+    }
+    let client = super::connect::open(params).await?;
+    let pg = |e| {
+        Error::from_pg(
+            e,
+            "removing the table from the publication",
+            &params.target(),
+        )
+    };
+    let found = client
+        .query_typed(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables \
+             WHERE pubname = $1 AND schemaname || '.' || tablename = $2",
+            &[(&publication, Type::TEXT), (&source, Type::TEXT)],
+        )
+        .await
+        .map_err(pg)?;
+    if let Some(r) = found.first() {
+        let (schema, name): (String, String) = (r.get(0), r.get(1));
+        client
+            .batch_execute(&format!(
+                "ALTER PUBLICATION {} DROP TABLE {}.{}",
+                quote_ident(publication),
+                quote_ident(&schema),
+                quote_ident(&name)
+            ))
+            .await
+            .map_err(pg)?;
+    }
+    Ok(())
 }
 
 /// Drop the slot (if it exists) and, when lakemig made it, the publication. What was dropped.

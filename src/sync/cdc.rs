@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::checkpoint::Checkpoint;
-use super::engine::{commit_conflict, resolve, Outcome, Request, PREPARE_ATTEMPTS};
+use super::engine::{commit_conflict, resolve, unclaimed_rows, Outcome, Request, PREPARE_ATTEMPTS};
 use super::session::Session;
 use super::source::{Read, Rows, Source};
 use super::statements::{key_join, Statement, COMMIT_RETRIES};
+use super::tables::{in_table, skipped, TableOutcome};
 use super::target::{TableRef, Target, STATE_SCHEMA};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
@@ -59,6 +60,29 @@ pub struct StageColumn {
     pub decode: Decode,
 }
 
+/// A table a CDC call asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdcWanted {
+    pub name: QualifiedName,
+    /// `primary_key := [...]` (None: the table's primary key).
+    pub key: Option<Vec<String>>,
+}
+
+/// A table as the source has it for a CDC stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdcTable {
+    pub table_oid: u32,
+    /// `schema.table`.
+    pub source_name: String,
+    /// `"schema"."table"`.
+    pub quoted: String,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<StageColumn>,
+    /// The columns that identify a row.
+    pub key: Vec<String>,
+}
+
 /// The source as the first steps of a CDC call find it (made by [`ChangeSource::prepare`]).
 #[derive(Debug, Clone)]
 pub struct CdcSetup {
@@ -68,12 +92,8 @@ pub struct CdcSetup {
     pub slot_created: bool,
     /// The slot's confirmed position: where a bootstrap's replay starts.
     pub slot_lsn: Lsn,
-    pub table_oid: u32,
-    /// `schema.table`.
-    pub source_name: String,
-    pub columns: Vec<StageColumn>,
-    /// The columns that identify a row.
-    pub key: Vec<String>,
+    /// Each wanted table, in order: kept, or (with `skip_errors`) why it cannot be.
+    pub tables: Vec<std::result::Result<CdcTable, String>>,
     /// `host:port/db as user "name"`.
     pub server: String,
 }
@@ -81,21 +101,24 @@ pub struct CdcSetup {
 /// The PostgreSQL side of a CDC sync.
 pub trait ChangeSource {
     /// Check what a CDC sync needs (wal_level, the REPLICATION attribute, a free slot, the
-    /// publication, a key or REPLICA IDENTITY FULL), then make the publication (when `publication`
-    /// is None) and the slot if they do not exist. Nothing is made when a check fails.
+    /// publication, per table a key or REPLICA IDENTITY FULL), then make the publication (when
+    /// `publication` is None; or add the tables it lacks) and the slot if they do not exist.
+    /// Nothing is made when a check fails; with `skip_errors` a table that cannot be kept is set
+    /// aside (its reason in [`CdcSetup::tables`]) instead of failing the call.
     fn prepare(
         &mut self,
-        table: &QualifiedName,
+        tables: &[CdcWanted],
         slot: &str,
         publication: Option<&str>,
-        key: Option<&[String]>,
+        skip_errors: bool,
     ) -> Result<CdcSetup>;
-    /// Stream the slot's pending changes, skipping transactions committed at or before `since`,
-    /// staged by a [`Stager`] on the runtime; each batch becomes a `T` through `make`.
+    /// Stream the slot's pending changes of `tables`, each skipping transactions committed at or
+    /// before its own LSN, staged by a [`Router`] on the runtime; each batch becomes a `T` through
+    /// `make`.
     fn changes<T: Send + 'static>(
         &mut self,
         setup: &CdcSetup,
-        since: Lsn,
+        tables: &[(CdcTable, Lsn)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<Change<T>>>>;
     /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
@@ -106,15 +129,31 @@ pub trait ChangeSource {
     fn retained_wal(&mut self, slot: &str) -> Result<Option<i64>>;
 }
 
-/// What the stream hands the engine, in order: a part (its columns and rows) and its end, again
-/// for each change of the table's columns, then the summary.
+/// The tables a CDC call copies whole (a snapshot taken after the slot exists, so every change
+/// after it is in the slot), read one after another.
+pub trait Snapshots {
+    /// Take one snapshot of these tables, now.
+    fn take(&mut self, tables: &[QualifiedName]) -> Result<()>;
+    /// Every row of table `i` of those taken.
+    fn read<T: Send + 'static>(
+        &mut self,
+        i: usize,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>>;
+    /// End the snapshot (also when none was taken).
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// What the stream hands the engine, in order: a part of one table (its columns and rows) and
+/// its end, one part at a time, then every table's summary.
 pub enum Change<T> {
     Part {
+        table: usize,
         columns: Vec<(String, DuckType)>,
         rows: Rows<T>,
     },
-    PartEnd(PartSummary),
-    Done(StreamSummary),
+    PartEnd(usize, PartSummary),
+    Done(Vec<StreamSummary>),
 }
 
 /// A run of staged rows applied in one go: it begins after a TRUNCATE (`truncate`), at the start
@@ -171,6 +210,23 @@ pub fn parse_cursor(cursor: &str) -> Option<(String, String)> {
     let rest = cursor.strip_prefix(CURSOR_PREFIX)?;
     let (slot, publication) = rest.split_once(PUBLICATION_SEP)?;
     Some((slot.to_string(), publication.to_string()))
+}
+
+/// How many targets other than `target_key` (in `catalog`) read `slot`, among every checkpoint
+/// (`checkpoint::read_all`): a slot shared by a many-table call is dropped with its last target.
+pub fn others_on_slot(
+    all: &[(String, Checkpoint)],
+    catalog: &str,
+    target_key: &str,
+    slot: &str,
+) -> usize {
+    all.iter()
+        .filter(|(c, cp)| {
+            c == catalog
+                && cp.target != target_key
+                && parse_cursor(&cp.cursor).is_some_and(|(s, _)| s == slot)
+        })
+        .count()
 }
 
 /// lakemig made this publication (and drops it with the slot): it is named after the slot.
@@ -253,6 +309,9 @@ pub struct Stager {
     key: Vec<String>,
     since: Lsn,
     batch_rows: usize,
+    /// A part ends after this many staged rows (at a message's edge): the stream is applied part
+    /// by part, so the staging table, and memory, stay bounded however long the backlog.
+    part_rows: u64,
     part: Option<Part>,
     skipping: bool,
     in_transaction: bool,
@@ -277,10 +336,14 @@ struct Part {
     ops: Vec<u8>,
     unchanged: Vec<Option<String>>,
     segments: Vec<Segment>,
+    /// Rows staged in this part.
+    rows: u64,
 }
 
 /// How many bytes of rows are gathered before the decoder sees them.
 const FEED_BYTES: usize = 1 << 16;
+/// Staged rows per part (see [`Stager`]'s `part_rows`).
+pub const PART_ROWS: u64 = 250_000;
 
 impl Stager {
     /// `described`: the source's columns now (the types every value is decoded as).
@@ -297,6 +360,7 @@ impl Stager {
             key,
             since,
             batch_rows: batch_rows.max(1),
+            part_rows: PART_ROWS,
             part: None,
             skipping: false,
             in_transaction: false,
@@ -307,6 +371,12 @@ impl Stager {
         }
     }
 
+    /// End parts after `rows` staged rows instead of [`PART_ROWS`].
+    pub fn with_part_rows(mut self, rows: u64) -> Stager {
+        self.part_rows = rows.max(1);
+        self
+    }
+
     /// The next staged output, oldest first.
     pub fn next_staged(&mut self) -> Option<Staged> {
         self.out.pop_front()
@@ -314,6 +384,32 @@ impl Stager {
 
     /// Take one message.
     pub fn push(&mut self, msg: &Message) -> Result<()> {
+        self.take(msg)?;
+        // A full part ends here, between two messages (an update that changed the key stages two
+        // rows that must stay together).
+        if self.part.as_ref().is_some_and(|p| p.rows >= self.part_rows) {
+            self.cut()?;
+        }
+        Ok(())
+    }
+
+    /// End the open part now (call it between two messages); the next one goes on with the same
+    /// columns.
+    pub fn cut(&mut self) -> Result<()> {
+        if let Some(p) = self.part.as_ref() {
+            let columns = p.relation_columns.clone();
+            self.end_part()?;
+            self.start_part(columns)?;
+        }
+        Ok(())
+    }
+
+    /// A part is open.
+    fn has_part(&self) -> bool {
+        self.part.is_some()
+    }
+
+    fn take(&mut self, msg: &Message) -> Result<()> {
         match msg {
             Message::Begin { final_lsn, .. } => {
                 self.in_transaction = true;
@@ -456,6 +552,7 @@ impl Stager {
                 seg: self.seg,
                 ..Segment::default()
             }],
+            rows: 0,
         });
         Ok(())
     }
@@ -520,6 +617,7 @@ impl Stager {
                 }
             }
         }
+        p.rows += 1;
         let seg = p.segments.last_mut().expect("a segment");
         seg.rows += 1;
         if let Some(u) = &unchanged {
@@ -543,6 +641,132 @@ impl Stager {
             }
         }
         Ok(())
+    }
+}
+
+/// Rows the tables not being handed on may hold before the one that is ends its part.
+pub const HELD_ROWS: usize = 65_536;
+
+/// One stream, several tables: routes each message to its table's [`Stager`] and hands their
+/// output on one part at a time (the engine stages a part, then applies it, before the next).
+/// The table whose part is being handed on streams straight through; the others' output is held
+/// until that part ends. When they hold more than `held_budget` rows, the open part is cut short,
+/// so memory stays bounded however the tables' changes interleave. Pure: no I/O.
+pub struct Router {
+    stagers: Vec<Stager>,
+    by_oid: std::collections::HashMap<u32, usize>,
+    owner: Option<usize>,
+    held: Vec<std::collections::VecDeque<Staged>>,
+    /// Rows held, per table and in all.
+    held_by: Vec<usize>,
+    held_rows: usize,
+    held_budget: usize,
+}
+
+impl Router {
+    pub fn new(stagers: Vec<Stager>, held_budget: usize) -> Router {
+        let by_oid = stagers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.table_oid, i))
+            .collect();
+        let held = stagers.iter().map(|_| Default::default()).collect();
+        let held_by = vec![0; stagers.len()];
+        Router {
+            stagers,
+            by_oid,
+            owner: None,
+            held,
+            held_by,
+            held_rows: 0,
+            held_budget,
+        }
+    }
+
+    /// Take one message.
+    pub fn push(&mut self, msg: &Message) -> Result<()> {
+        match msg {
+            Message::Begin { .. } | Message::Commit { .. } => {
+                for s in &mut self.stagers {
+                    s.push(msg)?;
+                }
+            }
+            Message::Relation(Relation { oid: relation, .. })
+            | Message::Insert { relation, .. }
+            | Message::Update { relation, .. }
+            | Message::Delete { relation, .. } => {
+                if let Some(&i) = self.by_oid.get(relation) {
+                    self.stagers[i].push(msg)?;
+                    self.gather(i);
+                }
+            }
+            Message::Truncate { relations } => {
+                for r in relations {
+                    if let Some(&i) = self.by_oid.get(r) {
+                        self.stagers[i].push(msg)?;
+                        self.gather(i);
+                    }
+                }
+            }
+            Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// End of the stream: every open part ends.
+    pub fn finish(&mut self) -> Result<()> {
+        for i in 0..self.stagers.len() {
+            self.stagers[i].finish()?;
+            self.gather(i);
+        }
+        Ok(())
+    }
+
+    /// The next output to hand on, and its table (None: wait for more messages).
+    pub fn next(&mut self) -> Result<Option<(usize, Staged)>> {
+        loop {
+            if self.owner.is_none() {
+                // The table holding the most goes next.
+                self.owner = (0..self.held.len())
+                    .filter(|&i| !self.held[i].is_empty())
+                    .max_by_key(|&i| (self.held_by[i], std::cmp::Reverse(i)));
+            }
+            let Some(i) = self.owner else {
+                return Ok(None);
+            };
+            if let Some(x) = self.held[i].pop_front() {
+                match &x {
+                    Staged::Batch(b) => {
+                        self.held_by[i] -= b.len;
+                        self.held_rows -= b.len;
+                    }
+                    Staged::End(_) => self.owner = None,
+                    Staged::Start(_) => {}
+                }
+                return Ok(Some((i, x)));
+            }
+            // Its part is still open: wait for more, unless the others hold too much.
+            if self.held_rows <= self.held_budget || !self.stagers[i].has_part() {
+                return Ok(None);
+            }
+            self.stagers[i].cut()?;
+            self.gather(i);
+        }
+    }
+
+    /// Every table's summary, in order.
+    pub fn summaries(&self) -> Vec<StreamSummary> {
+        self.stagers.iter().map(|s| s.summary.clone()).collect()
+    }
+
+    fn gather(&mut self, i: usize) {
+        while let Some(x) = self.stagers[i].next_staged() {
+            if let Staged::Batch(b) = &x {
+                self.held_by[i] += b.len;
+                self.held_rows += b.len;
+            }
+            self.held[i].push_back(x);
+        }
     }
 }
 
@@ -723,7 +947,32 @@ pub struct CdcRequest {
     pub publication: Option<String>,
 }
 
-/// Run one CDC sync.
+/// One table a CDC call keeps in step, and where.
+#[derive(Debug, Clone)]
+pub struct CdcItem {
+    pub source: QualifiedName,
+    pub target: Target,
+    /// `primary_key := [...]` (None: the source's primary key).
+    pub key: Option<Vec<String>>,
+}
+
+/// A CDC call: one table (`pg_sync`) or many (`pg_sync_tables`), through one slot.
+#[derive(Debug, Clone)]
+pub struct CdcCall {
+    pub items: Vec<CdcItem>,
+    /// The user's publication (None: lakemig's own).
+    pub publication: Option<String>,
+    /// What names the slot of a first call, with the database and the server (see
+    /// [`slot_name`]): the target and the source for one table, the target schema and the
+    /// patterns for many. Later calls use the slot their checkpoints name.
+    pub slot_key: (String, String),
+    /// Many tables: errors name their table, and a table with nothing to apply says `unchanged`.
+    pub many: bool,
+    /// A table that cannot be kept is reported (`skipped`) and the others synced.
+    pub skip_errors: bool,
+}
+
+/// Run one `pg_sync(..., method := 'cdc')`: the one-table case of [`run_call`].
 pub fn run<S: Session, P: Source, C: ChangeSource>(
     req: &Request,
     cdc: &CdcRequest,
@@ -731,119 +980,399 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
     source: &mut P,
     changes: &mut C,
 ) -> Result<Outcome> {
-    let started = Instant::now();
     let target = resolve(session, req)?;
-    let database = session
-        .database_path(&target.catalog)?
-        .unwrap_or_else(|| target.catalog.clone());
-    if target.ducklake {
-        session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
-    }
-    // What the target holds decides between a bootstrap and a stream; refused before anything is
-    // made, on the source or in DuckDB.
-    let state = if session.columns(&target.state_table())?.is_empty() {
-        None
-    } else {
-        session.read_checkpoint(&target)?
+    let call = CdcCall {
+        items: vec![CdcItem {
+            source: req.source.clone(),
+            target: target.clone(),
+            key: req.primary_key.clone(),
+        }],
+        publication: cdc.publication.clone(),
+        slot_key: (target.state_key(), req.source.quoted()),
+        many: false,
+        skip_errors: false,
     };
-    let cdc_state = match &state {
-        Some(c) => match parse_cursor(&c.cursor) {
-            Some(s) => Some(s),
-            None => {
-                return Err(Error::argument(format!(
-                    "target {} is kept in step by the watermark method (cursor {}); drop it and its checkpoint, or choose another target, to sync it by logical replication",
-                    target.quoted(),
-                    quote_ident(&c.cursor)
-                )))
-            }
-        },
-        None => None,
+    let mut snaps = OneSnapshot {
+        source,
+        blind_window: req.blind_window,
     };
-    if state.is_none() && session.count_rows(&target.table()).unwrap_or(0) > 0 {
-        return Err(Error::argument(format!(
-            "target {} already exists and holds rows, but has no pg_sync checkpoint; nothing was changed. \
-             Drop it, or choose another target := '...'",
-            target.quoted()
-        )));
-    }
-    let source_text = req.source.quoted();
-    let slot = match &cdc_state {
-        Some((slot, _)) => slot.clone(),
-        None => slot_name(
-            &database,
-            &target.state_key(),
-            &changes.server(),
-            &source_text,
-        ),
-    };
-    let publication = cdc.publication.clone().or_else(|| {
-        cdc_state
-            .as_ref()
-            .map(|(_, p)| p.clone())
-            .filter(|p| !publication_is_lakemigs(&slot, p))
-    });
-    let setup = changes.prepare(
-        &req.source,
-        &slot,
-        publication.as_deref(),
-        req.primary_key.as_deref(),
-    )?;
-    trace(started, "slot and publication ready");
-    prepare_target(session, &target)?;
-    if let Some(c) = &state {
-        if c.source != setup.source_name {
-            return Err(Error::argument(format!(
-                "target {} is kept in step with {} (its checkpoint says so), not {}; choose another target",
-                target.quoted(),
-                c.source,
-                setup.source_name
-            )));
+    let mut rows = run_call(&call, session, &mut snaps, changes)?;
+    rows.pop()
+        .map(|r| r.outcome)
+        .ok_or_else(|| Error::internal("a CDC call of one table returned no row"))
+}
+
+/// [`Snapshots`] of the one table of a `pg_sync` call, through its [`Source`].
+struct OneSnapshot<'a, P> {
+    source: &'a mut P,
+    blind_window: Duration,
+}
+
+impl<P: Source> Snapshots for OneSnapshot<'_, P> {
+    fn take(&mut self, tables: &[QualifiedName]) -> Result<()> {
+        for t in tables {
+            self.source.snapshot(t, "", self.blind_window)?;
         }
+        Ok(())
     }
-    let result = if state.is_none() || setup.slot_created {
-        bootstrap(req, session, source, &target, &setup, started)
-    } else {
-        stream(req, session, changes, &target, &setup, started)
-    };
+
+    fn read<T: Send + 'static>(
+        &mut self,
+        _: usize,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        self.source.read(&Read::default(), make)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.source.finish()
+    }
+}
+
+/// Run a CDC call: one result row per table, in the order of `call.items` (skipped ones too).
+///
+/// 1. Each target's checkpoint is read; what would lose data is refused before anything is made.
+/// 2. The slot is the one the checkpoints name (else a new name); the source is checked and the
+///    publication and slot made ([`ChangeSource::prepare`]); then the missing schemas and
+///    checkpoint tables, in a short transaction.
+/// 3. The tables without a checkpoint (or all, when the slot was made again) are copied from one
+///    snapshot taken now, after the slot exists.
+/// 4. ONE peek of the slot: every table's changes, each from its own checkpoint's LSN (a table
+///    just copied: every change the slot holds, replayed onto its copy by key), applied part by
+///    part, in ONE DuckDB transaction with every checkpoint.
+/// 5. After the commit, the slot is advanced once.
+pub fn run_call<S: Session, B: Snapshots, C: ChangeSource>(
+    call: &CdcCall,
+    session: &mut S,
+    snaps: &mut B,
+    changes: &mut C,
+) -> Result<Vec<TableOutcome>> {
+    let started = Instant::now();
+    let result = call_inner(call, session, snaps, changes, started);
     for t in [STAGE_TABLE, FINAL_TABLE, super::target::STAGE_TABLE] {
         let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
     }
-    let mut out = result?;
+    let finished = snaps.finish();
+    let out = result?;
+    finished?;
+    Ok(out)
+}
+
+/// A table of the call once its checkpoint was read.
+struct Kept<'a> {
+    item: &'a CdcItem,
+    state: Option<Checkpoint>,
+    table: Option<CdcTable>,
+    /// Copied from the snapshot first.
+    boot: bool,
+}
+
+fn plain(name: &QualifiedName) -> String {
+    match &name.schema {
+        Some(s) => format!("{s}.{}", name.name),
+        None => name.name.clone(),
+    }
+}
+
+fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
+    call: &CdcCall,
+    session: &mut S,
+    snaps: &mut B,
+    changes: &mut C,
+    started: Instant,
+) -> Result<Vec<TableOutcome>> {
+    let Some(first) = call.items.first() else {
+        return Ok(Vec::new());
+    };
+    let database = session
+        .database_path(&first.target.catalog)?
+        .unwrap_or_else(|| first.target.catalog.clone());
+    if first.target.ducklake {
+        session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
+    }
+    let mut rows: Vec<TableOutcome> = Vec::new();
+    let refuse = |rows: &mut Vec<TableOutcome>, item: &CdcItem, e: Error| -> Result<()> {
+        let e = if call.many {
+            in_table(&item.source.quoted(), e)
+        } else {
+            e
+        };
+        if !call.skip_errors {
+            return Err(e);
+        }
+        rows.push(skipped(plain(&item.source), &item.target, e.to_string()));
+        Ok(())
+    };
+
+    // 1. Checkpoints, and refusals before anything is made (on the source or in DuckDB).
+    let mut kept: Vec<Kept> = Vec::new();
+    for item in &call.items {
+        match checked_state(session, &item.target) {
+            Ok(state) => kept.push(Kept {
+                item,
+                state,
+                table: None,
+                boot: false,
+            }),
+            Err(e) => refuse(&mut rows, item, e)?,
+        }
+    }
+    // 2. The slot the checkpoints name; a target kept by another slot is another call's.
+    let named = kept
+        .iter()
+        .find_map(|k| k.state.as_ref().and_then(|c| parse_cursor(&c.cursor)));
+    let slot = match &named {
+        Some((slot, _)) => slot.clone(),
+        None => slot_name(
+            &database,
+            &call.slot_key.0,
+            &changes.server(),
+            &call.slot_key.1,
+        ),
+    };
+    let mut on_slot = Vec::with_capacity(kept.len());
+    for k in kept {
+        match k.state.as_ref().and_then(|c| parse_cursor(&c.cursor)) {
+            Some((other, _)) if other != slot => refuse(
+                &mut rows,
+                k.item,
+                Error::argument(format!(
+                    "target {} is kept in step through replication slot {other}, not {slot} (another call's: its tables := [...] \
+                     differ); sync it with that call, or pg_sync_drop it first",
+                    k.item.target.quoted()
+                )),
+            )?,
+            _ => on_slot.push(k),
+        }
+    }
+    if on_slot.is_empty() {
+        return Ok(rows);
+    }
+    let publication = call.publication.clone().or_else(|| {
+        named
+            .map(|(_, p)| p)
+            .filter(|p| !publication_is_lakemigs(&slot, p))
+    });
+    let wanted: Vec<CdcWanted> = on_slot
+        .iter()
+        .map(|k| CdcWanted {
+            name: k.item.source.clone(),
+            key: k.item.key.clone(),
+        })
+        .collect();
+    let setup = changes.prepare(&wanted, &slot, publication.as_deref(), call.skip_errors)?;
+    trace(started, "slot and publication ready");
+    let mut list: Vec<Kept> = Vec::with_capacity(on_slot.len());
+    for (mut k, t) in on_slot.into_iter().zip(setup.tables.iter()) {
+        let t = match t {
+            Ok(t) => t.clone(),
+            Err(why) => {
+                refuse(&mut rows, k.item, Error::argument(why.clone()))?;
+                continue;
+            }
+        };
+        if let Some(c) = k.state.as_ref().filter(|c| c.source != t.source_name) {
+            let e = Error::argument(format!(
+                "target {} is kept in step with {} (its checkpoint says so), not {}; choose another target",
+                k.item.target.quoted(),
+                c.source,
+                t.source_name
+            ));
+            refuse(&mut rows, k.item, e)?;
+            continue;
+        }
+        k.boot = k.state.is_none() || setup.slot_created;
+        k.table = Some(t);
+        list.push(k);
+    }
+    let targets: Vec<&Target> = list.iter().map(|k| &k.item.target).collect();
+    prepare_targets(session, &targets)?;
+
+    // 3. The copies, from a snapshot taken after the slot exists.
+    let boot: Vec<QualifiedName> = list
+        .iter()
+        .filter(|k| k.boot)
+        .map(|k| k.item.source.clone())
+        .collect();
+    if !boot.is_empty() {
+        snaps.take(&boot)?;
+    }
+
+    // 4. ONE transaction: the copies, every table's changes, every checkpoint.
+    session.run(&Statement::Begin)?;
+    let result = (|| {
+        let mut copied = vec![0i64; list.len()];
+        let mut since = vec![Lsn(0); list.len()];
+        let mut runs = vec![1i64; list.len()];
+        let mut j = 0;
+        for (i, k) in list.iter().enumerate() {
+            // Read again in this transaction: a call of the same targets may have committed since.
+            let state = session.read_checkpoint(&k.item.target)?;
+            runs[i] = state.as_ref().map_or(1, |c| c.runs + 1);
+            if k.boot {
+                copied[i] = copy_table(session, snaps, j, &k.item.target)?;
+                j += 1;
+                trace(started, "table copied");
+            } else {
+                let c = state.ok_or_else(|| {
+                    Error::argument(format!(
+                        "the checkpoint of target {} went away during the sync; run it again",
+                        k.item.target.quoted()
+                    ))
+                })?;
+                since[i] = c.watermark.as_deref().unwrap_or("0/0").parse()?;
+            }
+        }
+        let tables: Vec<(CdcTable, Lsn)> = list
+            .iter()
+            .zip(&since)
+            .map(|(k, s)| (k.table.clone().expect("a described table"), *s))
+            .collect();
+        let keys: Vec<&[String]> = tables.iter().map(|(t, _)| t.key.as_slice()).collect();
+        let rx = changes.changes(&setup, &tables, S::to_chunk)?;
+        let (summaries, added) = apply_changes(session, rx, &targets, &keys, started)?;
+        let mut outs = Vec::with_capacity(list.len());
+        for (i, k) in list.iter().enumerate() {
+            let sum = &summaries[i];
+            let target = &k.item.target;
+            let lsn = match k.boot {
+                true => sum.applied.unwrap_or(setup.slot_lsn).max(setup.slot_lsn),
+                false => sum.applied.unwrap_or(since[i]).max(since[i]),
+            };
+            let upserted = copied[i] + sum.inserts + sum.updates;
+            let rows_total = session.count_rows(&target.table())?;
+            let mode = match (k.boot, call.many) {
+                (true, _) => "bootstrap",
+                (false, true) if sum.inserts + sum.updates + sum.deletes + sum.truncates == 0 => {
+                    "unchanged"
+                }
+                (false, _) => "cdc",
+            };
+            let table = k.table.as_ref().expect("a described table");
+            session.write_checkpoint(
+                target,
+                &checkpoint_of(
+                    target,
+                    &setup,
+                    table,
+                    lsn,
+                    rows_total,
+                    runs[i],
+                    mode,
+                    upserted,
+                    sum.deletes,
+                    started.elapsed(),
+                ),
+            )?;
+            outs.push(Outcome {
+                source: table.source_name.clone(),
+                target: target.display(),
+                mode,
+                rows_upserted: upserted,
+                rows_deleted: sum.deletes,
+                columns_added: added[i].clone(),
+                watermark_before: (!k.boot).then(|| since[i].to_string()),
+                watermark_after: Some(lsn.to_string()),
+                watermark_bound: String::new(),
+                duration: Duration::ZERO,
+            });
+        }
+        if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
+            test_pause(&p, "before_commit");
+        }
+        session
+            .run(&Statement::Commit)
+            .map_err(|e| commit_conflict(e, targets[0]))?;
+        trace(started, "committed");
+        Ok((outs, summaries.iter().filter_map(|s| s.end).max()))
+    })();
+    let (outs, end) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = session.run(&Statement::Rollback);
+            return Err(e);
+        }
+    };
+    // 5. The slot moves only after the commit.
+    if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
+        test_pause(&p, "before_advance");
+    }
+    if let Some(end) = end {
+        changes.advance(&setup.slot, end)?;
+        trace(started, "slot advanced");
+    }
     let retained = changes.retained_wal(&setup.slot)?;
-    out.watermark_bound = format!(
+    let bound = format!(
         "slot {} retains {} bytes of WAL",
         setup.slot,
         retained.map_or("?".to_string(), |b| b.to_string())
     );
-    out.duration = started.elapsed();
-    Ok(out)
+    for mut o in outs {
+        o.watermark_bound = bound.clone();
+        o.duration = started.elapsed();
+        rows.push(TableOutcome {
+            outcome: o,
+            error: None,
+        });
+    }
+    Ok(rows)
 }
 
-/// The target's schema and checkpoint table, made in a short transaction of their own (as the
-/// watermark method does, see `engine::Sync::prepare`).
-fn prepare_target<S: Session>(session: &mut S, target: &Target) -> Result<()> {
-    if !session.columns(&target.state_table())?.is_empty()
-        && session.schema_exists(&target.catalog, &target.schema)?
-    {
-        return Ok(());
+/// A target's checkpoint, unless keeping it by CDC would lose data: a target kept by the
+/// watermark method, or one that holds rows but has no checkpoint.
+fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<Checkpoint>> {
+    let state = if session.columns(&target.state_table())?.is_empty() {
+        None
+    } else {
+        session.read_checkpoint(target)?
+    };
+    match &state {
+        Some(c) if parse_cursor(&c.cursor).is_none() => Err(Error::argument(format!(
+            "target {} is kept in step by the watermark method (cursor {}); drop it and its checkpoint, or choose another target, to sync it by logical replication",
+            target.quoted(),
+            quote_ident(&c.cursor)
+        ))),
+        None => match session.count_rows(&target.table()).unwrap_or(0) {
+            0 => Ok(None),
+            n => Err(unclaimed_rows(&target.quoted(), n)),
+        },
+        Some(_) => Ok(state),
     }
+}
+
+/// The targets' schemas and checkpoint tables that are missing, made in a short transaction of
+/// their own (as the watermark method does, see `engine::Sync::prepare`).
+fn prepare_targets<S: Session>(session: &mut S, targets: &[&Target]) -> Result<()> {
+    let mut missing = Vec::new();
+    for t in targets {
+        if session.columns(&t.state_table())?.is_empty()
+            || !session.schema_exists(&t.catalog, &t.schema)?
+        {
+            missing.push(*t);
+        }
+    }
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
     let mut attempt = 1;
     loop {
         let result = session.run(&Statement::Begin).and_then(|_| {
-            for schema in [&target.schema, STATE_SCHEMA] {
-                session.run(&Statement::CreateSchema {
-                    catalog: target.catalog.clone(),
-                    schema: schema.to_string(),
-                })?;
+            for t in &missing {
+                for schema in [&t.schema, STATE_SCHEMA] {
+                    session.run(&Statement::CreateSchema {
+                        catalog: t.catalog.clone(),
+                        schema: schema.to_string(),
+                    })?;
+                }
+                session.run(&Statement::CreateCheckpointTable((*t).clone()))?;
             }
-            session.run(&Statement::CreateCheckpointTable(target.clone()))?;
             session.run(&Statement::Commit)
         });
         match result {
             Ok(_) => return Ok(()),
             Err(e) => {
                 let _ = session.run(&Statement::Rollback);
-                let e = commit_conflict(e, target);
+                let e = commit_conflict(e, first);
                 if attempt >= PREPARE_ATTEMPTS || !matches!(e, Error::SyncConflict { .. }) {
                     return Err(e);
                 }
@@ -857,6 +1386,7 @@ fn prepare_target<S: Session>(session: &mut S, target: &Target) -> Result<()> {
 fn checkpoint_of(
     target: &Target,
     setup: &CdcSetup,
+    table: &CdcTable,
     lsn: Lsn,
     rows_total: i64,
     runs: i64,
@@ -867,12 +1397,12 @@ fn checkpoint_of(
 ) -> Checkpoint {
     Checkpoint {
         target: target.state_key(),
-        source: setup.source_name.clone(),
+        source: table.source_name.clone(),
         server: setup.server.clone(),
         cursor: cursor_text(&setup.slot, &setup.publication),
         watermark: Some(lsn.to_string()),
         watermark_type: LSN_TYPE.into(),
-        primary_key: setup.key.clone(),
+        primary_key: table.key.clone(),
         rows_total,
         runs,
         last_mode: mode.into(),
@@ -883,205 +1413,109 @@ fn checkpoint_of(
     }
 }
 
-/// Copy a snapshot taken after the slot exists into the target (emptied first when a lost slot
-/// was made again), and record the slot's LSN.
-fn bootstrap<S: Session, P: Source>(
-    req: &Request,
+/// Copy table `i` of the snapshot into the target (emptied first when a lost slot was made
+/// again); how many rows.
+fn copy_table<S: Session, B: Snapshots>(
     session: &mut S,
-    source: &mut P,
+    snaps: &mut B,
+    i: usize,
     target: &Target,
-    setup: &CdcSetup,
-    started: Instant,
-) -> Result<Outcome> {
-    source.snapshot(&req.source, "", req.blind_window)?;
-    let result = (|| {
-        session.run(&Statement::Begin)?;
-        let state = session.read_checkpoint(target)?;
-        let existing = session.columns(&target.table())?;
-        if !existing.is_empty() {
-            session.run(&Statement::DeleteAll(target.table()))?;
-        }
-        let into = if existing.is_empty() {
-            target.table()
-        } else {
-            TableRef::temp(super::target::STAGE_TABLE)
-        };
-        session.run(&Statement::PreserveInsertionOrder(false))?;
-        let rows: Rows<S::Chunk> = source.read(&Read::default(), S::to_chunk)?;
-        session.run(&Statement::CreateTable {
-            table: into.clone(),
-            columns: rows.columns.clone(),
-        })?;
-        let copied = session.insert(&into, rows);
-        let reset = session.run(&Statement::PreserveInsertionOrder(true));
-        let copied = copied? as i64;
-        reset?;
-        if !existing.is_empty() {
-            session.run(&Statement::InsertByName {
-                into: target.table(),
-                from: into,
-            })?;
-        }
-        let runs = state.as_ref().map_or(1, |s| s.runs + 1);
-        session.write_checkpoint(
-            target,
-            &checkpoint_of(
-                target,
-                setup,
-                setup.slot_lsn,
-                copied,
-                runs,
-                "bootstrap",
-                copied,
-                0,
-                started.elapsed(),
-            ),
-        )?;
-        session
-            .run(&Statement::Commit)
-            .map_err(|e| commit_conflict(e, target))?;
-        Ok(Outcome {
-            source: setup.source_name.clone(),
-            target: target.display(),
-            mode: "bootstrap",
-            rows_upserted: copied,
-            rows_deleted: 0,
-            columns_added: Vec::new(),
-            watermark_before: None,
-            watermark_after: Some(setup.slot_lsn.to_string()),
-            watermark_bound: String::new(),
-            duration: started.elapsed(),
-        })
-    })();
-    if result.is_err() {
-        let _ = session.run(&Statement::Rollback);
+) -> Result<i64> {
+    let existing = session.columns(&target.table())?;
+    if !existing.is_empty() {
+        session.run(&Statement::DeleteAll(target.table()))?;
     }
-    let _ = source.finish();
-    result
+    let into = if existing.is_empty() {
+        target.table()
+    } else {
+        TableRef::temp(super::target::STAGE_TABLE)
+    };
+    session.run(&Statement::PreserveInsertionOrder(false))?;
+    let rows: Rows<S::Chunk> = snaps.read(i, S::to_chunk)?;
+    session.run(&Statement::CreateTable {
+        table: into.clone(),
+        columns: rows.columns.clone(),
+    })?;
+    let copied = session.insert(&into, rows);
+    let reset = session.run(&Statement::PreserveInsertionOrder(true));
+    let copied = copied? as i64;
+    reset?;
+    if !existing.is_empty() {
+        session.run(&Statement::InsertByName {
+            into: target.table(),
+            from: into,
+        })?;
+    }
+    Ok(copied)
 }
 
-/// Apply the slot's pending changes in one transaction with the checkpoint, then advance the slot.
-fn stream<S: Session, C: ChangeSource>(
-    _req: &Request,
+/// Stage and apply the stream, part by part (each part: its table's added columns, the staging
+/// table, then each segment's statements); every table's summary and the columns added to it.
+fn apply_changes<S: Session>(
     session: &mut S,
-    changes: &mut C,
-    target: &Target,
-    setup: &CdcSetup,
+    rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
+    targets: &[&Target],
+    keys: &[&[String]],
     started: Instant,
-) -> Result<Outcome> {
-    session.run(&Statement::Begin)?;
-    let result = (|| {
-        let state = session.read_checkpoint(target)?.ok_or_else(|| {
-            Error::argument(format!(
-                "the checkpoint of target {} went away during the sync; run it again",
-                target.quoted()
-            ))
-        })?;
-        let since: Lsn = state.watermark.as_deref().unwrap_or("0/0").parse()?;
-        let mut existing: Vec<String> = session
-            .columns(&target.table())?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let mut added = Vec::new();
-        let rx = changes.changes(setup, since, S::to_chunk)?;
-        let mut rx = Rows {
-            columns: Vec::new(),
-            rx,
-        };
-        let mut part_columns: Vec<String> = Vec::new();
-        let mut summary = None;
-        for item in rx.by_ref() {
-            match item? {
-                Change::Part { columns, rows } => {
-                    let extra = stage_extra_columns().len();
-                    part_columns = columns[extra..].iter().map(|(n, _)| n.clone()).collect();
-                    for (name, ty) in &columns[extra..] {
-                        if !existing.iter().any(|e| e.eq_ignore_ascii_case(name)) {
-                            session.run(&Statement::AddColumn {
-                                table: target.table(),
-                                name: name.clone(),
-                                ty: ty.to_string(),
-                            })?;
-                            existing.push(name.clone());
-                            added.push(name.clone());
-                        }
-                    }
-                    let stage = TableRef::temp(STAGE_TABLE);
-                    session.run(&Statement::CreateTable {
-                        table: stage.clone(),
-                        columns,
-                    })?;
-                    session.insert(&stage, rows)?;
-                    trace(started, "part staged");
-                }
-                Change::PartEnd(part) => {
-                    for segment in &part.segments {
-                        for sql in apply_sql(target, &setup.key, &part_columns, segment) {
-                            session.run(&Statement::CdcApply(vec![sql]))?;
-                            trace(started, "applied a statement");
-                        }
-                    }
-                    trace(started, "part applied");
-                }
-                Change::Done(s) => summary = Some(s),
-            }
-        }
-        let summary = summary.ok_or_else(|| {
-            Error::Internal("the replication stream ended without its summary".into())
-        })?;
-        let lsn = summary.applied.unwrap_or(since).max(since);
-        let upserted = summary.inserts + summary.updates;
-        let rows_total = session.count_rows(&target.table())?;
-        session.write_checkpoint(
-            target,
-            &checkpoint_of(
-                target,
-                setup,
-                lsn,
-                rows_total,
-                state.runs + 1,
-                "cdc",
-                upserted,
-                summary.deletes,
-                started.elapsed(),
-            ),
-        )?;
-        if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
-            test_pause(&p, "before_commit");
-        }
-        session
-            .run(&Statement::Commit)
-            .map_err(|e| commit_conflict(e, target))?;
-        trace(started, "committed");
-        Ok((since, lsn, summary, upserted, added))
-    })();
-    let (since, lsn, summary, upserted, added) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = session.run(&Statement::Rollback);
-            return Err(e);
-        }
+) -> Result<(Vec<StreamSummary>, Vec<Vec<String>>)> {
+    let mut existing: Vec<Option<Vec<String>>> = vec![None; targets.len()];
+    let mut added: Vec<Vec<String>> = vec![Vec::new(); targets.len()];
+    let mut rx = Rows {
+        columns: Vec::new(),
+        rx,
     };
-    if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
-        test_pause(&p, "before_advance");
+    let mut part_columns: Vec<String> = Vec::new();
+    let mut summaries = None;
+    for item in rx.by_ref() {
+        match item? {
+            Change::Part {
+                table,
+                columns,
+                rows,
+            } => {
+                let target = targets[table];
+                let extra = stage_extra_columns().len();
+                part_columns = columns[extra..].iter().map(|(n, _)| n.clone()).collect();
+                if existing[table].is_none() {
+                    let have = session.columns(&target.table())?;
+                    existing[table] = Some(have.into_iter().map(|(n, _)| n).collect());
+                }
+                let have = existing[table].as_mut().expect("its columns");
+                for (name, ty) in &columns[extra..] {
+                    if !have.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                        session.run(&Statement::AddColumn {
+                            table: target.table(),
+                            name: name.clone(),
+                            ty: ty.to_string(),
+                        })?;
+                        have.push(name.clone());
+                        added[table].push(name.clone());
+                    }
+                }
+                let stage = TableRef::temp(STAGE_TABLE);
+                session.run(&Statement::CreateTable {
+                    table: stage.clone(),
+                    columns,
+                })?;
+                session.insert(&stage, rows)?;
+                trace(started, "part staged");
+            }
+            Change::PartEnd(table, part) => {
+                for segment in &part.segments {
+                    for sql in apply_sql(targets[table], keys[table], &part_columns, segment) {
+                        session.run(&Statement::CdcApply(vec![sql]))?;
+                        trace(started, "applied a statement");
+                    }
+                }
+                trace(started, "part applied");
+            }
+            Change::Done(s) => summaries = Some(s),
+        }
     }
-    if let Some(end) = summary.end {
-        changes.advance(&setup.slot, end)?;
-        trace(started, "slot advanced");
-    }
-    Ok(Outcome {
-        source: setup.source_name.clone(),
-        target: target.display(),
-        mode: "cdc",
-        rows_upserted: upserted,
-        rows_deleted: summary.deletes,
-        columns_added: added,
-        watermark_before: Some(since.to_string()),
-        watermark_after: Some(lsn.to_string()),
-        watermark_bound: String::new(),
-        duration: started.elapsed(),
-    })
+    let summaries = summaries.ok_or_else(|| {
+        Error::Internal("the replication stream ended without its summary".into())
+    })?;
+    Ok((summaries, added))
 }
 
 /// For the crash tests only: with `LAKEMIG_TEST_PAUSE=<point>:<file>`, at `point` create `file`

@@ -16,12 +16,13 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::cdc::{run_call, CdcCall, CdcItem, CdcRequest, ChangeSource, Snapshots};
 use super::checkpoint::Checkpoint;
 use super::engine::{
     commit_conflict, is_ducklake, refuse_unclaimed, Outcome, Request, Sync, PREPARE_ATTEMPTS,
 };
 use super::session::Session;
-use super::source::{Source, SourceView};
+use super::source::{Read, Rows, Source, SourceView};
 use super::statements::{Statement, COMMIT_RETRIES};
 use super::target::{
     parse_target, state_table_name, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
@@ -32,6 +33,8 @@ use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
 use crate::sql::quote_ident;
 use crate::trace::trace;
+use crate::types::batch::Batch;
+use crate::types::DuckType;
 
 /// Column names taken as a table's cursor when `cursor` is not given, in order of preference.
 pub const CURSOR_NAMES: [&str; 8] = [
@@ -370,6 +373,8 @@ pub struct TablesRequest {
     pub enforce_key: bool,
     pub parquet_dir: Option<String>,
     pub blind_window: Duration,
+    /// `method := 'cdc'`: every table through one logical replication slot (see `sync::cdc`).
+    pub cdc: Option<CdcRequest>,
 }
 
 /// One result row.
@@ -404,13 +409,14 @@ struct Planned<T> {
 }
 
 /// Run a many-table sync.
-pub fn run_tables<S: Session, M: TablesSource>(
+pub fn run_tables<S: Session, M: TablesSource, C: ChangeSource>(
     req: &TablesRequest,
     session: &mut S,
     source: &mut M,
+    changes: &mut C,
 ) -> Result<Vec<TableOutcome>> {
     let started = Instant::now();
-    let result = run_inner(req, session, source);
+    let result = run_inner(req, session, source, changes);
     trace(started, "call done");
     for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
         let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
@@ -422,10 +428,11 @@ pub fn run_tables<S: Session, M: TablesSource>(
     Ok(out)
 }
 
-fn run_inner<S: Session, M: TablesSource>(
+fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
     req: &TablesRequest,
     session: &mut S,
     source: &mut M,
+    changes: &mut C,
 ) -> Result<Vec<TableOutcome>> {
     let started = Instant::now();
     let run_micros = SystemTime::now()
@@ -436,6 +443,18 @@ fn run_inner<S: Session, M: TablesSource>(
     let selected = select(&req.tables, &req.exclude, &listed)?;
     let described = source.describe(&selected)?;
     trace(started, "tables listed and described");
+    if let Some(cdc) = &req.cdc {
+        return run_cdc(
+            req,
+            cdc,
+            session,
+            source,
+            changes,
+            (&catalog, &schema, ducklake),
+            &listed,
+            &described,
+        );
+    }
 
     let mut rows: Vec<TableOutcome> = Vec::new();
     let mut planned: Vec<Planned<M::Table>> = Vec::new();
@@ -564,6 +583,129 @@ fn run_inner<S: Session, M: TablesSource>(
             let _ = session.run(&Statement::Rollback);
             Err(e)
         }
+    }
+}
+
+/// `method := 'cdc'`: the tables through one slot (`sync::cdc::run_call`), copied from a
+/// snapshot taken again after the slot exists; then the targets whose source is gone.
+#[allow(clippy::too_many_arguments)]
+fn run_cdc<S: Session, M: TablesSource, C: ChangeSource>(
+    req: &TablesRequest,
+    cdc: &CdcRequest,
+    session: &mut S,
+    source: &mut M,
+    changes: &mut C,
+    (catalog, schema, ducklake): (&str, &str, bool),
+    listed: &[Listed],
+    described: &[Described],
+) -> Result<Vec<TableOutcome>> {
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for d in described {
+        let target = Target {
+            catalog: catalog.to_string(),
+            schema: schema.to_string(),
+            name: d.listed.name.clone(),
+            ducklake,
+        };
+        if !d.listed.readable {
+            let why =
+                "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)";
+            if !req.skip_errors {
+                return Err(refused(&d.listed.quoted(), why));
+            }
+            rows.push(skipped(d.listed.name(), &target, why.to_string()));
+            continue;
+        }
+        items.push(CdcItem {
+            source: QualifiedName {
+                schema: Some(d.listed.schema.clone()),
+                name: d.listed.name.clone(),
+            },
+            target,
+            key: None,
+        });
+    }
+    let patterns = req
+        .tables
+        .iter()
+        .map(|p| p.text.as_str())
+        .chain(std::iter::once("--exclude"))
+        .chain(req.exclude.iter().map(|p| p.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let call = CdcCall {
+        items,
+        publication: cdc.publication.clone(),
+        slot_key: (quote_ident(schema), patterns),
+        many: true,
+        skip_errors: req.skip_errors,
+    };
+    let mut snaps = Relist {
+        source,
+        blind_window: req.blind_window,
+        tables: Vec::new(),
+    };
+    rows.extend(run_call(&call, session, &mut snaps, changes)?);
+    rows.sort_by(|a, b| a.outcome.source.cmp(&b.outcome.source));
+    let server = snaps.source.server();
+    rows.extend(dropped_sources(
+        session,
+        req,
+        (catalog, schema, ducklake),
+        &server,
+        listed,
+    )?);
+    Ok(rows)
+}
+
+/// [`Snapshots`] of a many-table call: the call's first snapshot (taken to list the tables) is
+/// ended, and a new one taken after the slot exists; each table read whole in it.
+struct Relist<'a, M: TablesSource> {
+    source: &'a mut M,
+    blind_window: Duration,
+    tables: Vec<M::Table>,
+}
+
+impl<M: TablesSource> Snapshots for Relist<'_, M> {
+    fn take(&mut self, names: &[QualifiedName]) -> Result<()> {
+        self.source.finish()?;
+        let listed = self.source.list(self.blind_window)?;
+        let mut wanted = Vec::with_capacity(names.len());
+        for n in names {
+            let found = listed
+                .iter()
+                .find(|l| Some(&l.schema) == n.schema.as_ref() && l.name == n.name)
+                .ok_or_else(|| {
+                    Error::argument(format!(
+                        "table {} was dropped during the sync; run it again",
+                        n.quoted()
+                    ))
+                })?;
+            wanted.push(found.clone());
+        }
+        let described = self.source.describe(&wanted)?;
+        self.tables = described
+            .iter()
+            .map(|d| self.source.table(d, ""))
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    fn read<T: Send + 'static>(
+        &mut self,
+        i: usize,
+        make: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        self.tables
+            .get_mut(i)
+            .ok_or_else(|| Error::internal("a table read outside the snapshot"))?
+            .read(&Read::default(), make)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // The caller (`run_tables`) ends the source's snapshot.
+        Ok(())
     }
 }
 
@@ -773,14 +915,14 @@ fn refused(table: &str, why: &str) -> Error {
     ))
 }
 
-fn in_table(table: &str, e: Error) -> Error {
+pub(super) fn in_table(table: &str, e: Error) -> Error {
     match e {
         Error::Argument(m) => Error::Argument(format!("table {table}: {m}")),
         other => other,
     }
 }
 
-fn skipped(source: String, target: &Target, why: String) -> TableOutcome {
+pub(super) fn skipped(source: String, target: &Target, why: String) -> TableOutcome {
     TableOutcome {
         outcome: Outcome {
             source,

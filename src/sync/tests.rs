@@ -1378,6 +1378,39 @@ fn tables_request(patterns: &[&str], skip: bool) -> super::tables::TablesRequest
         enforce_key: false,
         parquet_dir: None,
         blind_window: Duration::from_secs(900),
+        cdc: None,
+    }
+}
+
+/// The watermark method's many-table calls never reach for logical replication.
+struct NoChanges;
+
+impl super::cdc::ChangeSource for NoChanges {
+    fn prepare(
+        &mut self,
+        _: &[super::cdc::CdcWanted],
+        _: &str,
+        _: Option<&str>,
+        _: bool,
+    ) -> Result<super::cdc::CdcSetup> {
+        Err(Error::internal("no replication here"))
+    }
+    fn changes<T: Send + 'static>(
+        &mut self,
+        _: &super::cdc::CdcSetup,
+        _: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn)],
+        _: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<super::cdc::Change<T>>>> {
+        Err(Error::internal("no replication here"))
+    }
+    fn advance(&mut self, _: &str, _: crate::postgres::pgoutput::Lsn) -> Result<()> {
+        Err(Error::internal("no replication here"))
+    }
+    fn server(&self) -> String {
+        String::new()
+    }
+    fn retained_wal(&mut self, _: &str) -> Result<Option<i64>> {
+        Err(Error::internal("no replication here"))
     }
 }
 
@@ -1387,7 +1420,7 @@ fn sync_tables(
     req: &super::tables::TablesRequest,
 ) -> Result<Vec<(String, &'static str, i64)>> {
     s.log.clear();
-    let out = super::tables::run_tables(req, s, src);
+    let out = super::tables::run_tables(req, s, src, &mut NoChanges);
     assert!(src.finished, "the snapshot is always ended");
     src.finished = false;
     assert!(s.saved.is_none());

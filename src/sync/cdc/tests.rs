@@ -83,7 +83,17 @@ type StagedRow = (
 );
 
 fn run(msgs: &[Message], since: u64, batch: usize) -> (Vec<StagedRow>, Vec<PartSummary>, Stager) {
-    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(since), batch);
+    run_parts(msgs, since, batch, PART_ROWS)
+}
+
+fn run_parts(
+    msgs: &[Message],
+    since: u64,
+    batch: usize,
+    part_rows: u64,
+) -> (Vec<StagedRow>, Vec<PartSummary>, Stager) {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(since), batch)
+        .with_part_rows(part_rows);
     for m in msgs {
         s.push(m).unwrap();
     }
@@ -222,6 +232,57 @@ fn transactions_at_or_below_the_checkpoint_are_skipped() {
     assert!(rows.is_empty());
     assert_eq!(s.summary.applied, None);
     assert_eq!(s.summary.end, Some(Lsn(208)));
+}
+
+#[test]
+fn a_long_stream_is_staged_in_bounded_parts() {
+    let mut msgs = vec![begin(100), relation(&["id", "note"])];
+    for id in 1..=5 {
+        msgs.push(Message::Insert {
+            relation: OID,
+            new: row(id, Some("a")),
+        });
+    }
+    // A key change stages two rows (X, U) that stay in one part, even across the limit.
+    msgs.push(Message::Update {
+        relation: OID,
+        old: Some(key_only(5)),
+        new: row(6, Some("~u")),
+    });
+    msgs.push(Message::Truncate {
+        relations: vec![OID],
+    });
+    msgs.push(Message::Update {
+        relation: OID,
+        old: None,
+        new: row(7, Some("~u")),
+    });
+    msgs.push(commit(100));
+    let (rows, parts, s) = run_parts(&msgs, 0, 2, 2);
+    let sizes: Vec<u64> = parts
+        .iter()
+        .map(|p| p.segments.iter().map(|g| g.rows).sum())
+        .collect();
+    assert_eq!(sizes, vec![2, 2, 3, 1]);
+    // Every row once, in order; segments never span parts.
+    let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    let ops: Vec<&str> = rows[5..7].iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(ops, vec!["X", "U"]);
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &parts {
+        for g in &p.segments {
+            assert!(seen.insert(g.seg), "segment {} in two parts", g.seg);
+        }
+    }
+    // The TRUNCATE opens a segment in the last part; the unchanged value after it is flagged.
+    let last = parts.last().unwrap();
+    assert!(last.segments.iter().any(|g| g.truncate));
+    assert_eq!(rows[7].3.as_deref(), Some("01"));
+    assert_eq!(
+        (s.summary.inserts, s.summary.updates, s.summary.truncates),
+        (5, 2, 1)
+    );
 }
 
 #[test]
