@@ -592,3 +592,105 @@ fn a_checkpoint_s_server_becomes_a_dsn() {
     );
     assert_eq!(dsn_of_server("nonsense"), None);
 }
+
+/// An insert of a 10 kB row: the stager decodes what it gathered every 64 kB.
+fn insert(oid: u32, id: i64) -> Message<'static> {
+    static BIG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "x".repeat(10_000));
+    Message::Insert {
+        relation: oid,
+        new: row(id, Some(BIG.as_str())),
+    }
+}
+
+/// Every output of a router, as (table, what): `S` start, `B<n>` a batch of n rows, `E<n>` an end
+/// (rows in the part).
+fn drain(r: &mut Router, out: &mut Vec<(usize, String)>) {
+    while let Some((t, x)) = r.next_out().unwrap() {
+        out.push((
+            t,
+            match x {
+                Staged::Start(_) => "S".into(),
+                Staged::Batch(b) => format!("B{}", b.len),
+                Staged::End(p) => format!("E{}", p.segments.iter().map(|s| s.rows).sum::<u64>()),
+            },
+        ));
+    }
+}
+
+#[test]
+fn a_router_hands_on_one_part_at_a_time() {
+    let stager = |oid| Stager::new(oid, described(), vec!["id".into()], Lsn(0), 2);
+    // Two tables whose changes interleave; the other one may hold 4 rows.
+    let mut r = Router::new(vec![stager(OID), stager(OID + 1)], 4);
+    let mut out = Vec::new();
+    r.push(&begin(100)).unwrap();
+    for id in 1..=40 {
+        r.push(&insert(OID, id)).unwrap();
+        r.push(&insert(OID + 1, id)).unwrap();
+        // Not ours: ignored.
+        r.push(&insert(OID + 7, id)).unwrap();
+        drain(&mut r, &mut out);
+    }
+    r.push(&Message::Truncate {
+        relations: vec![OID + 1],
+    })
+    .unwrap();
+    r.push(&commit(100)).unwrap();
+    r.finish().unwrap();
+    drain(&mut r, &mut out);
+    // Parts never interleave: each Start is followed by its table's batches, then its End.
+    let mut open: Option<usize> = None;
+    for (t, what) in &out {
+        match (open, what.as_str()) {
+            (None, "S") => open = Some(*t),
+            (Some(o), w) if w.starts_with('B') => assert_eq!(o, *t, "{out:?}"),
+            (Some(o), w) if w.starts_with('E') => {
+                assert_eq!(o, *t, "{out:?}");
+                open = None;
+            }
+            _ => panic!("out of order: {out:?}"),
+        }
+    }
+    assert_eq!(open, None);
+    // Every row once per table, and the part being handed on was cut short whenever the other
+    // table held more than the budget (so no table waits with more than budget + a feed).
+    for t in 0..2 {
+        let rows: u64 = out
+            .iter()
+            .filter(|(x, w)| *x == t && w.starts_with('E'))
+            .map(|(_, w)| w[1..].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(rows, 40);
+    }
+    let parts = out.iter().filter(|(_, w)| w.starts_with('E')).count();
+    assert!(parts >= 4, "the parts were cut short: {out:?}");
+    let sums = r.summaries();
+    assert_eq!((sums[0].inserts, sums[1].inserts), (40, 40));
+    assert_eq!((sums[0].truncates, sums[1].truncates), (0, 1));
+    assert_eq!(sums[0].applied, Some(Lsn(100)));
+}
+
+#[test]
+fn one_table_streams_straight_through() {
+    let mut r = Router::new(
+        vec![Stager::new(OID, described(), vec!["id".into()], Lsn(0), 2)],
+        0,
+    );
+    let mut out = Vec::new();
+    r.push(&begin(100)).unwrap();
+    for id in 1..=6 {
+        r.push(&insert(OID, id)).unwrap();
+    }
+    drain(&mut r, &mut out);
+    // Nothing is held back for a lone table (its batches leave as its decoder makes them).
+    assert_eq!(out.first().map(|(_, w)| w.as_str()), Some("S"));
+    r.push(&commit(100)).unwrap();
+    r.finish().unwrap();
+    drain(&mut r, &mut out);
+    let ends: Vec<&str> = out
+        .iter()
+        .filter(|(_, w)| w.starts_with('E'))
+        .map(|(_, w)| w.as_str())
+        .collect();
+    assert_eq!(ends, vec!["E6"]);
+}
