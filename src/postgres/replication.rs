@@ -408,7 +408,7 @@ async fn run_stream<T: Send + 'static>(
             }
             None => router.finish()?,
         }
-        while let Some((table, staged)) = router.next()? {
+        while let Some((table, staged)) = router.next_staged()? {
             match staged {
                 Staged::Start(columns) => {
                     let mut all = stage_extra_columns();

@@ -723,7 +723,7 @@ impl Router {
     }
 
     /// The next output to hand on, and its table (None: wait for more messages).
-    pub fn next(&mut self) -> Result<Option<(usize, Staged)>> {
+    pub fn next_staged(&mut self) -> Result<Option<(usize, Staged)>> {
         loop {
             if self.owner.is_none() {
                 // The table holding the most goes next.

@@ -639,7 +639,7 @@ fn one_stream_is_routed_by_relation_and_skipped_per_table() {
     let mut ids: Vec<Vec<i64>> = vec![Vec::new(), Vec::new()];
     let mut truncates = vec![0, 0];
     let mut drain = |router: &mut Router| {
-        while let Some((i, x)) = router.next().unwrap() {
+        while let Some((i, x)) = router.next_staged().unwrap() {
             match x {
                 Staged::Batch(b) => ids[i].extend(batch_rows(&b).iter().map(|r| r.4.unwrap())),
                 Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
