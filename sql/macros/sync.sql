@@ -34,7 +34,7 @@
 {#-
   lakemig.sync_tables(dsn, tables, target=none, exclude=none, cursor=none, on_error=none,
                       max_connections=none, hard_deletes=none, enforce_key=none, parquet_dir=none,
-                      batch_size=none, blind_window_seconds=none)
+                      batch_size=none, blind_window_seconds=none, method=none, publication=none)
 
   Runs pg_sync_tables: many PostgreSQL tables ('shop.*', 'billing.invoices') read in one snapshot and
   written in one DuckDB transaction with every checkpoint; logs a line per table. As a hook:
@@ -46,13 +46,14 @@
 -#}
 {% macro sync_tables(dsn, tables, target=none, exclude=none, cursor=none, on_error=none, max_connections=none,
                      hard_deletes=none, enforce_key=none, parquet_dir=none, batch_size=none,
-                     blind_window_seconds=none) -%}
+                     blind_window_seconds=none, method=none, publication=none) -%}
   {%- if execute -%}
     {%- set named = lakemig.named_args({
         "tables": ([tables] if tables is string else tables), "target": target, "exclude": exclude,
         "cursor": cursor, "on_error": on_error, "max_connections": max_connections,
         "hard_deletes": hard_deletes, "enforce_key": enforce_key, "parquet_dir": parquet_dir,
-        "batch_size": batch_size, "blind_window_seconds": blind_window_seconds}) -%}
+        "batch_size": batch_size, "blind_window_seconds": blind_window_seconds,
+        "method": method, "publication": publication}) -%}
     {%- set sql = "SELECT * FROM pg_sync_tables(" ~ lakemig.literal(dsn) ~ ", " ~ named ~ ")" -%}
     {%- do lakemig.log_sync_rows("lakemig.sync_tables", run_query(sql)) -%}
   {%- endif -%}

@@ -694,3 +694,100 @@ fn one_table_streams_straight_through() {
         .collect();
     assert_eq!(ends, vec!["E6"]);
 }
+
+/// A second table's relation message (same columns as `relation`, another oid and name).
+fn relation_of(oid: u32, name: &str) -> Message<'static> {
+    let Message::Relation(mut r) = relation(&["id", "note"]) else {
+        unreachable!()
+    };
+    r.oid = oid;
+    r.name = name.to_string();
+    Message::Relation(r)
+}
+
+#[test]
+fn one_stream_is_routed_by_relation_and_skipped_per_table() {
+    const OTHER: u32 = OID + 1;
+    // Table 0 (OID) is at LSN 100 already (a crash after its commit, before the advance); table 1
+    // (OTHER) at 0. A table not in the call (OID + 2) is not staged anywhere.
+    let stager = |oid, since| Stager::new(oid, described(), vec!["id".into()], Lsn(since), 2048);
+    let mut router = Router::new(vec![stager(OID, 100), stager(OTHER, 0)], HELD_ROWS);
+    let msgs = vec![
+        begin(100),
+        relation_of(OID, "orders"),
+        relation_of(OTHER, "items"),
+        relation_of(OID + 2, "logs"),
+        insert(OID, 1),
+        insert(OTHER, 1),
+        insert(OID + 2, 1),
+        commit(100),
+        // One transaction over both tables, and a TRUNCATE of one of them.
+        begin(200),
+        insert(OTHER, 2),
+        insert(OID, 2),
+        Message::Truncate {
+            relations: vec![OTHER, OID + 2],
+        },
+        insert(OTHER, 3),
+        commit(200),
+    ];
+    let mut ids: Vec<Vec<i64>> = vec![Vec::new(), Vec::new()];
+    let mut truncates = vec![0, 0];
+    let mut drain = |router: &mut Router| {
+        while let Some((i, x)) = router.next_out().unwrap() {
+            match x {
+                Staged::Batch(b) => ids[i].extend(batch_rows(&b).iter().map(|r| r.4.unwrap())),
+                Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
+                Staged::Start(_) => {}
+            }
+        }
+    };
+    for m in &msgs {
+        router.push(m).unwrap();
+        drain(&mut router);
+    }
+    router.finish().unwrap();
+    drain(&mut router);
+    assert_eq!(ids, vec![vec![2], vec![1, 2, 3]]);
+    assert_eq!(truncates, vec![0, 1]);
+    let s = router.summaries();
+    assert_eq!((s[0].skipped, s[0].transactions), (1, 1));
+    assert_eq!((s[1].skipped, s[1].transactions), (0, 2));
+    // Both tables applied the shared transaction and advance to the same end.
+    assert_eq!(
+        (s[0].applied, s[1].applied),
+        (Some(Lsn(200)), Some(Lsn(200)))
+    );
+    assert_eq!((s[0].end, s[1].end), (Some(Lsn(208)), Some(Lsn(208))));
+}
+
+#[test]
+fn a_shared_slot_goes_with_its_last_target_and_calls_get_their_own_slot() {
+    let cp = |target: &str, cursor: &str| Checkpoint {
+        target: target.into(),
+        cursor: cursor.into(),
+        ..Default::default()
+    };
+    let slot = slot_name("/d.duckdb", "\"raw\"", "h:5432/db", "shop.*\n--exclude");
+    let on = cursor_text(&slot, &slot);
+    let all = vec![
+        ("lake".to_string(), cp("\"raw\".\"a\"", &on)),
+        ("lake".to_string(), cp("\"raw\".\"b\"", &on)),
+        // Another catalog's target on a slot of the same name, and a watermark target: not counted.
+        ("other".to_string(), cp("\"raw\".\"c\"", &on)),
+        ("lake".to_string(), cp("\"raw\".\"d\"", "updated_at")),
+    ];
+    assert_eq!(others_on_slot(&all, "lake", "\"raw\".\"a\"", &slot), 1);
+    assert_eq!(others_on_slot(&all[1..], "lake", "\"raw\".\"b\"", &slot), 0);
+    // Other patterns (or excludes) into the same schema: another slot.
+    for patterns in ["shop.orders\n--exclude", "shop.*\n--exclude\nshop.tmp_*"] {
+        assert_ne!(
+            slot,
+            slot_name("/d.duckdb", "\"raw\"", "h:5432/db", patterns)
+        );
+    }
+    assert_ne!(
+        slot,
+        slot_name("/d.duckdb", "\"mirror\"", "h:5432/db", "shop.*\n--exclude")
+    );
+}
