@@ -162,13 +162,15 @@ import json, sys
 sys.path.insert(0, {test!r})
 from conftest import duckdb_connect
 con = duckdb_connect({db!r})
-cur = con.execute("SELECT * FROM pg_sync('{dsn}', 'shop.orders', target := 'orders', method := 'cdc')")
-print(json.dumps(dict(zip([d[0] for d in cur.description], cur.fetchone())), default=str), flush=True)
+cur = con.execute({sql!r})
+print(json.dumps([[d[0] for d in cur.description]] + [list(r) for r in cur.fetchall()], default=str), flush=True)
 """
 
 
-def run_child(pg, pgdb, db, pause=None, tmp_path=None):
-    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, dsn=pg.dsn(pgdb))
+def child(db, sql, pause=None, tmp_path=None):
+    """Run `sql` in a DuckDB process of its own: its rows as dicts; with `pause`, SIGKILL it at that
+    point (LAKEMIG_TEST_PAUSE) instead."""
+    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
     env = dict(os.environ)
     flag = None
     if pause:
@@ -178,7 +180,8 @@ def run_child(pg, pgdb, db, pause=None, tmp_path=None):
     if not pause:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0
-        return json.loads(out)
+        names, *rows = json.loads(out)
+        return [dict(zip(names, r)) for r in rows]
     deadline = time.time() + 60
     while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -187,6 +190,12 @@ def run_child(pg, pgdb, db, pause=None, tmp_path=None):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     return None
+
+
+def run_child(pg, pgdb, db, pause=None, tmp_path=None):
+    sql = f"SELECT * FROM pg_sync('{pg.dsn(pgdb)}', 'shop.orders', target := 'orders', method := 'cdc')"
+    rows = child(db, sql, pause, tmp_path)
+    return rows[0] if rows else None
 
 
 def check_same(pg, pgdb, db):
@@ -342,39 +351,16 @@ INSERT INTO shop.customers SELECT g, 'c' || g FROM generate_series(1, 30) g;
 INSERT INTO shop.logs VALUES (now(), 'no key: skipped');
 """
 
-MANY_CHILD = """
-import json, sys
-sys.path.insert(0, {test!r})
-from conftest import duckdb_connect
-con = duckdb_connect({db!r})
-cur = con.execute("SELECT source, mode, rows_upserted, rows_deleted FROM pg_sync_tables('{dsn}', tables := ['shop.*'], "
-                  "target := 'raw', method := 'cdc', on_error := 'skip')")
-print(json.dumps(cur.fetchall()), flush=True)
-"""
-
-
 def test_many_tables_through_one_slot(pg, pgdb, tmp_path):
     pg_exec(pg, pgdb, SCHEMA + MANY)
     dsn = pg.dsn(pgdb)
     db = str(tmp_path / "many.duckdb")
 
     def call(pause=None):
-        code = MANY_CHILD.format(test=os.path.join(ROOT, "test"), db=db, dsn=dsn)
-        env = dict(os.environ)
-        flag = str(tmp_path / f"{pause}.flag")
-        if pause:
-            env["LAKEMIG_TEST_PAUSE"] = f"{pause}:{flag}"
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-        if not pause:
-            out, _ = proc.communicate(timeout=120)
-            assert proc.returncode == 0
-            return {r[0]: tuple(r[1:]) for r in json.loads(out)}
-        deadline = time.time() + 60
-        while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        assert os.path.exists(flag), "the child never reached the pause point"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        sql = (f"SELECT source, mode, rows_upserted, rows_deleted FROM pg_sync_tables('{dsn}', tables := ['shop.*'], "
+               "target := 'raw', method := 'cdc', on_error := 'skip')")
+        rows = child(db, sql, pause, tmp_path)
+        return rows and {r["source"]: (r["mode"], r["rows_upserted"], r["rows_deleted"]) for r in rows}
 
     def same(*tables):
         con = duckenv.connect(db, extensions=("postgres_scanner",))

@@ -397,16 +397,41 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The columns of the table's primary key, in key order (empty when it has none).
 pub async fn primary_key(client: &Client, table: &Table, target: &str) -> Result<Vec<String>> {
+    index_columns(client, table, target, KeyIndex::Primary).await
+}
+
+/// Which index [`index_columns`] reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyIndex {
+    Primary,
+    /// The index of `REPLICA IDENTITY USING INDEX`.
+    ReplicaIdentity,
+}
+
+/// The columns of the table's primary key or replica identity index, in key order (empty when it
+/// has none).
+pub async fn index_columns(
+    client: &Client,
+    table: &Table,
+    target: &str,
+    which: KeyIndex,
+) -> Result<Vec<String>> {
+    let (flag, what) = match which {
+        KeyIndex::Primary => ("indisprimary", "reading the primary key"),
+        KeyIndex::ReplicaIdentity => ("indisreplident", "reading the replica identity"),
+    };
     let rows = client
         .query_typed(
-            "SELECT a.attname::text FROM pg_index i \
-             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-             WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
+            &format!(
+                "SELECT a.attname::text FROM pg_index i \
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = $1 AND i.{flag} ORDER BY k.ord"
+            ),
             &[(&table.oid, Type::OID)],
         )
         .await
-        .map_err(|e| Error::from_pg(e, "reading the primary key", target))?;
+        .map_err(|e| Error::from_pg(e, what, target))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 

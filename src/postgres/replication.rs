@@ -262,19 +262,10 @@ async fn cdc_table(
     let primary_key = catalog::primary_key(client, &table, target).await?;
     let identity: Vec<String> = match replident.as_str() {
         "d" => primary_key.clone(),
-        "i" => client
-            .query_typed(
-                "SELECT a.attname::text FROM pg_index i \
-                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                 WHERE i.indrelid = $1 AND i.indisreplident ORDER BY k.ord",
-                &[(&table.oid, Type::OID)],
-            )
-            .await
-            .map_err(pg("reading the replica identity"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect(),
+        "i" => {
+            catalog::index_columns(client, &table, target, catalog::KeyIndex::ReplicaIdentity)
+                .await?
+        }
         _ => Vec::new(),
     };
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
