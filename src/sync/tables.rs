@@ -272,6 +272,10 @@ pub fn select(patterns: &[Pattern], exclude: &[Pattern], listed: &[Listed]) -> R
     Ok(out)
 }
 
+/// Why a table this role may not read is refused (the watermark and the CDC form).
+const UNREADABLE: &str =
+    "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)";
+
 /// The rule for one table:
 /// - not readable by this role: refused;
 /// - `cursor` given: that column if the table has it (it must be a cursor type), else `full`;
@@ -282,10 +286,7 @@ pub fn select(patterns: &[Pattern], exclude: &[Pattern], listed: &[Listed]) -> R
 /// - a cursor but no primary key: refused (rows cannot be matched to upsert).
 pub fn decide(table: &Described, cursor: Option<&str>, kept: Option<&str>) -> Decision {
     if !table.listed.readable {
-        return Decision::Refused(
-            "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)"
-                .into(),
-        );
+        return Decision::Refused(UNREADABLE.into());
     }
     let chosen = match cursor {
         Some(name) => match table.columns.iter().find(|c| c.name == name) {
@@ -609,8 +610,7 @@ fn run_cdc<S: Session, M: TablesSource, C: ChangeSource>(
             ducklake,
         };
         if !d.listed.readable {
-            let why =
-                "permission denied: this role may not SELECT from it (GRANT SELECT, or exclude it)";
+            let why = UNREADABLE;
             if !req.skip_errors {
                 return Err(refused(&d.listed.quoted(), why));
             }
