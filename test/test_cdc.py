@@ -167,9 +167,9 @@ print(json.dumps([[d[0] for d in cur.description]] + [list(r) for r in cur.fetch
 """
 
 
-def child(db, sql, pause=None, tmp_path=None):
+def child(db, sql, pause=None, tmp_path=None, while_paused=None):
     """Run `sql` in a DuckDB process of its own: its rows as dicts; with `pause`, SIGKILL it at that
-    point (LAKEMIG_TEST_PAUSE) instead."""
+    point (LAKEMIG_TEST_PAUSE) instead, after calling `while_paused`."""
     code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
     env = dict(os.environ)
     flag = None
@@ -186,6 +186,8 @@ def child(db, sql, pause=None, tmp_path=None):
     while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     assert os.path.exists(flag), "the child never reached the pause point"
+    if while_paused:
+        while_paused()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -342,6 +344,39 @@ def test_state_shows_the_slot_and_the_wal_it_keeps(pg, pgdb):
     assert "not-the-password" not in str(e.value) and pg.password not in str(e.value)
     con.execute(f"SELECT * FROM pg_sync_drop('o', dsn := '{dsn}')").fetchall()
     assert state() == [] and publications(pg, pgdb) == []
+
+
+def test_stream_over_tls_confirms_past_other_tables(pg, pgdb, tmp_path):
+    """The slot is confirmed up to where the call read it, past other tables' WAL, so it does not
+    keep that WAL while its own tables are quiet; and a CDC call's connections use TLS when sslmode
+    asks for it."""
+    pg_exec(pg, pgdb, SCHEMA)
+    db = str(tmp_path / "t.duckdb")
+    dsn = pg.dsn(pgdb, sslmode="require")
+    sql = f"SELECT * FROM pg_sync('{dsn}', 'shop.orders', target := 'orders', method := 'cdc')"
+    assert child(db, sql)[0]["mode"] == "bootstrap"
+    (slot, _), = slots(pg, pgdb)
+    # Changes to a table outside the publication only: nothing to apply, the slot still moves.
+    pg_exec(pg, pgdb, "CREATE TABLE shop.noise AS SELECT g, repeat('n', 500) AS pad FROM generate_series(1, 20000) g")
+    (flushed,), = pg_exec(pg, pgdb, "SELECT pg_current_wal_flush_lsn()::text")
+    out = child(db, sql)[0]
+    assert (out["mode"], out["rows_upserted"], out["rows_deleted"]) == ("cdc", 0, 0)
+    (confirmed_past,), = pg_exec(pg, pgdb, f"SELECT confirmed_flush_lsn >= '{flushed}'::pg_lsn "
+                                           f"FROM pg_replication_slots WHERE slot_name = '{slot}'")
+    assert confirmed_past
+    # Its own table's changes among others'; while the call runs, its connections are over TLS.
+    pg_exec(pg, pgdb, "INSERT INTO shop.noise SELECT g, 'm' FROM generate_series(1, 5000) g; "
+                      "UPDATE shop.orders SET note = 'tls' WHERE id <= 10; DELETE FROM shop.orders WHERE id = 200")
+    seen = []
+    child(db, sql, "before_commit", tmp_path, while_paused=lambda: seen.extend(pg_exec(
+        pg, pgdb, "SELECT DISTINCT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                  "WHERE a.application_name LIKE 'lakemig%%' AND a.datname = current_database()")))
+    assert seen == [(True,)]
+    out = child(db, sql)[0]
+    assert (out["mode"], out["rows_upserted"], out["rows_deleted"]) == ("cdc", 10, 1)
+    check_same(pg, pgdb, db)
+    child(db, f"SELECT * FROM pg_sync_drop('orders', dsn := '{dsn}')")
+    assert slots(pg, pgdb) == []
 
 
 MANY = """

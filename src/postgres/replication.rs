@@ -371,9 +371,17 @@ async fn run_stream<T: Send + 'static>(
 ) -> Result<()> {
     let gone = || Error::internal("the sync stopped reading the replication stream");
     let publications = quote_ident(publication);
-    let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, \
+    // The server's flushed position now: the peek reads the slot up to it, and every
+    // transaction committed before it is in what the peek returns.
+    let flushed: String = client
+        .query_typed("SELECT pg_current_wal_flush_lsn()::text", &[])
+        .await
+        .map_err(|e| Error::from_pg(e, "reading the server's WAL position", target))?[0]
+        .get(0);
+    let read_to: Lsn = flushed.parse()?;
+    let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $3::text::pg_lsn, NULL, \
                'proto_version', '1', 'publication_names', $2, 'binary', 'true')";
-    let args: [&(dyn ToSql + Sync); 2] = [&slot, &publications];
+    let args: [&(dyn ToSql + Sync); 3] = [&slot, &publications, &flushed];
     let peek = |e: tokio_postgres::Error| {
         let active = e.as_db_error().is_some_and(|d| d.code().code() == "55006");
         if active {
@@ -436,7 +444,7 @@ async fn run_stream<T: Send + 'static>(
             break;
         }
     }
-    tx.send(Ok(Change::Done(router.summaries())))
+    tx.send(Ok(Change::Done(router.summaries(), Some(read_to))))
         .await
         .map_err(|_| gone())?;
     Ok(())

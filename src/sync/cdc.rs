@@ -153,7 +153,11 @@ pub enum Change<T> {
         rows: Rows<T>,
     },
     PartEnd(usize, PartSummary),
-    Done(Vec<StreamSummary>),
+    /// Every table's summary, and the position the slot was read to: every transaction committed
+    /// before it was in the stream, so the slot may be confirmed up to it after the commit (past
+    /// the last commit of these tables, when the rest of the WAL is other tables' or nothing's,
+    /// so the slot does not keep it).
+    Done(Vec<StreamSummary>, Option<Lsn>),
 }
 
 /// A run of staged rows applied in one go: it begins after a TRUNCATE (`truncate`), at the start
@@ -1230,7 +1234,11 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             .collect();
         let keys: Vec<&[String]> = tables.iter().map(|(t, _)| t.key.as_slice()).collect();
         let rx = changes.changes(&setup, &tables, S::to_chunk)?;
-        let (summaries, added) = apply_changes(session, rx, &targets, &keys, started)?;
+        let Applied {
+            summaries,
+            added,
+            read_to,
+        } = apply_changes(session, rx, &targets, &keys, started)?;
         let mut outs = Vec::with_capacity(list.len());
         for (i, k) in list.iter().enumerate() {
             let sum = &summaries[i];
@@ -1284,7 +1292,10 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             .run(&Statement::Commit)
             .map_err(|e| commit_conflict(e, targets[0]))?;
         trace(started, "committed");
-        Ok((outs, summaries.iter().filter_map(|s| s.end).max()))
+        Ok((
+            outs,
+            summaries.iter().filter_map(|s| s.end).chain(read_to).max(),
+        ))
     })();
     let (outs, end) = match result {
         Ok(r) => r,
@@ -1451,13 +1462,21 @@ fn copy_table<S: Session, B: Snapshots>(
 
 /// Stage and apply the stream, part by part (each part: its table's added columns, the staging
 /// table, then each segment's statements); every table's summary and the columns added to it.
+/// What a call's stream applied: each table's summary, the columns added to each target, and the
+/// position the slot was read to.
+struct Applied {
+    summaries: Vec<StreamSummary>,
+    added: Vec<Vec<String>>,
+    read_to: Option<Lsn>,
+}
+
 fn apply_changes<S: Session>(
     session: &mut S,
     rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
     targets: &[&Target],
     keys: &[&[String]],
     started: Instant,
-) -> Result<(Vec<StreamSummary>, Vec<Vec<String>>)> {
+) -> Result<Applied> {
     let mut existing: Vec<Option<Vec<String>>> = vec![None; targets.len()];
     let mut added: Vec<Vec<String>> = vec![Vec::new(); targets.len()];
     let mut rx = Rows {
@@ -1466,6 +1485,7 @@ fn apply_changes<S: Session>(
     };
     let mut part_columns: Vec<String> = Vec::new();
     let mut summaries = None;
+    let mut read_to = None;
     for item in rx.by_ref() {
         match item? {
             Change::Part {
@@ -1509,13 +1529,20 @@ fn apply_changes<S: Session>(
                 }
                 trace(started, "part applied");
             }
-            Change::Done(s) => summaries = Some(s),
+            Change::Done(s, to) => {
+                summaries = Some(s);
+                read_to = to;
+            }
         }
     }
     let summaries = summaries.ok_or_else(|| {
         Error::Internal("the replication stream ended without its summary".into())
     })?;
-    Ok((summaries, added))
+    Ok(Applied {
+        summaries,
+        added,
+        read_to,
+    })
 }
 
 /// For the crash tests only: with `LAKEMIG_TEST_PAUSE=<point>:<file>`, at `point` create `file`
