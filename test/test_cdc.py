@@ -260,10 +260,16 @@ def test_refusals_change_nothing(pg, pgdb):
     refused(r'role "norep" cannot use replication slots.*ALTER ROLE "norep" REPLICATION', dsn=norep)
     refused(r"method \"log\" is unknown", method="'log'")
     refused(r'"shop"."nope"', table="shop.nope")
+    # The many-tables form: the user's publication lacks one of the tables.
+    with pytest.raises(Exception, match=r'publication "other" does not include table "shop"."orders".*'
+                                        r'ALTER PUBLICATION "other" ADD TABLE "shop"."orders"'):
+        con.execute(f"SELECT * FROM pg_sync_tables('{dsn}', tables := ['shop.items', 'shop.orders'], "
+                    f"target := 'many', method := 'cdc', publication := 'other')").fetchall()
     assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
     # Nothing in DuckDB either: no target, no checkpoint table, no schema.
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't' "
-                       "OR schema_name = 'lakemig_sync_state'").fetchone()[0] == 0
+                       "OR schema_name IN ('lakemig_sync_state', 'many')").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'many'").fetchone()[0] == 0
 
     # REPLICA IDENTITY FULL and a named key: accepted.
     pg_exec(pg, pgdb, "ALTER TABLE shop.nokey REPLICA IDENTITY FULL; INSERT INTO shop.nokey VALUES (1, 'x')")
