@@ -397,9 +397,13 @@ async fn run_stream<T: Send + 'static>(
         .await
         .map_err(peek)?;
     pin_mut!(stream);
+    // The peek's first row comes once the server has decoded everything; the rest follows at
+    // once, so it is read in bulk (big reads, few wake-ups).
+    let bulk = scan::BulkGuard(client.bulk());
     let mut types: Vec<DuckType> = Vec::new();
     loop {
         let row = stream.try_next().await.map_err(peek)?;
+        bulk.0.set(true);
         match &row {
             Some(row) => {
                 let data: &[u8] = row.get(0);

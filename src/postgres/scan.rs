@@ -674,7 +674,8 @@ where
 }
 
 /// Turns a connection's bulk mode off when the read ends, however it ends.
-struct BulkGuard<'a>(&'a BulkSwitch);
+/// Bulk mode for as long as it lives.
+pub(super) struct BulkGuard<'a>(pub(super) &'a BulkSwitch);
 
 impl Drop for BulkGuard<'_> {
     fn drop(&mut self) {
