@@ -1561,25 +1561,14 @@ fn test_pause(spec: &str, point: &str) {
 /// A connection string for the server a checkpoint names (`host:port/db as user "name"`), without
 /// a password: libpq's environment and password file supply it. None when it does not parse.
 pub fn dsn_of_server(server: &str) -> Option<String> {
-    let (place, user) = server.rsplit_once(" as user \"")?;
+    let (_, user) = server.rsplit_once(" as user \"")?;
     let user = user.strip_suffix('"')?;
-    // `host:port/db`: the port is the digits between the last ':' before a '/' and that '/'.
-    let mut split = None;
-    for (i, _) in place.match_indices(':') {
-        let rest = &place[i + 1..];
-        if let Some(slash) = rest.find('/') {
-            if slash > 0 && rest[..slash].bytes().all(|b| b.is_ascii_digit()) {
-                split = Some((i, i + 1 + slash));
-            }
-        }
-    }
-    let (colon, slash) = split?;
+    let (host, port, db) = super::slot_state::split_place(super::slot_state::place_of(server))?;
     let q = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
     Some(format!(
-        "host={} port={} dbname={} user={}",
-        q(&place[..colon]),
-        &place[colon + 1..slash],
-        q(&place[slash + 1..]),
+        "host={} port={port} dbname={} user={}",
+        q(host),
+        q(db),
         q(user)
     ))
 }

@@ -43,18 +43,22 @@ pub fn place_of(server: &str) -> &str {
         .map_or(server, |(place, _)| place)
 }
 
-/// The database of a `host:port/db` place: after the first `:<digits>/` (a host may be a socket
-/// directory or an IPv6 address; a database name may hold `/` or `:`).
-fn database_of(place: &str) -> &str {
+/// A `host:port/db` place split at its first `:<digits>/` (a host may be a socket directory or an
+/// IPv6 address; a database name may hold `/` or `:`): host, port, database.
+pub fn split_place(place: &str) -> Option<(&str, &str, &str)> {
     for (i, _) in place.match_indices(':') {
         let rest = &place[i + 1..];
         if let Some(slash) = rest.find('/') {
             if slash > 0 && rest[..slash].bytes().all(|b| b.is_ascii_digit()) {
-                return &rest[slash + 1..];
+                return Some((&place[..i], &rest[..slash], &rest[slash + 1..]));
             }
         }
     }
-    ""
+    None
+}
+
+fn database_of(place: &str) -> &str {
+    split_place(place).map_or("", |(_, _, db)| db)
 }
 
 /// The slot columns of one checkpoint. A slot is looked for on the asked server when the
@@ -195,5 +199,10 @@ mod tests {
         assert_eq!(database_of("h:5432/db"), "db");
         assert_eq!(database_of("/var/run/postgresql:5432/my/d:1/b"), "my/d:1/b");
         assert_eq!(database_of("::1:5433/shop"), "shop");
+        assert_eq!(
+            split_place("fe80::1:5432/a:1/b"),
+            Some(("fe80::1", "5432", "a:1/b"))
+        );
+        assert_eq!(split_place("no port"), None);
     }
 }

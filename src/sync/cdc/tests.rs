@@ -590,6 +590,11 @@ fn a_checkpoint_s_server_becomes_a_dsn() {
         dsn_of_server("/var/run/postgresql:5432/d b as user \"o'k\"").as_deref(),
         Some("host='/var/run/postgresql' port=5432 dbname='d b' user='o\\'k'")
     );
+    // A database name holding `:<digits>/`: split where pg_sync_state splits it, at the port.
+    assert_eq!(
+        dsn_of_server("/var/run/postgresql:5432/my/d:1/b as user \"u\"").as_deref(),
+        Some("host='/var/run/postgresql' port=5432 dbname='my/d:1/b' user='u'")
+    );
     assert_eq!(dsn_of_server("nonsense"), None);
 }
 
