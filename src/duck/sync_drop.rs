@@ -15,9 +15,9 @@ use crate::error::{Error, Result};
 use crate::postgres::connect;
 use crate::postgres::replication;
 use crate::sync::cdc::{dsn_of_server, others_on_slot, parse_cursor};
-use crate::sync::checkpoint::{self, Checkpoint};
+use crate::sync::checkpoint;
 use crate::sync::engine::resolve_text;
-use crate::sync::session::{Session, SqlSession};
+use crate::sync::session::{Database, Session, SqlSession};
 use crate::sync::statements::Statement;
 
 pub const NAME: &str = "pg_sync_drop";
@@ -56,8 +56,7 @@ impl VTab for PgSyncDrop {
         let mut con = side_connection(init, NAME)?;
         // SAFETY: DuckDB hands back the bind data this function's bind returned.
         let args = unsafe { &*init.get_bind_data::<Args>() };
-        let all = checkpoint::read_all(&mut *con).map_err(fail(NAME))?;
-        let out = drop_target(&mut SqlSession(&mut *con), args, &all).map_err(fail(NAME))?;
+        let out = drop_target(&mut SqlSession(&mut *con), args).map_err(fail(NAME))?;
         Ok(Pager::columns(out))
     }
 
@@ -80,11 +79,7 @@ impl VTab for PgSyncDrop {
     }
 }
 
-fn drop_target<S: Session>(
-    session: &mut S,
-    args: &Args,
-    all: &[(String, Checkpoint)],
-) -> Result<Vec<Out>> {
+fn drop_target<D: Database>(session: &mut SqlSession<&mut D>, args: &Args) -> Result<Vec<Out>> {
     let target = resolve_text(session, &args.target)?;
     let state = if session.columns(&target.state_table())?.is_empty() {
         None
@@ -110,7 +105,9 @@ fn drop_target<S: Session>(
             })?,
         };
         let params = connect::resolve(&dsn, &connect::ProcessEnv)?;
-        if others_on_slot(all, &target.catalog, &target.state_key(), &s) > 0 {
+        // Every checkpoint, read only for a CDC target: does another target share its slot?
+        let all = checkpoint::read_all(&mut *session.0)?;
+        if others_on_slot(&all, &target.catalog, &target.state_key(), &s) > 0 {
             runtime::block_on(replication::leave_slot(&params, &s, &p, &state.source))?;
         } else {
             let (a, b) = runtime::block_on(replication::drop_slot(&params, &s, &p))?;
