@@ -23,6 +23,14 @@ impl QualifiedName {
             None => quote_ident(&self.name),
         }
     }
+
+    /// `schema.name`, unquoted: as a checkpoint records a source and messages name it.
+    pub fn plain(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// Parse `schema.table` / `"Sales"."odd ""name"""` / `table`. Unquoted parts are folded to lower case,

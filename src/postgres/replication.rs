@@ -143,14 +143,14 @@ pub async fn prepare(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let missing: Vec<&str> = kept
+    let missing: Vec<String> = kept
         .iter()
         .filter(|t| {
             !published
                 .iter()
                 .any(|(s, n)| *s == t.schema && *n == t.name)
         })
-        .map(|t| t.quoted.as_str())
+        .map(|t| t.quoted())
         .collect();
     let listed = missing.join(", ");
     if !ours && !pub_exists {
@@ -159,7 +159,7 @@ pub async fn prepare(
              out publication := to let lakemig make its own",
             quote_ident(&publication),
             quote_ident(&publication),
-            kept.iter().map(|t| t.quoted.as_str()).collect::<Vec<_>>().join(", ")
+            kept.iter().map(|t| t.quoted()).collect::<Vec<_>>().join(", ")
         )));
     }
     if !ours && !missing.is_empty() {
@@ -296,8 +296,6 @@ async fn cdc_table(
     }
     Ok(CdcTable {
         table_oid: table.oid,
-        source_name: format!("{}.{}", table.schema, table.name),
-        quoted,
         schema: table.schema,
         name: table.name,
         columns: stage_columns,

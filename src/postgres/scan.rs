@@ -674,7 +674,6 @@ where
 }
 
 /// Turns a connection's bulk mode off when the read ends, however it ends.
-/// Bulk mode for as long as it lives.
 pub(super) struct BulkGuard<'a>(pub(super) &'a BulkSwitch);
 
 impl Drop for BulkGuard<'_> {

@@ -72,15 +72,30 @@ pub struct CdcWanted {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CdcTable {
     pub table_oid: u32,
-    /// `schema.table`.
-    pub source_name: String,
-    /// `"schema"."table"`.
-    pub quoted: String,
     pub schema: String,
     pub name: String,
     pub columns: Vec<StageColumn>,
     /// The columns that identify a row.
     pub key: Vec<String>,
+}
+
+impl CdcTable {
+    fn qualified(&self) -> QualifiedName {
+        QualifiedName {
+            schema: Some(self.schema.clone()),
+            name: self.name.clone(),
+        }
+    }
+
+    /// `schema.table`, as a checkpoint records its source.
+    pub fn source_name(&self) -> String {
+        self.qualified().plain()
+    }
+
+    /// `"schema"."table"`.
+    pub fn quoted(&self) -> String {
+        self.qualified().quoted()
+    }
 }
 
 /// The source as the first steps of a CDC call find it (made by [`ChangeSource::prepare`]).
@@ -698,21 +713,22 @@ impl Router {
             Message::Relation(Relation { oid: relation, .. })
             | Message::Insert { relation, .. }
             | Message::Update { relation, .. }
-            | Message::Delete { relation, .. } => {
-                if let Some(&i) = self.by_oid.get(relation) {
-                    self.stagers[i].push(msg)?;
-                    self.gather(i);
-                }
-            }
+            | Message::Delete { relation, .. } => self.route(*relation, msg)?,
             Message::Truncate { relations } => {
                 for r in relations {
-                    if let Some(&i) = self.by_oid.get(r) {
-                        self.stagers[i].push(msg)?;
-                        self.gather(i);
-                    }
+                    self.route(*r, msg)?;
                 }
             }
             Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// A message of one relation, to its table's stager (none: a table outside the call).
+    fn route(&mut self, relation: u32, msg: &Message) -> Result<()> {
+        if let Some(&i) = self.by_oid.get(&relation) {
+            self.stagers[i].push(msg)?;
+            self.gather(i);
         }
         Ok(())
     }
@@ -1071,13 +1087,6 @@ struct Kept<'a> {
     boot: bool,
 }
 
-fn plain(name: &QualifiedName) -> String {
-    match &name.schema {
-        Some(s) => format!("{s}.{}", name.name),
-        None => name.name.clone(),
-    }
-}
-
 fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     call: &CdcCall,
     session: &mut S,
@@ -1104,7 +1113,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         if !call.skip_errors {
             return Err(e);
         }
-        rows.push(skipped(plain(&item.source), &item.target, e.to_string()));
+        rows.push(skipped(item.source.plain(), &item.target, e.to_string()));
         Ok(())
     };
 
@@ -1175,12 +1184,12 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                 continue;
             }
         };
-        if let Some(c) = k.state.as_ref().filter(|c| c.source != t.source_name) {
+        if let Some(c) = k.state.as_ref().filter(|c| c.source != t.source_name()) {
             let e = Error::argument(format!(
                 "target {} is kept in step with {} (its checkpoint says so), not {}; choose another target",
                 k.item.target.quoted(),
                 c.source,
-                t.source_name
+                t.source_name()
             ));
             refuse(&mut rows, k.item, e)?;
             continue;
@@ -1273,7 +1282,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                 ),
             )?;
             outs.push(Outcome {
-                source: table.source_name.clone(),
+                source: table.source_name(),
                 target: target.display(),
                 mode,
                 rows_upserted: upserted,
@@ -1408,7 +1417,7 @@ fn checkpoint_of(
 ) -> Checkpoint {
     Checkpoint {
         target: target.state_key(),
-        source: table.source_name.clone(),
+        source: table.source_name(),
         server: setup.server.clone(),
         cursor: cursor_text(&setup.slot, &setup.publication),
         watermark: Some(lsn.to_string()),
@@ -1460,8 +1469,6 @@ fn copy_table<S: Session, B: Snapshots>(
     Ok(copied)
 }
 
-/// Stage and apply the stream, part by part (each part: its table's added columns, the staging
-/// table, then each segment's statements); every table's summary and the columns added to it.
 /// What a call's stream applied: each table's summary, the columns added to each target, and the
 /// position the slot was read to.
 struct Applied {
@@ -1470,6 +1477,8 @@ struct Applied {
     read_to: Option<Lsn>,
 }
 
+/// Stage and apply the stream, part by part (each part: its table's added columns, the staging
+/// table, then each segment's statements).
 fn apply_changes<S: Session>(
     session: &mut S,
     rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
