@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import closing
 
@@ -383,6 +385,69 @@ def test_stream_over_tls_confirms_past_other_tables(pg, pgdb, tmp_path):
     check_same(pg, pgdb, db)
     child(db, f"SELECT * FROM pg_sync_drop('orders', dsn := '{dsn}')")
     assert slots(pg, pgdb) == []
+
+
+
+def server_log(pg):
+    with open(os.path.join(pg.root, "server.log"), errors="replace") as f:
+        return f.read()
+
+
+def confirmed_each_call(pg, db_name, tmp_path, dsn):
+    """Three CDC calls of shop.orders (a bootstrap, then two with changes); after each with changes
+    the slot is confirmed past the server's flushed position taken before it, is not held, and the
+    target equals the source. Yields after each, for the caller's checks."""
+    db = str(tmp_path / "t.duckdb")
+    sql = f"SELECT * FROM pg_sync('{dsn}', 'shop.orders', target := 'orders', method := 'cdc')"
+    assert child(db, sql)[0]["mode"] == "bootstrap"
+    (slot, _), = slots(pg, db_name)
+    for note in ("one", "two"):
+        pg_exec(pg, db_name, f"UPDATE shop.orders SET note = '{note}' WHERE id <= 5; "
+                             f"DELETE FROM shop.orders WHERE id = (SELECT max(id) FROM shop.orders)")
+        (flushed,), = pg_exec(pg, db_name, "SELECT pg_current_wal_flush_lsn()::text")
+        out = child(db, sql)[0]
+        assert (out["mode"], out["rows_upserted"], out["rows_deleted"]) == ("cdc", 5, 1)
+        (past, active), = pg_exec(pg, db_name, f"SELECT confirmed_flush_lsn >= '{flushed}'::pg_lsn, active "
+                                               f"FROM pg_replication_slots WHERE slot_name = '{slot}'")
+        assert (past, active) == (True, False)
+        con = duckenv.connect(db, extensions=("postgres_scanner",))
+        try:
+            assert_same(con, pg.dsn(db_name), target="orders")
+        finally:
+            con.close()
+        yield slot
+    child(db, f"SELECT * FROM pg_sync_drop('orders', dsn := '{dsn}')")
+    assert slots(pg, db_name) == []
+
+
+def test_slot_confirmed_on_a_replication_connection(pg, pgdb, tmp_path):
+    """After its commit a call confirms the slot with a standby status update on a replication
+    connection (here over TLS, with SCRAM), which does not decode the WAL again as
+    pg_replication_slot_advance does. The server logs each START_REPLICATION."""
+    pg_exec(pg, pgdb, SCHEMA)
+    pg_exec(pg, pgdb, "ALTER SYSTEM SET log_replication_commands = on")
+    pg_exec(pg, pgdb, "SELECT pg_reload_conf()")
+    try:
+        started = 0
+        for slot in confirmed_each_call(pg, pgdb, tmp_path, pg.dsn(pgdb, sslmode="require")):
+            now = server_log(pg).count(f'replication command: START_REPLICATION SLOT "{slot}"')
+            assert now == started + 1
+            started = now
+    finally:
+        pg_exec(pg, pgdb, "ALTER SYSTEM RESET log_replication_commands")
+        pg_exec(pg, pgdb, "SELECT pg_reload_conf()")
+
+
+def test_slot_advanced_by_sql_without_walsenders():
+    """A server that takes no replication connection (max_wal_senders = 0; a pooler in between is
+    the other common case): the call advances the slot by pg_replication_slot_advance instead."""
+    with pgcluster.Cluster(settings={"max_wal_senders": "0"}) as other, \
+            tempfile.TemporaryDirectory() as tmp:
+        other.create_database("app")
+        pg_exec(other, "app", SCHEMA)
+        for _ in confirmed_each_call(other, "app", pathlib.Path(tmp), other.dsn("app")):
+            pass
+        assert "exceeds max_wal_senders" in server_log(other)
 
 
 MANY = """

@@ -250,9 +250,9 @@ impl ChangeSource for PgChanges<'_> {
         }))
     }
 
-    fn advance(&mut self, slot: &str, to: Lsn) -> Result<()> {
+    fn advance(&mut self, setup: &CdcSetup, to: Lsn) -> Result<()> {
         let client = self.client()?;
-        runtime::block_on(replication::advance(&client, self.params, slot, to))
+        runtime::block_on(replication::advance(&client, self.params, setup, to))
     }
 
     fn server(&self) -> String {

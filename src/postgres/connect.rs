@@ -546,7 +546,7 @@ where
 
 /// Resolve the host and connect to the first address that answers, each attempt within
 /// `connect_timeout`, with the socket options tokio-postgres would set (no delay, keepalives).
-async fn tcp_connect(params: &ConnParams) -> std::result::Result<TcpStream, String> {
+pub(super) async fn tcp_connect(params: &ConnParams) -> std::result::Result<TcpStream, String> {
     // An address needs no lookup (and a lookup costs a blocking-pool thread).
     let addrs: Vec<SocketAddr> = match params.host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, params.port)],
@@ -592,7 +592,7 @@ fn connect_reason(err: &tokio_postgres::Error, params: &ConnParams) -> String {
 }
 
 /// Mask the password in `reason` and add a hint for the common failures.
-fn hint(mut reason: String, params: &ConnParams) -> String {
+pub(super) fn hint(mut reason: String, params: &ConnParams) -> String {
     if let Some(pw) = &params.password {
         if !pw.is_empty() {
             reason = reason.replace(pw.as_str(), "***");
@@ -615,7 +615,7 @@ fn hint(mut reason: String, params: &ConnParams) -> String {
 
 /// TLS settings for `sslmode`: `verify-full` checks chain and host name, `verify-ca` the chain only,
 /// `prefer`/`require` encrypt without checking (as libpq does when no root certificate is given).
-fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig> {
+pub(super) fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -13,6 +13,7 @@ pub mod scan;
 pub mod socket;
 pub mod sync;
 pub mod tables;
+pub mod walsender;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

@@ -1,10 +1,12 @@
 //! Logical replication for `pg_sync(..., method := 'cdc')`: the checks a CDC sync needs, the
 //! publication and the `pgoutput` slot (made, found, dropped), the slot's pending changes streamed
 //! row by row (`pg_logical_slot_peek_binary_changes`, pgoutput's `binary` option, so values reuse
-//! the binary decoders of `copy_out`) into a [`Stager`], the slot's advance and the WAL it keeps.
+//! the binary decoders of `copy_out`) into a [`Stager`], the slot's advance (a
+//! status update on a replication connection, [`super::walsender`]) and the WAL it keeps.
 //! The decisions are `crate::sync::cdc`'s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{pin_mut, TryStreamExt};
 use tokio::sync::mpsc;
@@ -14,6 +16,7 @@ use super::catalog;
 use super::connect::{Conn, ConnParams};
 use super::pgoutput::{self, Lsn};
 use super::scan::{self, BATCH_ROWS};
+use super::walsender::WalSender;
 use crate::error::{Error, Result};
 use crate::sql::quote_ident;
 use crate::sync::cdc::{
@@ -452,12 +455,33 @@ async fn run_stream<T: Send + 'static>(
     Ok(())
 }
 
-/// Move the slot's confirmed position to `to`.
-pub async fn advance(client: &Conn, params: &ConnParams, slot: &str, to: Lsn) -> Result<()> {
+/// How long the confirm on a replication connection may take before the SQL advance is tried.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
+///
+/// First by a standby status update on a replication connection ([`WalSender::confirm`]), which
+/// does not decode the WAL again. Where the server takes no replication connection from this
+/// client (pg_hba.conf without a `replication` line for it, a pooler in between), by
+/// `pg_replication_slot_advance`, which decodes up to `to` once more; an error is that one's.
+/// Nothing is done when `to` is not past the position the call started from.
+pub async fn advance(client: &Conn, params: &ConnParams, setup: &CdcSetup, to: Lsn) -> Result<()> {
+    if to <= setup.slot_lsn {
+        return Ok(());
+    }
+    let confirm = async {
+        WalSender::connect(params)
+            .await?
+            .confirm(&setup.slot, &setup.publication, to)
+            .await
+    };
+    if let Ok(Ok(())) = tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        return Ok(());
+    }
     client
         .query_typed(
             "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
-            &[(&slot, Type::TEXT), (&to.to_string(), Type::TEXT)],
+            &[(&setup.slot, Type::TEXT), (&to.to_string(), Type::TEXT)],
         )
         .await
         .map_err(|e| Error::from_pg(e, "advancing the replication slot", &params.target()))?;

@@ -136,8 +136,9 @@ pub trait ChangeSource {
         tables: &[(CdcTable, Lsn)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<Change<T>>>>;
-    /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
-    fn advance(&mut self, slot: &str, to: Lsn) -> Result<()>;
+    /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it);
+    /// nothing when `to` is not past `setup.slot_lsn`.
+    fn advance(&mut self, setup: &CdcSetup, to: Lsn) -> Result<()>;
     /// The server, `host:port/db as user "name"` (never a password).
     fn server(&self) -> String;
     /// How many bytes of WAL the slot keeps on the server.
@@ -1318,7 +1319,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         test_pause(&p, "before_advance");
     }
     if let Some(end) = end {
-        changes.advance(&setup.slot, end)?;
+        changes.advance(&setup, end)?;
         trace(started, "slot advanced");
     }
     let retained = changes.retained_wal(&setup.slot)?;

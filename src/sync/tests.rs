@@ -1403,7 +1403,11 @@ impl super::cdc::ChangeSource for NoChanges {
     ) -> Result<tokio::sync::mpsc::Receiver<Result<super::cdc::Change<T>>>> {
         Err(Error::internal("no replication here"))
     }
-    fn advance(&mut self, _: &str, _: crate::postgres::pgoutput::Lsn) -> Result<()> {
+    fn advance(
+        &mut self,
+        _: &super::cdc::CdcSetup,
+        _: crate::postgres::pgoutput::Lsn,
+    ) -> Result<()> {
         Err(Error::internal("no replication here"))
     }
     fn server(&self) -> String {
