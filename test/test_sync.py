@@ -237,7 +237,7 @@ def test_bad_inputs_change_nothing(pg, pgdb, tmp_path):
     dsn = pg.dsn(pgdb)
     con = duckdb_connect(str(tmp_path / "t.duckdb"))
     con.execute("CREATE TABLE taken AS SELECT 1 AS x")
-    with pytest.raises(Exception, match=r'pg_sync: target "t"."main"."taken" already exists and holds 1 rows, but has no pg_sync checkpoint'):
+    with pytest.raises(Exception, match=r'pg_sync: target "t"."main"."taken" already exists and holds 1 row, but has no pg_sync checkpoint'):
         sync(con, dsn, target="'taken'")
     with pytest.raises(Exception, match=r'pg_sync: column "modified" does not exist in table "analytics"."subscriptions" \(its columns are: id, email'):
         sync(con, dsn, cursor="'modified'")

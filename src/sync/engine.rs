@@ -228,8 +228,9 @@ pub fn resolve_text<S: Session>(session: &mut S, text: &str) -> Result<Target> {
 /// The refusal of a target that holds rows but has no checkpoint: its rows would be mixed with
 /// the source's.
 pub(super) fn unclaimed_rows(target: &str, n: i64) -> Error {
+    let rows = if n == 1 { "row" } else { "rows" };
     Error::argument(format!(
-        "target {target} already exists and holds {n} rows, but has no pg_sync checkpoint; nothing was changed. \
+        "target {target} already exists and holds {n} {rows}, but has no pg_sync checkpoint; nothing was changed. \
          Drop it, or choose another target := '...'"
     ))
 }

@@ -1143,7 +1143,7 @@ fn a_refused_sync_makes_nothing() {
     let err = sync(&mut s, &mut src, &lake_request())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("already exists and holds 1 rows"), "{err}");
+    assert!(err.contains("already exists and holds 1 row,"), "{err}");
     // Refused in the preparing transaction, which is rolled back: no checkpoint table either.
     assert_eq!(s.state, before);
     assert_eq!(s.transactions().len(), 2);
@@ -1521,7 +1521,7 @@ fn a_target_with_rows_but_no_checkpoint_makes_nothing() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("\"analytics\".\"b\"") && err.contains("already exists and holds 1 rows"),
+        err.contains("\"analytics\".\"b\"") && err.contains("already exists and holds 1 row,"),
         "{err}"
     );
     // Refused before the preparing transaction: not even a checkpoint table for `a`.
