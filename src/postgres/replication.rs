@@ -461,8 +461,9 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
 ///
 /// First by a standby status update on a replication connection ([`WalSender::confirm`]), which
-/// does not decode the WAL again. Where the server takes no replication connection from this
-/// client (pg_hba.conf without a `replication` line for it, a pooler in between), by
+/// does not decode the WAL again. Where the server takes no replication connection
+/// (`max_wal_senders = 0`, a pooler in between; pg_hba.conf is no obstacle: a logical replication
+/// connection matches the lines for its database, not the `replication` ones), by
 /// `pg_replication_slot_advance`, which decodes up to `to` once more; an error is that one's.
 /// Nothing is done when `to` is not past the position the call started from.
 pub async fn advance(client: &Conn, params: &ConnParams, setup: &CdcSetup, to: Lsn) -> Result<()> {

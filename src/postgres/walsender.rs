@@ -1,7 +1,7 @@
 //! A replication connection to PostgreSQL's walsender (the `replication=database` startup
 //! parameter, which tokio-postgres does not speak), used for one thing: confirming a logical slot's
 //! position after a CDC sync committed. `pg_replication_slot_advance` decodes the WAL up to the new
-//! position a second time (60-190 ms for 100,000 changes); a standby status update on a stream
+//! position a second time (40-200 ms for 100,000 changes); a standby status update on a stream
 //! started at that position confirms it without decoding, and moves the slot's restart point as far
 //! (both apply the candidates the call's peek left on the slot).
 //!
