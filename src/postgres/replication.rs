@@ -465,11 +465,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// (`max_wal_senders = 0`, a pooler in between; pg_hba.conf is no obstacle: a logical replication
 /// connection matches the lines for its database, not the `replication` ones), by
 /// `pg_replication_slot_advance`, which decodes up to `to` once more; an error is that one's.
-/// Nothing is done when `to` is not past the position the call started from.
 pub async fn advance(client: &Conn, params: &ConnParams, setup: &CdcSetup, to: Lsn) -> Result<()> {
-    if to <= setup.slot_lsn {
-        return Ok(());
-    }
     let confirm = async {
         WalSender::connect(params)
             .await?

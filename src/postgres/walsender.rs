@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::connect::{self, ConnParams, SslMode};
 use super::pgoutput::Lsn;
 use crate::error::{Error, Result};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, quote_literal};
 
 /// The byte stream under a connection: TCP, TLS over TCP, or a Unix socket.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -187,7 +187,11 @@ impl WalSender {
         loop {
             let (tag, mut body) = self.frame().await?;
             match tag {
-                b'R' => match body.get_i32() {
+                // A short message from a broken server is an error, not a panic in DuckDB.
+                b'R' => match body
+                    .try_get_i32()
+                    .map_err(|_| self.protocol("an authentication request without its code"))?
+                {
                     0 => {}
                     3 => {
                         frontend::password_message(password()?, &mut self.wbuf)
@@ -195,7 +199,10 @@ impl WalSender {
                         self.send().await?;
                     }
                     5 => {
-                        let salt = [body[0], body[1], body[2], body[3]];
+                        let salt: [u8; 4] = body
+                            .get(..4)
+                            .and_then(|b| b.try_into().ok())
+                            .ok_or_else(|| self.protocol("an MD5 request without its salt"))?;
                         let hashed = md5_hash(params.user.as_bytes(), password()?, salt);
                         frontend::password_message(hashed.as_bytes(), &mut self.wbuf)
                             .map_err(io_error)?;
@@ -261,11 +268,10 @@ impl WalSender {
     /// of the copy, and the end of the session. The server's answers are read up to its
     /// ReadyForQuery, so the slot has taken the position (and is free again) when this returns.
     pub async fn confirm(mut self, slot: &str, publication: &str, to: Lsn) -> Result<()> {
-        let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let sql = format!(
             "START_REPLICATION SLOT {} LOGICAL {to} (proto_version '1', publication_names {})",
             quote_ident(slot),
-            literal(&quote_ident(publication))
+            quote_literal(&quote_ident(publication))
         );
         frontend::query(&sql, &mut self.wbuf).map_err(io_error)?;
         let now = SystemTime::now()

@@ -136,8 +136,8 @@ pub trait ChangeSource {
         tables: &[(CdcTable, Lsn)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<Change<T>>>>;
-    /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it);
-    /// nothing when `to` is not past `setup.slot_lsn`.
+    /// Move `setup`'s slot's confirmed position to `to` (PostgreSQL may then free the WAL before
+    /// it).
     fn advance(&mut self, setup: &CdcSetup, to: Lsn) -> Result<()>;
     /// The server, `host:port/db as user "name"` (never a password).
     fn server(&self) -> String;
@@ -1318,7 +1318,8 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
         test_pause(&p, "before_advance");
     }
-    if let Some(end) = end {
+    // Only forward: a call that read nothing past where the slot was leaves it be.
+    if let Some(end) = end.filter(|e| *e > setup.slot_lsn) {
         changes.advance(&setup, end)?;
         trace(started, "slot advanced");
     }
