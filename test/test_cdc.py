@@ -131,6 +131,51 @@ def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
     assert con.execute("SELECT count(*) FROM pg_sync_state()").fetchone()[0] == 0
 
 
+def test_keys_changed_many_times_in_one_call(pg, pgdb):
+    """Per key only its last change lands, however the key went within one call: updated again and
+    again, deleted and inserted back, deleted last, moved to another key and back, moved onto a key
+    that was just deleted; a composite key too. Rows nobody touched twice go in as they are."""
+    pg_exec(pg, pgdb, SCHEMA)
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(extensions=("postgres_scanner",))
+    sync(con, dsn, target="orders")
+    sync(con, dsn, table="shop.items", target="items")
+    # Only rows changed once: no key repeats (the apply needs no filter).
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'once' WHERE id BETWEEN 100 AND 120")
+    pg_exec(pg, pgdb, "DELETE FROM shop.orders WHERE id BETWEEN 121 AND 125")
+    r = sync(con, dsn, target="orders")
+    assert (r["rows_upserted"], r["rows_deleted"]) == (21, 5)
+    assert_same(con, dsn, target="orders")
+    pg_exec(pg, pgdb, """
+        UPDATE shop.orders SET note = 'a' WHERE id = 10;
+        UPDATE shop.orders SET note = 'b' WHERE id = 10;
+        UPDATE shop.orders SET amount = 3 WHERE id = 10;
+        DELETE FROM shop.orders WHERE id = 11;
+        INSERT INTO shop.orders VALUES (11, 'back', 1, NULL);
+        UPDATE shop.orders SET note = 'gone soon' WHERE id = 12;
+        DELETE FROM shop.orders WHERE id = 12;
+        UPDATE shop.orders SET id = 5000 WHERE id = 13;
+        UPDATE shop.orders SET note = 'moved' WHERE id = 5000;
+        UPDATE shop.orders SET id = 13 WHERE id = 5000;
+        DELETE FROM shop.orders WHERE id = 15;
+        UPDATE shop.orders SET id = 15, note = 'took 15' WHERE id = 14;
+        INSERT INTO shop.orders VALUES (6000, 'new', 1, NULL);
+        UPDATE shop.orders SET note = 'newer' WHERE id = 6000;
+        UPDATE shop.items SET qty = 0 WHERE order_id = 3 AND line = 1;
+        UPDATE shop.items SET qty = 9 WHERE order_id = 3 AND line = 1;
+        UPDATE shop.items SET line = 2 WHERE order_id = 4 AND line = 1;
+        INSERT INTO shop.items VALUES (4, 1, 44);
+    """)
+    r = sync(con, dsn, target="orders")
+    assert r["mode"] == "cdc"
+    assert_same(con, dsn, target="orders")
+    assert con.execute("SELECT note FROM orders WHERE id IN (10, 11, 13, 15, 6000) ORDER BY id").fetchall() == \
+        [("b",), ("back",), ("moved",), ("took 15",), ("newer",)]
+    assert con.execute("SELECT count(*) FROM orders WHERE id IN (12, 14, 5000)").fetchone()[0] == 0
+    sync(con, dsn, table="shop.items", target="items")
+    assert_same(con, dsn, target="items", table="items", columns="order_id, line, qty", key="order_id, line")
+
+
 def test_one_transaction_over_two_tables(pg, pgdb):
     pg_exec(pg, pgdb, SCHEMA)
     dsn = pg.dsn(pgdb)

@@ -185,6 +185,12 @@ pub struct Segment {
     /// Columns some row left unchanged (TOASTed values pgoutput did not send).
     pub unchanged: BTreeSet<usize>,
     pub rows: u64,
+    /// Rows a later row of the segment with the same key replaced (each such later row names the
+    /// one it replaced in `__sup`).
+    pub superseded: u64,
+    /// A row's key was a value pgoutput did not send (TOASTed, unchanged): which rows replace
+    /// which is found by grouping on the staged keys instead.
+    pub keys_unknown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -302,14 +308,16 @@ pub fn choose_key(
 }
 
 /// The staging table's own columns, before the table's: the change's order, its segment, its kind
-/// (`I` insert, `U` update, `D` delete, `X` the old key of an update that changed it) and which
-/// columns it left unchanged (`0`/`1` per column; NULL when none).
+/// (`I` insert, `U` update, `D` delete, `X` the old key of an update that changed it), which
+/// columns it left unchanged (`0`/`1` per column; NULL when none) and the `__seq` of the earlier
+/// row of the segment with the same key it replaces (NULL when none).
 pub fn stage_extra_columns() -> Vec<(String, DuckType)> {
     vec![
         ("__seq".into(), DuckType::BigInt),
         ("__seg".into(), DuckType::Integer),
         ("__op".into(), DuckType::Varchar),
         ("__u".into(), DuckType::Varchar),
+        ("__sup".into(), DuckType::BigInt),
     ]
 }
 
@@ -355,6 +363,11 @@ struct Part {
     segs: Vec<i32>,
     ops: Vec<u8>,
     unchanged: Vec<Option<String>>,
+    sups: Vec<Option<i64>>,
+    /// Per key (its values' bytes) in the open segment, the `__seq` of its latest row.
+    latest: std::collections::HashMap<Box<[u8]>, i64>,
+    /// Scratch for a row's key bytes.
+    key_bytes: Vec<u8>,
     segments: Vec<Segment>,
     /// Rows staged in this part.
     rows: u64,
@@ -568,6 +581,9 @@ impl Stager {
             segs: Vec::new(),
             ops: Vec::new(),
             unchanged: Vec::new(),
+            sups: Vec::new(),
+            latest: Default::default(),
+            key_bytes: Vec::new(),
             segments: vec![Segment {
                 seg: self.seg,
                 ..Segment::default()
@@ -580,6 +596,7 @@ impl Stager {
     fn new_segment(&mut self, truncate: bool) {
         self.seg += 1;
         if let Some(p) = self.part.as_mut() {
+            p.latest.clear();
             p.segments.push(Segment {
                 seg: self.seg,
                 truncate,
@@ -640,6 +657,32 @@ impl Stager {
         p.rows += 1;
         let seg = p.segments.last_mut().expect("a segment");
         seg.rows += 1;
+        // Which earlier row of the segment this one replaces (same key), so that the apply
+        // inserts only each key's last row without grouping the segment by key.
+        let mut sup = None;
+        p.key_bytes.clear();
+        for &i in &p.key {
+            match tuple.0.get(i).copied().unwrap_or(Datum::Null) {
+                Datum::Binary(v) => {
+                    p.key_bytes.extend((v.len() as u32).to_be_bytes());
+                    p.key_bytes.extend_from_slice(v);
+                }
+                Datum::Null => p.key_bytes.extend(u32::MAX.to_be_bytes()),
+                Datum::Unchanged | Datum::Text(_) => seg.keys_unknown = true,
+            }
+        }
+        if !seg.keys_unknown {
+            match p.latest.get_mut(p.key_bytes.as_slice()) {
+                Some(latest) => {
+                    sup = Some(*latest);
+                    *latest = self.seq;
+                    seg.superseded += 1;
+                }
+                None => {
+                    p.latest.insert(p.key_bytes.as_slice().into(), self.seq);
+                }
+            }
+        }
         if let Some(u) = &unchanged {
             for (j, &b) in u.iter().enumerate() {
                 if b == b'1' {
@@ -652,6 +695,7 @@ impl Stager {
         p.ops.push(op);
         p.unchanged
             .push(unchanged.map(|u| String::from_utf8_lossy(&u).into_owned()));
+        p.sups.push(sup);
         if p.buf.len() >= FEED_BYTES {
             let buf = std::mem::replace(&mut p.buf, Vec::with_capacity(FEED_BYTES * 2));
             p.decoder.feed(&buf)?;
@@ -805,6 +849,7 @@ impl Part {
             op_bytes.push(op);
             offsets.push(op_bytes.len());
         }
+        let sups: Vec<Option<i64>> = self.sups.drain(..n).collect();
         let mut u_bytes = Vec::new();
         let mut u_offsets = Vec::with_capacity(n + 1);
         let mut u_valid = Vec::with_capacity(n);
@@ -838,6 +883,10 @@ impl Part {
                     bytes: u_bytes,
                     offsets: u_offsets,
                 },
+            },
+            Column {
+                validity: sups.iter().map(Option::is_some).collect(),
+                data: ColumnData::I64(sups.into_iter().map(|s| s.unwrap_or(0)).collect()),
             },
         ];
         columns.extend(batch.columns);
@@ -936,23 +985,34 @@ pub fn apply_sql(
             key_join("__t", "__s", key)
         ),
     };
-    let last = format!(
-        "s.__seq IN (SELECT max(s.__seq) FROM {stage} AS s WHERE s.__seg = {n} GROUP BY {keys})"
-    );
+    // Per key, only its last row: the rows no later row replaced (the stager names each replaced
+    // row in `__sup`; none were: no filter). Grouping by key is 3-4x slower (65 ms against 15 ms
+    // for 100,000 rows in DuckDB 1.5.5), so it is only for keys the stream did not send.
+    let last = if segment.keys_unknown {
+        format!(
+            " AND s.__seq IN (SELECT max(s.__seq) FROM {stage} AS s WHERE s.__seg = {n} GROUP BY {keys})"
+        )
+    } else if segment.superseded > 0 {
+        format!(
+            " AND s.__seq NOT IN (SELECT __sup FROM {stage} WHERE __seg = {n} AND __sup IS NOT NULL)"
+        )
+    } else {
+        String::new()
+    };
     if segment.unchanged.is_empty() {
-        // Every value is in the stage: per key, the row of its last change (found on the narrow
-        // key and order columns, then joined back), inserted straight from the stage.
+        // Every value is in the stage: per key, the row of its last change, inserted straight
+        // from the stage.
         out.push(delete);
         out.push(format!(
             "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s \
-             WHERE s.__seg = {n} AND s.__op IN ('I', 'U') AND {last}"
+             WHERE s.__seg = {n} AND s.__op IN ('I', 'U'){last}"
         ));
         return out;
     }
     out.push(format!(
         "CREATE OR REPLACE TEMP TABLE {fin} AS SELECT {resolved} FROM \
          (SELECT s.*{windows} FROM {stage} AS s WHERE s.__seg = {n}) AS s{joins} \
-         WHERE s.__op IN ('I', 'U') AND {last}"
+         WHERE s.__op IN ('I', 'U'){last}"
     ));
     out.push(delete);
     out.push(format!(

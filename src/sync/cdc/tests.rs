@@ -134,7 +134,8 @@ fn batch_rows(b: &Batch) -> Vec<StagedRow> {
             let ColumnData::I32(seg) = &c[1].data else {
                 panic!()
             };
-            let ColumnData::I64(id) = &c[4].data else {
+            let x = stage_extra_columns().len();
+            let ColumnData::I64(id) = &c[x].data else {
                 panic!()
             };
             (
@@ -142,8 +143,8 @@ fn batch_rows(b: &Batch) -> Vec<StagedRow> {
                 seg[i],
                 text(&c[2], i).unwrap(),
                 text(&c[3], i),
-                c[4].validity[i].then_some(id[i]),
-                text(&c[5], i),
+                c[x].validity[i].then_some(id[i]),
+                text(&c[x + 1], i),
             )
         })
         .collect()
@@ -389,10 +390,10 @@ fn an_added_column_starts_a_new_part() {
         shapes,
         vec![
             "start 2",
-            "batch 1x6",
+            "batch 1x7",
             "end 1",
             "start 3",
-            "batch 1x7",
+            "batch 1x8",
             "end 1"
         ]
     );
@@ -448,12 +449,12 @@ fn target() -> Target {
 fn a_segment_applies_the_last_change_per_key() {
     let seg = Segment {
         seg: 3,
-        truncate: false,
-        unchanged: BTreeSet::new(),
         rows: 5,
+        ..Segment::default()
     };
     let cols = vec!["id".to_string(), "note".to_string()];
     let sql = apply_sql(&target(), &["id".into()], &cols, &seg);
+    // No key changed twice: every staged insert or update is its key's last change.
     assert_eq!(
         sql,
         vec![
@@ -461,11 +462,28 @@ fn a_segment_applies_the_last_change_per_key() {
              WHERE __seg = 3)"
                 .to_string(),
             "INSERT INTO \"lake\".\"raw\".\"orders\" (\"id\", \"note\") SELECT \"id\", \"note\" FROM \
-             temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U') AND s.__seq IN \
-             (SELECT max(s.__seq) FROM temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 GROUP BY s.\"id\")"
+             temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U')"
                 .to_string(),
         ]
     );
+    // Rows replaced by a later change of their key are left out.
+    let replaced = Segment {
+        superseded: 2,
+        ..seg.clone()
+    };
+    assert!(apply_sql(&target(), &["id".into()], &cols, &replaced)[1].ends_with(
+        "WHERE s.__seg = 3 AND s.__op IN ('I', 'U') AND s.__seq NOT IN \
+         (SELECT __sup FROM temp.main.\"__lakemig_cdc_stage\" WHERE __seg = 3 AND __sup IS NOT NULL)"
+    ));
+    // A key the stream did not send: each key's last change by grouping.
+    let unknown = Segment {
+        keys_unknown: true,
+        ..seg.clone()
+    };
+    assert!(apply_sql(&target(), &["id".into()], &cols, &unknown)[1].ends_with(
+        "AND s.__seq IN (SELECT max(s.__seq) FROM temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 \
+         GROUP BY s.\"id\")"
+    ));
     // A composite key: EXISTS.
     let two = apply_sql(&target(), &["id".into(), "note".into()], &cols, &seg);
     assert!(two[0].contains("WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" AS __s WHERE __s.__seg = 3 \
@@ -486,9 +504,9 @@ fn a_segment_applies_the_last_change_per_key() {
 fn unchanged_values_come_from_the_key_s_earlier_change_or_the_target() {
     let seg = Segment {
         seg: 1,
-        truncate: false,
         unchanged: [1].into_iter().collect(),
         rows: 2,
+        ..Segment::default()
     };
     let cols = vec!["id".to_string(), "note".to_string()];
     let sql = apply_sql(&target(), &["id".into()], &cols, &seg);
@@ -795,4 +813,125 @@ fn a_shared_slot_goes_with_its_last_target_and_calls_get_their_own_slot() {
         slot,
         slot_name("/d.duckdb", "\"mirror\"", "h:5432/db", "shop.*\n--exclude")
     );
+}
+
+/// Per staged row, the `__seq` of the earlier row of its segment it replaces.
+fn sups(msgs: &[Message]) -> (Vec<(i64, Option<i64>)>, Vec<Segment>) {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), 2048);
+    for m in msgs {
+        s.push(m).unwrap();
+    }
+    s.finish().unwrap();
+    let mut out = Vec::new();
+    let mut segments = Vec::new();
+    while let Some(x) = s.next_staged() {
+        match x {
+            Staged::Batch(b) => {
+                let (ColumnData::I64(seq), ColumnData::I64(sup)) =
+                    (&b.columns[0].data, &b.columns[4].data)
+                else {
+                    panic!()
+                };
+                for i in 0..b.len {
+                    out.push((seq[i], b.columns[4].validity[i].then_some(sup[i])));
+                }
+            }
+            Staged::End(p) => segments.extend(p.segments),
+            Staged::Start(_) => {}
+        }
+    }
+    (out, segments)
+}
+
+#[test]
+fn each_row_names_the_earlier_row_of_its_key_it_replaces() {
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("a")),
+        },
+        Message::Insert {
+            relation: OID,
+            new: row(2, Some("b")),
+        },
+        Message::Update {
+            relation: OID,
+            old: None,
+            new: row(1, Some("c")),
+        },
+        Message::Delete {
+            relation: OID,
+            old: key_only(1),
+        },
+        // A key change: the old key (X) replaces key 2's insert, the new key (3) is new.
+        Message::Update {
+            relation: OID,
+            old: Some(key_only(2)),
+            new: row(3, Some("d")),
+        },
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("e")),
+        },
+        commit(100),
+    ];
+    let (rows, segments) = sups(&msgs);
+    assert_eq!(
+        rows,
+        vec![
+            (1, None),
+            (2, None),
+            (3, Some(1)),
+            (4, Some(3)),
+            (5, Some(2)),
+            (6, None),
+            (7, Some(4))
+        ]
+    );
+    assert_eq!(
+        (
+            segments.len(),
+            segments[0].superseded,
+            segments[0].keys_unknown
+        ),
+        (1, 4, false)
+    );
+    // Each segment on its own: after a TRUNCATE, key 1 starts again.
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("a")),
+        },
+        Message::Truncate {
+            relations: vec![OID],
+        },
+        Message::Insert {
+            relation: OID,
+            new: row(1, Some("b")),
+        },
+        commit(100),
+    ];
+    let (rows, segments) = sups(&msgs);
+    assert_eq!(rows, vec![(1, None), (2, None)]);
+    assert_eq!(
+        segments.iter().map(|s| s.superseded).collect::<Vec<_>>(),
+        vec![0, 0]
+    );
+    // A key pgoutput did not send (unchanged TOASTed): the segment's keys are unknown.
+    let msgs = vec![
+        begin(100),
+        relation(&["id", "note"]),
+        Message::Update {
+            relation: OID,
+            old: None,
+            new: Tuple(vec![Datum::Unchanged, Datum::Binary(b"x")]),
+        },
+        commit(100),
+    ];
+    let (_, segments) = sups(&msgs);
+    assert!(segments[0].keys_unknown);
 }
