@@ -843,40 +843,42 @@ fn sups(msgs: &[Message]) -> (Vec<(i64, Option<i64>)>, Vec<Segment>) {
     (out, segments)
 }
 
+fn ins(id: i64, note: &'static str) -> Message<'static> {
+    Message::Insert {
+        relation: OID,
+        new: row(id, Some(note)),
+    }
+}
+
+fn upd(old: Option<i64>, id: i64, note: &'static str) -> Message<'static> {
+    Message::Update {
+        relation: OID,
+        old: old.map(key_only),
+        new: row(id, Some(note)),
+    }
+}
+
+fn del(id: i64) -> Message<'static> {
+    Message::Delete {
+        relation: OID,
+        old: key_only(id),
+    }
+}
+
 #[test]
 fn each_row_names_the_earlier_row_of_its_key_it_replaces() {
-    let msgs = vec![
-        begin(100),
-        relation(&["id", "note"]),
-        Message::Insert {
-            relation: OID,
-            new: row(1, Some("a")),
-        },
-        Message::Insert {
-            relation: OID,
-            new: row(2, Some("b")),
-        },
-        Message::Update {
-            relation: OID,
-            old: None,
-            new: row(1, Some("c")),
-        },
-        Message::Delete {
-            relation: OID,
-            old: key_only(1),
-        },
-        // A key change: the old key (X) replaces key 2's insert, the new key (3) is new.
-        Message::Update {
-            relation: OID,
-            old: Some(key_only(2)),
-            new: row(3, Some("d")),
-        },
-        Message::Insert {
-            relation: OID,
-            new: row(1, Some("e")),
-        },
-        commit(100),
-    ];
+    let head = || vec![begin(100), relation(&["id", "note"])];
+    let mut msgs = head();
+    // Key 1 changed four times; key 2 moved to 3 (its old key, X, replaces its insert).
+    msgs.extend([
+        ins(1, "a"),
+        ins(2, "b"),
+        upd(None, 1, "c"),
+        del(1),
+        upd(Some(2), 3, "d"),
+        ins(1, "e"),
+    ]);
+    msgs.push(commit(100));
     let (rows, segments) = sups(&msgs);
     assert_eq!(
         rows,
@@ -899,22 +901,15 @@ fn each_row_names_the_earlier_row_of_its_key_it_replaces() {
         (1, 4, false)
     );
     // Each segment on its own: after a TRUNCATE, key 1 starts again.
-    let msgs = vec![
-        begin(100),
-        relation(&["id", "note"]),
-        Message::Insert {
-            relation: OID,
-            new: row(1, Some("a")),
-        },
+    let mut msgs = head();
+    msgs.extend([
+        ins(1, "a"),
         Message::Truncate {
             relations: vec![OID],
         },
-        Message::Insert {
-            relation: OID,
-            new: row(1, Some("b")),
-        },
+        ins(1, "b"),
         commit(100),
-    ];
+    ]);
     let (rows, segments) = sups(&msgs);
     assert_eq!(rows, vec![(1, None), (2, None)]);
     assert_eq!(
@@ -922,16 +917,13 @@ fn each_row_names_the_earlier_row_of_its_key_it_replaces() {
         vec![0, 0]
     );
     // A key pgoutput did not send (unchanged TOASTed): the segment's keys are unknown.
-    let msgs = vec![
-        begin(100),
-        relation(&["id", "note"]),
-        Message::Update {
-            relation: OID,
-            old: None,
-            new: Tuple(vec![Datum::Unchanged, Datum::Binary(b"x")]),
-        },
-        commit(100),
-    ];
+    let mut msgs = head();
+    msgs.push(Message::Update {
+        relation: OID,
+        old: None,
+        new: Tuple(vec![Datum::Unchanged, Datum::Binary(b"x")]),
+    });
+    msgs.push(commit(100));
     let (_, segments) = sups(&msgs);
     assert!(segments[0].keys_unknown);
 }
