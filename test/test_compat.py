@@ -22,7 +22,7 @@ import pytest
 
 import ducklake_workload as workload
 from conftest import EXTENSION, ROOT
-from duckdb_runners import DuckDBError, Runner, ended, reference, runners, sql_string
+from duckdb_runners import DuckDBError, Runner, reference, runners, sql_string
 from test_incremental_scan import PG_TEXT, TYPES, load_fixture
 from test_sqlite_migrate import make_app_db, pg_types
 from test_sync import ROWS, SCHEMA, kill_mid_copy, pg_exec
@@ -193,28 +193,6 @@ def test_pg_sync_into_a_duckdb_file(runner, pg, pgdb, tmp_path):
     r = sync()
     assert (r["mode"], r["rows_upserted"]) == ("incremental", str(changed))
     assert target() == pg_digest(pg, pgdb)
-
-
-def test_a_process_that_synced_closes_its_database_at_exit(runner, pg, pgdb, tmp_path):
-    """lakemig keeps a DuckDB connection of its own (DuckDB's C API hands an extension the database
-    only while it loads), which keeps the database open after the caller's last connection. At exit
-    lakemig closes it, so DuckDB's shutdown runs as it does without lakemig: the process exits
-    cleanly and its checkpoint writes the WAL into the file (before, the WAL was left for the next
-    process to replay, and that process's first large commit paid for the checkpoint)."""
-    pg_exec(pg, pgdb, SCHEMA)
-    pg_exec(pg, pgdb, ROWS.format(start=1, stop=20_000))
-    dsn, db = pg.dsn(pgdb), str(tmp_path / "closed.duckdb")
-    for round in ("bootstrap", "incremental"):
-        if round == "incremental":
-            pg_exec(pg, pgdb, "UPDATE analytics.subscriptions SET seats = seats + 1 WHERE id % 3 = 0")
-        proc = runner.start([sync_sql(dsn)], EXTENSION, db)
-        [r] = runner.result(proc)
-        assert r["mode"] == round
-        assert proc.returncode == 0, f"{runner.name} {ended(proc)}"
-        assert not os.path.exists(db + ".wal"), f"{runner.name} left a WAL after the {round}"
-    # Without lakemig: the file holds the rows.
-    [row] = runner.query(duck_digest("subscriptions"), None, db)
-    assert row == pg_digest(pg, pgdb)
 
 
 @pytest.mark.parametrize("runner", DUCKLAKE_RUNNERS, ids=[r.name for r in DUCKLAKE_RUNNERS])

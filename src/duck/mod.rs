@@ -39,37 +39,6 @@ pub fn load(con: &Connection) -> Result<(), Box<dyn std::error::Error>> {
     register(con, side)
 }
 
-/// Every database's lakemig connection, to close at process exit.
-static SIDES: std::sync::Mutex<Vec<std::sync::Weak<std::sync::Mutex<sync::SyncConnection>>>> =
-    std::sync::Mutex::new(Vec::new());
-static AT_EXIT: std::sync::Once = std::sync::Once::new();
-
-/// lakemig's connection holds the database open: DuckDB's C API hands an extension the database
-/// only while it loads, so the connection is made then and kept. Closing the caller's last
-/// connection therefore does not close the database, and at process exit DuckDB's shutdown (the
-/// checkpoint that writes the WAL into the file) would never run: the next process would replay
-/// the WAL, and its first write would pay for the checkpoint. Run at exit (registered with
-/// `atexit` on the first `LOAD`, so before DuckDB's own static destructors): close every lakemig
-/// connection no call is using, so a database nobody else holds shuts down as it would without
-/// lakemig.
-extern "C" fn close_at_exit() {
-    let sides = match SIDES.lock() {
-        Ok(mut s) => std::mem::take(&mut *s),
-        Err(_) => return,
-    };
-    // On a thread of its own: the exiting thread's thread-locals (DuckDB caches settings in
-    // some) are already destroyed when exit handlers run.
-    let closing = std::thread::spawn(move || {
-        for side in sides.iter().filter_map(std::sync::Weak::upgrade) {
-            // A call still running on another thread keeps its connection.
-            if let Ok(mut s) = side.try_lock() {
-                s.con.close();
-            }
-        }
-    });
-    let _ = closing.join();
-}
-
 /// Register every SQL function of lakemig on the database behind `con`; `side` is lakemig's own
 /// connection to it.
 fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::error::Error>> {
@@ -86,14 +55,6 @@ fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::e
         con: side,
         feeds,
     }));
-    if let Ok(mut sides) = SIDES.lock() {
-        sides.retain(|s| s.strong_count() > 0);
-        sides.push(std::sync::Arc::downgrade(&side));
-    }
-    AT_EXIT.call_once(|| {
-        // SAFETY: registers a plain `extern "C"` function that takes no arguments.
-        unsafe { libc::atexit(close_at_exit) };
-    });
     con.register_table_function_with_extra_info::<sync::PgSync, _>(sync::NAME, &side)?;
     // The many-table form has a name of its own: DuckDB's C API registers no overloads of a table
     // function (a second `pg_sync` with one positional argument is silently ignored).

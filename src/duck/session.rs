@@ -34,7 +34,8 @@ unsafe impl Send for SideConnection {}
 
 impl Drop for SideConnection {
     fn drop(&mut self) {
-        self.close();
+        // SAFETY: `raw` came from `duckdb_connect` and is disconnected once, here.
+        unsafe { ffi::duckdb_disconnect(&mut self.raw) };
     }
 }
 
@@ -113,16 +114,6 @@ impl SideConnection {
         Ok(SideConnection { raw, ready: false })
     }
 
-    /// Disconnect now (see `close_at_exit` in `mod.rs`); later statements fail with an error.
-    pub fn close(&mut self) {
-        if !self.raw.is_null() {
-            // SAFETY: `raw` came from `duckdb_connect`; DuckDB sets it to null, so it is
-            // disconnected once.
-            unsafe { ffi::duckdb_disconnect(&mut self.raw) };
-            self.raw = ptr::null_mut();
-        }
-    }
-
     /// Run SQL with `?` parameters; the number of rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
         Ok(self.run(sql, params)?.rows_changed())
@@ -134,11 +125,6 @@ impl SideConnection {
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, String> {
-        if self.raw.is_null() {
-            return Err(
-                "lakemig's connection to this database is closed: the process is exiting".into(),
-            );
-        }
         if !self.ready {
             self.ready = true;
             self.run(SETUP, &[])?;
