@@ -822,18 +822,22 @@ fn sups(msgs: &[Message]) -> (Vec<(i64, Option<i64>)>, Vec<Segment>) {
         s.push(m).unwrap();
     }
     s.finish().unwrap();
+    let at = stage_extra_columns()
+        .iter()
+        .position(|(n, _)| n == "__sup")
+        .expect("a __sup column");
     let mut out = Vec::new();
     let mut segments = Vec::new();
     while let Some(x) = s.next_staged() {
         match x {
             Staged::Batch(b) => {
                 let (ColumnData::I64(seq), ColumnData::I64(sup)) =
-                    (&b.columns[0].data, &b.columns[4].data)
+                    (&b.columns[0].data, &b.columns[at].data)
                 else {
                     panic!()
                 };
                 for i in 0..b.len {
-                    out.push((seq[i], b.columns[4].validity[i].then_some(sup[i])));
+                    out.push((seq[i], b.columns[at].validity[i].then_some(sup[i])));
                 }
             }
             Staged::End(p) => segments.extend(p.segments),
