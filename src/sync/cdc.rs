@@ -364,13 +364,50 @@ struct Part {
     ops: Vec<u8>,
     unchanged: Vec<Option<String>>,
     sups: Vec<Option<i64>>,
-    /// Per key (its values' bytes) in the open segment, the `__seq` of its latest row.
-    latest: std::collections::HashMap<Box<[u8]>, i64>,
+    /// Per key in the open segment, the `__seq` of its latest row.
+    latest: LatestByKey,
     /// Scratch for a row's key bytes.
     key_bytes: Vec<u8>,
     segments: Vec<Segment>,
     /// Rows staged in this part.
     rows: u64,
+}
+
+/// Per key (its values' bytes), the `__seq` of its latest row: each key's bytes once in one arena
+/// (no allocation per key), hashed with a seeded hash (keys come from the source's data).
+#[derive(Default)]
+struct LatestByKey {
+    arena: Vec<u8>,
+    /// (start in `arena`, length, `__seq`).
+    table: hashbrown::HashTable<(usize, usize, i64)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl LatestByKey {
+    /// Make `seq` the latest row of `key`; the row it replaces, if any.
+    fn replace(&mut self, key: &[u8], seq: i64) -> Option<i64> {
+        use std::hash::BuildHasher;
+        let LatestByKey {
+            arena,
+            table,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(key);
+        if let Some(e) = table.find_mut(hash, |&(s, l, _)| &arena[s..s + l] == key) {
+            return Some(std::mem::replace(&mut e.2, seq));
+        }
+        let start = arena.len();
+        arena.extend_from_slice(key);
+        table.insert_unique(hash, (start, key.len(), seq), |&(s, l, _)| {
+            hasher.hash_one(&arena[s..s + l])
+        });
+        None
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.table.clear();
+    }
 }
 
 /// How many bytes of rows are gathered before the decoder sees them.
@@ -672,15 +709,9 @@ impl Stager {
             }
         }
         if !seg.keys_unknown {
-            match p.latest.get_mut(p.key_bytes.as_slice()) {
-                Some(latest) => {
-                    sup = Some(*latest);
-                    *latest = self.seq;
-                    seg.superseded += 1;
-                }
-                None => {
-                    p.latest.insert(p.key_bytes.as_slice().into(), self.seq);
-                }
+            sup = p.latest.replace(&p.key_bytes, self.seq);
+            if sup.is_some() {
+                seg.superseded += 1;
             }
         }
         if let Some(u) = &unchanged {

@@ -931,3 +931,26 @@ fn each_row_names_the_earlier_row_of_its_key_it_replaces() {
     let (_, segments) = sups(&msgs);
     assert!(segments[0].keys_unknown);
 }
+
+#[test]
+fn latest_by_key_tells_each_key_apart_as_it_grows() {
+    let mut latest = LatestByKey::default();
+    // Keys that are prefixes of one another, an empty key, and enough keys to grow the table
+    // many times over.
+    assert_eq!(latest.replace(b"", 1), None);
+    assert_eq!(latest.replace(b"a", 2), None);
+    assert_eq!(latest.replace(b"ab", 3), None);
+    for i in 0..100_000i64 {
+        assert_eq!(latest.replace(&i.to_be_bytes(), 10 + i), None);
+    }
+    assert_eq!(latest.replace(b"a", 4), Some(2));
+    assert_eq!(latest.replace(b"a", 5), Some(4));
+    assert_eq!(latest.replace(b"", 6), Some(1));
+    assert_eq!(latest.replace(b"ab", 7), Some(3));
+    for i in (0..100_000i64).step_by(7) {
+        assert_eq!(latest.replace(&i.to_be_bytes(), -i), Some(10 + i));
+    }
+    latest.clear();
+    assert_eq!(latest.replace(b"a", 8), None);
+    assert_eq!(latest.replace(&7i64.to_be_bytes(), 9), None);
+}
