@@ -146,9 +146,9 @@ impl<D: Database> Session for SqlSession<D> {
     }
 
     fn columns(&mut self, table: &TableRef) -> Result<Vec<(String, String)>> {
-        // Found in duckdb_tables(), then described by DESCRIBE: duckdb_columns() lists
-        // every column of every catalog, and its first call in a process builds DuckDB's default
-        // views (15-25 ms, on every sync).
+        // Found in duckdb_tables(), then described by DESCRIBE: duckdb_columns() lists every
+        // column of every catalog, and its first call in a process took 15-25 ms (measured; each
+        // sync is often a process's first), DESCRIBE about 1 ms.
         let found = self
             .0
             .query(
