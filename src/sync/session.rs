@@ -12,7 +12,6 @@ use super::source::Rows;
 use super::statements::{Statement, Watermark};
 use super::target::{TableRef, Target};
 use crate::error::Result;
-use crate::sql::quote_ident;
 use crate::types::batch::Batch;
 use crate::types::DuckType;
 
@@ -165,10 +164,8 @@ impl<D: Database> Session for SqlSession<D> {
             return Ok(Vec::new());
         }
         let describe = format!(
-            "SELECT column_name, column_type FROM (DESCRIBE {}.{}.{})",
-            quote_ident(&table.catalog),
-            quote_ident(&table.schema),
-            quote_ident(&table.name)
+            "SELECT column_name, column_type FROM (DESCRIBE {})",
+            table.quoted()
         );
         let rows = self
             .0
