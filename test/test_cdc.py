@@ -283,6 +283,41 @@ def test_sigkill_before_commit_and_before_advance(pg, pgdb, tmp_path):
     check_same(pg, pgdb, db)
 
 
+def test_a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read(pg, pgdb, tmp_path):
+    """A process that loaded lakemig leaves its WAL to the next one (lakemig's own connection keeps
+    the database open). A call whose commit would checkpoint that WAL (it holds
+    checkpoint_threshold) checkpoints it while PostgreSQL decodes, before its own transaction; one
+    whose WAL is below the threshold does not."""
+    pg_exec(pg, pgdb, SCHEMA)
+    db = str(tmp_path / "t.duckdb")
+    wal = pathlib.Path(db + ".wal")
+    call = f"SELECT * FROM pg_sync('{pg.dsn(pgdb)}', 'shop.orders', target := 'orders', method := 'cdc')"
+
+    def traced(sql):
+        code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, LAKEMIG_TRACE="1"))
+        assert out.returncode == 0, out.stderr[-2000:]
+        names, *rows = json.loads(out.stdout)
+        return dict(zip(names, rows[0])), out.stderr
+
+    assert traced(call)[0]["mode"] == "bootstrap"
+    left = wal.stat().st_size
+    assert left > 1000, "the bootstrap's process left no WAL"
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'w' WHERE id <= 20; DELETE FROM shop.orders WHERE id > 195")
+    # Below the default threshold (16 MiB): the commit would not checkpoint, and neither does the call.
+    row, err = traced(call)
+    assert (row["rows_upserted"], row["rows_deleted"]) == (20, 5)
+    assert "checkpointed the WAL" not in err
+    assert wal.stat().st_size > left
+    # At the threshold: checkpointed before the sync's transaction, and the sync is whole.
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'x' WHERE id BETWEEN 21 AND 40; DELETE FROM shop.orders WHERE id <= 3")
+    row, err = traced(f"SET checkpoint_threshold = '{wal.stat().st_size // 2} bytes'; {call}")
+    assert (row["rows_upserted"], row["rows_deleted"]) == (20, 3)
+    assert "checkpointed the WAL: true" in err, err
+    check_same(pg, pgdb, db)
+
+
 def test_refusals_change_nothing(pg, pgdb):
     import psycopg2
     from psycopg2.extras import LogicalReplicationConnection

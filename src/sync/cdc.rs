@@ -1304,7 +1304,30 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         snaps.take(&boot)?;
     }
 
-    // 4. ONE transaction: the copies, every table's changes, every checkpoint.
+    // 4. Nothing to copy: the peek starts now, from the checkpoints read in step 1, and while
+    // PostgreSQL decodes, DuckDB checkpoints a WAL its commit would otherwise checkpoint (a
+    // process leaves its WAL to the next one: see the README's Troubleshooting).
+    let early = match list.iter().all(|k| !k.boot) {
+        true => {
+            let since = list
+                .iter()
+                .map(|k| k.state.as_ref().map_or(Ok(Lsn(0)), since_of))
+                .collect::<Result<Vec<Lsn>>>()?;
+            let rx = changes.changes(&setup, &described(&list, &since), S::to_chunk)?;
+            // Best effort: where it cannot be told or run now, the commit checkpoints as before.
+            let catalog = &first.target.catalog;
+            if !first.target.ducklake
+                && matches!(session.commit_would_checkpoint(catalog), Ok(true))
+            {
+                let done = session.run(&Statement::Checkpoint(catalog.clone()));
+                trace(started, &format!("checkpointed the WAL: {}", done.is_ok()));
+            }
+            Some((rx, since))
+        }
+        false => None,
+    };
+
+    // 5. ONE transaction: the copies, every table's changes, every checkpoint.
     session.run(&Statement::Begin)?;
     let result = (|| {
         let mut copied = vec![0i64; list.len()];
@@ -1326,16 +1349,24 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                         k.item.target.quoted()
                     ))
                 })?;
-                since[i] = c.watermark.as_deref().unwrap_or("0/0").parse()?;
+                since[i] = since_of(&c)?;
             }
         }
-        let tables: Vec<(CdcTable, Lsn)> = list
+        let keys: Vec<&[String]> = list
             .iter()
-            .zip(&since)
-            .map(|(k, s)| (k.table.clone().expect("a described table"), *s))
+            .map(|k| k.table.as_ref().expect("a described table").key.as_slice())
             .collect();
-        let keys: Vec<&[String]> = tables.iter().map(|(t, _)| t.key.as_slice()).collect();
-        let rx = changes.changes(&setup, &tables, S::to_chunk)?;
+        let rx = match early {
+            // The stream skips what the checkpoints it started from say is applied.
+            Some((rx, started_from)) if started_from == since => rx,
+            Some(_) => {
+                return Err(Error::argument(
+                    "another pg_sync of these targets committed while this one started; nothing was changed; run it again"
+                        .to_string(),
+                ))
+            }
+            None => changes.changes(&setup, &described(&list, &since), S::to_chunk)?,
+        };
         let Applied {
             summaries,
             added,
@@ -1406,7 +1437,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             return Err(e);
         }
     };
-    // 5. The slot moves only after the commit.
+    // 6. The slot moves only after the commit.
     if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
         test_pause(&p, "before_advance");
     }
@@ -1430,6 +1461,20 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         });
     }
     Ok(rows)
+}
+
+/// Where a target's stream starts: the commit LSN its checkpoint holds (transactions at or below
+/// it are applied).
+fn since_of(c: &Checkpoint) -> Result<Lsn> {
+    c.watermark.as_deref().unwrap_or("0/0").parse()
+}
+
+/// Each table of the call as the stream reads it: described, and the LSN it starts after.
+fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn)> {
+    list.iter()
+        .zip(since)
+        .map(|(k, s)| (k.table.clone().expect("a described table"), *s))
+        .collect()
 }
 
 /// A target's checkpoint, unless keeping it by CDC would lose data: a target kept by the

@@ -84,6 +84,33 @@ pub trait Session {
     fn database_path(&mut self, _catalog: &str) -> Result<Option<String>> {
         Ok(None)
     }
+    /// Whether the next commit into `catalog` would checkpoint first: it is a DuckDB file whose
+    /// WAL already holds `checkpoint_threshold` (DuckDB checkpoints at the first commit that finds
+    /// it so). False where that cannot be told.
+    fn commit_would_checkpoint(&mut self, _catalog: &str) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// A size as DuckDB shows one (`16.0 MiB`, `783.7 KiB`, `0 bytes`, `1.5 GB`), in bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let mut parts = text.split_whitespace();
+    let number: f64 = parts.next()?.parse().ok()?;
+    let unit = match parts.next()? {
+        "bytes" | "byte" => 1u64,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "PiB" => 1 << 50,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "PB" => 1_000_000_000_000_000,
+        _ => return None,
+    };
+    (parts.next().is_none() && number >= 0.0).then_some((number * unit as f64) as u64)
 }
 
 /// The real session: a [`Database`] and the SQL that answers each question.
@@ -267,9 +294,48 @@ impl<D: Database> Session for SqlSession<D> {
         Ok(rows.first().and_then(|r| text(r, 0)))
     }
 
+    fn commit_would_checkpoint(&mut self, catalog: &str) -> Result<bool> {
+        let rows = self
+            .0
+            .query(
+                "SELECT path, current_setting('checkpoint_threshold') FROM duckdb_databases() \
+                 WHERE database_name = ? AND type = 'duckdb' AND NOT readonly",
+                &[Value::Text(catalog.into())],
+            )
+            .map_err(duck("resolving the target"))?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let (Some(path), Some(threshold)) =
+            (text(row, 0), text(row, 1).as_deref().and_then(parse_size))
+        else {
+            return Ok(false);
+        };
+        // DuckDB's WAL is the database file's path with `.wal` added.
+        let wal = std::fs::metadata(format!("{path}.wal")).map_or(0, |m| m.len());
+        Ok(wal > 0 && wal >= threshold)
+    }
+
     fn insert(&mut self, table: &TableRef, rows: Rows<D::Chunk>) -> Result<u64> {
         self.0
             .insert(table, rows)
             .map_err(duck("copying the rows read"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_duckdb_shows_them() {
+        assert_eq!(parse_size("16.0 MiB"), Some(16 << 20));
+        assert_eq!(parse_size("783.7 KiB"), Some(802_508));
+        assert_eq!(parse_size("0 bytes"), Some(0));
+        assert_eq!(parse_size("1.5 GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("2.0 GiB"), Some(2 << 30));
+        for bad in ["", "16", "16.0 MB extra", "-1 MiB", "many MiB", "16.0 mib"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
     }
 }

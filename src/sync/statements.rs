@@ -41,6 +41,8 @@ pub enum Statement {
     /// DuckLake's commit retries on lakemig's own connection, at least this many (see
     /// [`COMMIT_RETRIES`]).
     CommitRetries(u64),
+    /// Checkpoint this catalog's WAL into its file (a DuckDB file's, not a DuckLake's).
+    Checkpoint(String),
     /// A table with these columns; a `temp` table is created or replaced.
     CreateTable {
         table: TableRef,
@@ -114,6 +116,7 @@ impl Statement {
             Statement::MoveLegacyCheckpoint { target, copy } => {
                 checkpoint::move_legacy_sql(target, *copy)
             }
+            Statement::Checkpoint(c) => one(format!("CHECKPOINT {}", quote_ident(c))),
             Statement::CommitRetries(n) => one(format!(
                 "SET SESSION ducklake_max_retry_count = \
                  greatest(CAST(current_setting('ducklake_max_retry_count') AS UBIGINT), {n})"
@@ -194,6 +197,7 @@ impl Statement {
                 "moving the checkpoint out of main.lakemig_sync_state"
             }
             Statement::CommitRetries(_) => "raising ducklake_max_retry_count",
+            Statement::Checkpoint(_) => "checkpointing",
             Statement::CreateTable { .. } => "creating a table for the rows read",
             Statement::InsertByName { .. } => "copying the source table",
             Statement::AddColumn { .. } => "adding a column to the target",

@@ -86,6 +86,10 @@ struct FakeSession {
     /// What each coming COMMIT does: fail with this DuckDB message (the transaction is undone, as
     /// DuckDB does), or succeed (None, and once the queue is empty).
     commits: VecDeque<Option<String>>,
+    /// What `commit_would_checkpoint` answers.
+    wal_due: bool,
+    /// When `commit_would_checkpoint` is asked, another call's commit moves every checkpoint on.
+    other_call_commits: bool,
 }
 
 impl FakeSession {
@@ -367,6 +371,7 @@ impl Session for FakeSession {
             }
             Statement::PreserveInsertionOrder(_)
             | Statement::CommitRetries(_)
+            | Statement::Checkpoint(_)
             | Statement::CopyToParquet { .. } => {}
         }
         Ok(changed)
@@ -411,6 +416,19 @@ impl Session for FakeSession {
         c.last_run = Some(1);
         self.state.checkpoints.insert(home(target), c);
         Ok(())
+    }
+
+    fn commit_would_checkpoint(&mut self, catalog: &str) -> Result<bool> {
+        assert_eq!(
+            self.catalogs.get(catalog).map(String::as_str),
+            Some("duckdb")
+        );
+        if self.other_call_commits {
+            for c in self.state.checkpoints.values_mut() {
+                c.watermark = Some("0/FFFF".into());
+            }
+        }
+        Ok(self.wal_due)
     }
 
     fn insert(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
@@ -1559,4 +1577,172 @@ fn a_dropped_source_is_reported_and_its_target_kept() {
     // A pattern that no longer covers it: not reported.
     let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.a"], false)).unwrap();
     assert_eq!(rows, vec![("analytics.a".into(), "unchanged", 0)]);
+}
+
+/// One table's replication stream with no change in it; counts how often it was started.
+struct QuietSlot {
+    started: usize,
+}
+
+impl super::cdc::ChangeSource for QuietSlot {
+    fn prepare(
+        &mut self,
+        wanted: &[super::cdc::CdcWanted],
+        slot: &str,
+        _: Option<&str>,
+        _: bool,
+    ) -> Result<super::cdc::CdcSetup> {
+        let table = super::cdc::CdcTable {
+            table_oid: 1,
+            schema: "s".into(),
+            name: "t".into(),
+            columns: Vec::new(),
+            key: vec!["id".into()],
+        };
+        Ok(super::cdc::CdcSetup {
+            slot: slot.into(),
+            publication: slot.into(),
+            slot_created: false,
+            slot_lsn: crate::postgres::pgoutput::Lsn(16),
+            tables: wanted.iter().map(|_| Ok(table.clone())).collect(),
+            server: "pg".into(),
+        })
+    }
+    fn changes<T: Send + 'static>(
+        &mut self,
+        _: &super::cdc::CdcSetup,
+        tables: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn)],
+        _: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<mpsc::Receiver<Result<super::cdc::Change<T>>>> {
+        self.started += 1;
+        let (tx, rx) = mpsc::channel(1);
+        let summaries = vec![super::cdc::StreamSummary::default(); tables.len()];
+        tx.try_send(Ok(super::cdc::Change::Done(summaries, None)))
+            .expect("room for one");
+        Ok(rx)
+    }
+    fn advance(
+        &mut self,
+        _: &super::cdc::CdcSetup,
+        _: crate::postgres::pgoutput::Lsn,
+    ) -> Result<()> {
+        Ok(())
+    }
+    fn server(&self) -> String {
+        "pg".into()
+    }
+    fn retained_wal(&mut self, _: &str) -> Result<Option<i64>> {
+        Ok(None)
+    }
+}
+
+/// Snapshots a call with nothing to copy never takes.
+struct NoCopies;
+
+impl super::cdc::Snapshots for NoCopies {
+    fn take(&mut self, _: &[QualifiedName]) -> Result<()> {
+        panic!("nothing to copy")
+    }
+    fn read<T: Send + 'static>(
+        &mut self,
+        _: usize,
+        _: fn(Batch, &[DuckType]) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        panic!("nothing to copy")
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A session holding `catalog.main.t`, kept by CDC through slot `slot` up to commit 0/100.
+fn kept_by_cdc(catalog: &str) -> (FakeSession, super::cdc::CdcCall) {
+    let mut s = FakeSession::new();
+    let target = Target {
+        catalog: catalog.into(),
+        schema: "main".into(),
+        name: "t".into(),
+        ducklake: s.catalogs[catalog] == "ducklake",
+    };
+    s.state.tables.insert(
+        key(&target.table()),
+        Table {
+            columns: vec![("id".into(), "BIGINT".into())],
+            rows: vec![vec![Value::Int(1)]],
+            primary_key: false,
+        },
+    );
+    s.state.checkpoint_tables.insert(home(&target));
+    s.state.checkpoints.insert(
+        home(&target),
+        Checkpoint {
+            target: target.state_key(),
+            source: "s.t".into(),
+            cursor: super::cdc::cursor_text("slot", "slot"),
+            watermark: Some("0/100".into()),
+            runs: 1,
+            ..Default::default()
+        },
+    );
+    let call = super::cdc::CdcCall {
+        items: vec![super::cdc::CdcItem {
+            source: QualifiedName {
+                schema: Some("s".into()),
+                name: "t".into(),
+            },
+            target,
+            key: None,
+        }],
+        publication: None,
+        slot_key: ("main.t".into(), "s.t".into()),
+        many: false,
+        skip_errors: false,
+    };
+    (s, call)
+}
+
+#[test]
+fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
+    // Due: the stream starts first, then the checkpoint runs, outside the sync's transaction.
+    let (mut s, call) = kept_by_cdc("db");
+    s.wal_due = true;
+    let mut slot = QuietSlot { started: 0 };
+    let rows = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    assert_eq!(rows[0].outcome.mode, "cdc");
+    assert_eq!(slot.started, 1);
+    let checkpointed = s
+        .log
+        .iter()
+        .position(|x| *x == Statement::Checkpoint("db".into()))
+        .expect("checkpointed");
+    let begun = s.log.iter().position(|x| *x == Statement::Begin).unwrap();
+    assert!(checkpointed < begun, "{:?}", s.log);
+    assert_eq!(s.checkpoint().unwrap().runs, 2);
+
+    // Not due: no checkpoint. A DuckLake target is never asked.
+    let (mut s, call) = kept_by_cdc("db");
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 }).unwrap();
+    assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
+    let (mut s, call) = kept_by_cdc("lake");
+    s.wal_due = true;
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 }).unwrap();
+    assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
+}
+
+#[test]
+fn a_stream_started_before_another_call_committed_applies_nothing() {
+    let (mut s, call) = kept_by_cdc("db");
+    s.other_call_commits = true;
+    let err = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another pg_sync of these targets committed"),
+        "{err}"
+    );
+    // The other call's checkpoint stands; this call wrote nothing.
+    let c = s.checkpoint().unwrap();
+    assert_eq!((c.watermark.as_deref(), c.runs), (Some("0/FFFF"), 1));
+    assert!(s.ran(|x| *x == Statement::Rollback));
+    assert!(s.saved.is_none());
 }
