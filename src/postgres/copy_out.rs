@@ -6,7 +6,8 @@
 //! tuple that spans chunks is gathered in a small buffer first. Each value is parsed by
 //! [`crate::postgres::codec::decode`] (PostgreSQL's `*_send` layouts); arrays are walked here, since
 //! their elements go into nested lists. The counterpart of DuckDB's postgres extension
-//! `postgres_binary_reader.hpp`.
+//! `postgres_binary_reader.hpp`. The same decoder takes the rows logical replication sends, one row's
+//! values at a time ([`CopyDecoder::push_row`]): pgoutput's binary values are the same `*_send` layouts.
 
 use std::collections::VecDeque;
 
@@ -38,6 +39,8 @@ pub struct CopyDecoder {
 enum State {
     Header,
     Tuples,
+    /// Rows are pushed one by one ([`CopyDecoder::push_row`]), not fed as a stream.
+    Rows,
     /// The trailer was seen.
     Done,
     /// An error was returned; the decoder's contents are no longer consistent.
@@ -64,6 +67,14 @@ impl CopyDecoder {
             state: State::Header,
             pending: Vec::new(),
             scan: TupleScan::default(),
+        }
+    }
+
+    /// A decoder of rows pushed one by one ([`CopyDecoder::push_row`]) instead of a COPY stream.
+    pub fn for_rows(columns: Vec<(String, Decode)>, batch_rows: usize) -> Self {
+        CopyDecoder {
+            state: State::Rows,
+            ..CopyDecoder::new(columns, batch_rows)
         }
     }
 
@@ -101,7 +112,7 @@ impl CopyDecoder {
                 };
                 return Err(stream_error(reason));
             }
-            State::Done => {}
+            State::Done | State::Rows => {}
         }
         if self.rows_in_batch > 0 {
             if let Err(e) = self.flush_batch() {
@@ -117,9 +128,51 @@ impl CopyDecoder {
         self.rows_decoded
     }
 
+    /// Decode one row given as its values (None: NULL), one per column in order, as logical
+    /// replication sends them: the same decoding as a COPY tuple's, without its framing. Only for a
+    /// decoder made by [`CopyDecoder::for_rows`]; [`CopyDecoder::finish`] ends the rows.
+    pub fn push_row<'v>(
+        &mut self,
+        values: impl ExactSizeIterator<Item = Option<&'v [u8]>>,
+    ) -> Result<()> {
+        let result = self.push_row_inner(values);
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
+    fn push_row_inner<'v>(
+        &mut self,
+        values: impl ExactSizeIterator<Item = Option<&'v [u8]>>,
+    ) -> Result<()> {
+        match self.state {
+            State::Rows => {}
+            State::Failed => return Err(stream_error("an earlier error stopped the decoding")),
+            State::Header | State::Tuples | State::Done => {
+                return Err(stream_error("a row pushed into a COPY stream"))
+            }
+        }
+        if values.len() != self.builders.len() {
+            return Err(stream_error(format!(
+                "a row has {} fields, but {} columns were selected",
+                values.len(),
+                self.builders.len()
+            )));
+        }
+        for ((builder, name), value) in self.builders.iter_mut().zip(&self.names).zip(values) {
+            match value {
+                Some(value) => builder.push_value(value, name)?,
+                None => builder.push_null(),
+            }
+        }
+        self.row_done()
+    }
+
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<()> {
         match self.state {
             State::Failed => return Err(stream_error("an earlier error stopped the decoding")),
+            State::Rows => return Err(stream_error("a COPY stream fed after rows were pushed")),
             State::Done if !chunk.is_empty() => return Err(after_trailer(chunk.len())),
             State::Done => return Ok(()),
             State::Header | State::Tuples => {}
@@ -229,7 +282,7 @@ impl CopyDecoder {
                 }
                 result
             }
-            State::Done | State::Failed => Ok(0),
+            State::Done | State::Rows | State::Failed => Ok(0),
         }
     }
 
@@ -243,6 +296,11 @@ impl CopyDecoder {
                 None => return Err(stream_error("a row ended inside a field")),
             }
         }
+        self.row_done()
+    }
+
+    /// A row's values are all in the builders.
+    fn row_done(&mut self) -> Result<()> {
         self.rows_in_batch += 1;
         self.rows_decoded += 1;
         if self.rows_in_batch == self.batch_rows {
@@ -1132,6 +1190,58 @@ mod tests {
         let one_row = decode_chunked(&mixed_decodes(), &data, 1, 1).unwrap();
         assert_eq!(one_row.len(), 3);
         assert_eq!(one_row.iter().map(|b| b.len).sum::<usize>(), 3);
+    }
+
+    #[test]
+    fn pushed_rows_decode_as_the_same_rows_in_a_copy_stream() {
+        let rows: Vec<Vec<Option<Vec<u8>>>> = vec![
+            vec![
+                i32v(1),
+                bytes("héllo".as_bytes()),
+                num("-12.34"),
+                array(23, &[2, 2], &[i32v(1), None, i32v(3), i32v(4)]),
+                bytes(b"\x01{\"a\": 1}"),
+            ],
+            vec![None, None, None, None, None],
+            vec![
+                i32v(-3),
+                bytes(b""),
+                num("1234567890.12"),
+                array(23, &[], &[]),
+                bytes(b"\x01[]"),
+            ],
+        ];
+        for batch_rows in [1, 2, 2048] {
+            let fed = decode_all(&mixed_decodes(), &stream(&rows), batch_rows).unwrap();
+            let mut dec = CopyDecoder::for_rows(cols(&mixed_decodes()), batch_rows);
+            let mut pushed = Vec::new();
+            for row in &rows {
+                dec.push_row(row.iter().map(|v| v.as_deref())).unwrap();
+                pushed.extend(std::iter::from_fn(|| dec.next_batch()));
+            }
+            pushed.extend(dec.finish().unwrap());
+            assert_eq!(pushed, fed, "batches of {batch_rows}");
+        }
+        // No rows: no batch. Too few values, or a decoder fed a COPY stream: errors.
+        let mut dec = CopyDecoder::for_rows(cols(&mixed_decodes()), 2048);
+        assert_eq!(dec.finish().unwrap(), None);
+        let mut dec = CopyDecoder::for_rows(cols(&mixed_decodes()), 2048);
+        let e = dec
+            .push_row([None, None].into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a row has 2 fields, but 5 columns were selected"),
+            "{e}"
+        );
+        assert!(
+            dec.push_row([None; 5].into_iter()).is_err(),
+            "a failed decoder goes on"
+        );
+        let mut dec = CopyDecoder::new(cols(&mixed_decodes()), 2048);
+        assert!(dec.push_row([None; 5].into_iter()).is_err());
+        let mut dec = CopyDecoder::for_rows(cols(&mixed_decodes()), 2048);
+        assert!(dec.feed(&stream(&rows)).is_err());
     }
 
     #[test]

@@ -35,7 +35,6 @@ use super::tables::{in_table, skipped, TableOutcome};
 use super::target::{TableRef, Target, STATE_SCHEMA};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
-use crate::postgres::codec::conversion::COPY_HEADER;
 use crate::postgres::copy_out::CopyDecoder;
 use crate::postgres::pgoutput::{Datum, Lsn, Message, Relation, Tuple};
 use crate::sql::quote_ident;
@@ -358,7 +357,6 @@ struct Part {
     /// Relation columns of the key.
     key: Vec<usize>,
     decoder: CopyDecoder,
-    buf: Vec<u8>,
     seqs: Vec<i64>,
     segs: Vec<i32>,
     ops: Vec<u8>,
@@ -410,8 +408,6 @@ impl LatestByKey {
     }
 }
 
-/// How many bytes of rows are gathered before the decoder sees them.
-const FEED_BYTES: usize = 1 << 16;
 /// Staged rows per part (see [`Stager`]'s `part_rows`).
 pub const PART_ROWS: u64 = 250_000;
 
@@ -597,14 +593,13 @@ impl Stager {
             })?;
             key.push(i);
         }
-        let mut decoder = CopyDecoder::new(
+        let decoder = CopyDecoder::for_rows(
             columns
                 .iter()
                 .map(|c| (c.name.clone(), c.decode.clone()))
                 .collect(),
             self.batch_rows,
         );
-        decoder.feed(COPY_HEADER)?;
         self.seg += 1;
         self.out.push_back(Staged::Start(columns.clone()));
         self.part = Some(Part {
@@ -613,7 +608,6 @@ impl Stager {
             columns,
             key,
             decoder,
-            buf: Vec::with_capacity(FEED_BYTES * 2),
             seqs: Vec::new(),
             segs: Vec::new(),
             ops: Vec::new(),
@@ -646,9 +640,6 @@ impl Stager {
         let Some(mut p) = self.part.take() else {
             return Ok(());
         };
-        p.buf.extend((-1i16).to_be_bytes());
-        let buf = std::mem::take(&mut p.buf);
-        p.decoder.feed(&buf)?;
         let last = p.decoder.finish()?;
         while let Some(b) = p.decoder.next_batch() {
             let staged = p.with_extras(b);
@@ -665,22 +656,17 @@ impl Stager {
         Ok(())
     }
 
-    /// One staged row: a tuple in binary COPY framing, and its extra values.
+    /// One staged row: its extra values, and the tuple's values decoded (an unchanged TOASTed
+    /// value as NULL, flagged in `__u`).
     fn stage(&mut self, op: u8, tuple: &Tuple) -> Result<()> {
         let p = self.part.as_mut().expect("a part");
         self.seq += 1;
-        p.buf.extend((p.source.len() as i16).to_be_bytes());
         let mut unchanged: Option<Vec<u8>> = None;
         for (j, &i) in p.source.iter().enumerate() {
             match tuple.0.get(i).copied().unwrap_or(Datum::Null) {
-                Datum::Null => p.buf.extend((-1i32).to_be_bytes()),
+                Datum::Null | Datum::Binary(_) => {}
                 Datum::Unchanged => {
-                    p.buf.extend((-1i32).to_be_bytes());
                     unchanged.get_or_insert_with(|| vec![b'0'; p.source.len()])[j] = b'1';
-                }
-                Datum::Binary(v) => {
-                    p.buf.extend((v.len() as i32).to_be_bytes());
-                    p.buf.extend_from_slice(v);
                 }
                 Datum::Text(_) => {
                     return Err(Error::argument(format!(
@@ -727,13 +713,14 @@ impl Stager {
         p.unchanged
             .push(unchanged.map(|u| String::from_utf8_lossy(&u).into_owned()));
         p.sups.push(sup);
-        if p.buf.len() >= FEED_BYTES {
-            let buf = std::mem::replace(&mut p.buf, Vec::with_capacity(FEED_BYTES * 2));
-            p.decoder.feed(&buf)?;
-            while let Some(b) = p.decoder.next_batch() {
-                let staged = p.with_extras(b);
-                self.out.push_back(Staged::Batch(staged));
-            }
+        p.decoder
+            .push_row(p.source.iter().map(|&i| match tuple.0.get(i) {
+                Some(Datum::Binary(v)) => Some(*v),
+                _ => None,
+            }))?;
+        while let Some(b) = p.decoder.next_batch() {
+            let staged = p.with_extras(b);
+            self.out.push_back(Staged::Batch(staged));
         }
         Ok(())
     }
