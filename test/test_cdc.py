@@ -61,6 +61,13 @@ def assert_same(con, dsn, target="lake.raw.orders", table="orders", columns="id,
     assert n[0] == n[1], "duplicate keys in the target"
 
 
+def assert_rows_total(con, target="lake.raw.orders", key='"raw"."orders"'):
+    """The checkpoint's rows_total is the target's row count (lakemig adds up what each call's
+    statements inserted and deleted instead of counting again)."""
+    (total,), = con.execute("SELECT rows_total FROM pg_sync_state() WHERE target = ?", [key]).fetchall()
+    assert total == con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
 def slots(pg, db):
     return pg_exec(pg, db, "SELECT slot_name, confirmed_flush_lsn::text FROM pg_replication_slots "
                            "WHERE database = current_database() ORDER BY 1")
@@ -83,6 +90,7 @@ def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
     (slot, _), = slots(pg, pgdb)
     assert publications(pg, pgdb) == [slot]
     assert_same(con, dsn)
+    assert_rows_total(con)
 
     # A second slot with test_decoding (text output) shows that PostgreSQL really leaves the
     # TOASTed value out of the stream below ("unchanged-toast-datum"), so the test can fail.
@@ -103,6 +111,7 @@ def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
     r = sync(con, dsn)
     assert r["mode"] == "cdc"
     assert_same(con, dsn)
+    assert_rows_total(con)
     assert (r["rows_upserted"], r["rows_deleted"]) == (10 + 10 + 1 + 2 + 1 + 1, 5)
     bigs = con.execute("SELECT id, length(big) FROM lake.raw.orders WHERE id IN (1, 2000, 3) ORDER BY id").fetchall()
     assert bigs == [(1, 6400), (3, 6400), (2000, 6400)]
@@ -110,6 +119,7 @@ def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
     # Right after: nothing to apply.
     r = sync(con, dsn)
     assert (r["rows_upserted"], r["rows_deleted"], r["watermark_before"]) == (0, 0, r["watermark_after"])
+    assert_rows_total(con)
 
     # TRUNCATE, then rows again; an added column.
     pg_exec(pg, pgdb, "TRUNCATE shop.orders")
@@ -119,6 +129,7 @@ def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
     r = sync(con, dsn)
     assert r["columns_added"] == ["region"]
     assert_same(con, dsn, columns="id, note, amount, big, region")
+    assert_rows_total(con)
 
     # pg_sync_state shows the slot and the LSN; pg_sync_drop (password from the environment) removes
     # the slot, lakemig's publication and the checkpoint.
@@ -172,6 +183,7 @@ def test_keys_changed_many_times_in_one_call(pg, pgdb):
     assert con.execute("SELECT note FROM orders WHERE id IN (10, 11, 13, 15, 6000) ORDER BY id").fetchall() == \
         [("b",), ("back",), ("moved",), ("took 15",), ("newer",)]
     assert con.execute("SELECT count(*) FROM orders WHERE id IN (12, 14, 5000)").fetchone()[0] == 0
+    assert_rows_total(con, "orders", '"main"."orders"')
     sync(con, dsn, table="shop.items", target="items")
     assert_same(con, dsn, target="items", table="items", columns="order_id, line, qty", key="order_id, line")
 

@@ -912,6 +912,34 @@ impl Part {
     }
 }
 
+/// One statement of a segment's apply, and what it does to the target's row count.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Deletes the target's rows it reports.
+    Delete(String),
+    /// Inserts the rows it reports into the target.
+    Insert(String),
+    /// Leaves the target's rows as they are.
+    Prepare(String),
+}
+
+impl Step {
+    pub fn sql(&self) -> &str {
+        match self {
+            Step::Delete(s) | Step::Insert(s) | Step::Prepare(s) => s,
+        }
+    }
+
+    /// How the target's row count moves by the `n` rows the statement reports.
+    pub fn rows(&self, n: u64) -> i64 {
+        match self {
+            Step::Delete(_) => -(n as i64),
+            Step::Insert(_) => n as i64,
+            Step::Prepare(_) => 0,
+        }
+    }
+}
+
 /// The statements that apply one segment of the staging table (`part_columns`: its table columns)
 /// to the target:
 /// 1. after a TRUNCATE, every row of the target goes;
@@ -925,14 +953,14 @@ pub fn apply_sql(
     key: &[String],
     part_columns: &[String],
     segment: &Segment,
-) -> Vec<String> {
+) -> Vec<Step> {
     let t = target.quoted();
     let stage = format!("temp.main.{}", quote_ident(STAGE_TABLE));
     let fin = quote_ident(FINAL_TABLE);
     let n = segment.seg;
     let mut out = Vec::new();
     if segment.truncate {
-        out.push(format!("DELETE FROM {t}"));
+        out.push(Step::Delete(format!("DELETE FROM {t}")));
     }
     if segment.rows == 0 {
         return out;
@@ -1021,22 +1049,22 @@ pub fn apply_sql(
     if segment.unchanged.is_empty() {
         // Every value is in the stage: per key, the row of its last change, inserted straight
         // from the stage.
-        out.push(delete);
-        out.push(format!(
+        out.push(Step::Delete(delete));
+        out.push(Step::Insert(format!(
             "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s \
              WHERE s.__seg = {n} AND s.__op IN ('I', 'U'){last}"
-        ));
+        )));
         return out;
     }
-    out.push(format!(
+    out.push(Step::Prepare(format!(
         "CREATE OR REPLACE TEMP TABLE {fin} AS SELECT {resolved} FROM \
          (SELECT s.*{windows} FROM {stage} AS s WHERE s.__seg = {n}) AS s{joins} \
          WHERE s.__op IN ('I', 'U'){last}"
-    ));
-    out.push(delete);
-    out.push(format!(
+    )));
+    out.push(Step::Delete(delete));
+    out.push(Step::Insert(format!(
         "INSERT INTO {t} ({names}) SELECT {names} FROM temp.main.{fin}"
-    ));
+    )));
     out
 }
 
@@ -1320,6 +1348,9 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         let mut copied = vec![0i64; list.len()];
         let mut since = vec![Lsn(0); list.len()];
         let mut runs = vec![1i64; list.len()];
+        // Each target's rows before its changes (a copy's, or counted here, while PostgreSQL still
+        // decodes): with what the apply adds and removes, its rows after, not counted again.
+        let mut before = vec![0i64; list.len()];
         let mut j = 0;
         for (i, k) in list.iter().enumerate() {
             // Read again in this transaction: a call of the same targets may have committed since.
@@ -1337,6 +1368,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                     ))
                 })?;
                 since[i] = since_of(&c)?;
+                before[i] = session.count_rows(&k.item.target.table())?;
             }
         }
         let keys: Vec<&[String]> = list
@@ -1357,6 +1389,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         let Applied {
             summaries,
             added,
+            moved,
             read_to,
         } = apply_changes(session, rx, &targets, &keys, started)?;
         let mut outs = Vec::with_capacity(list.len());
@@ -1368,7 +1401,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                 false => sum.applied.unwrap_or(since[i]).max(since[i]),
             };
             let upserted = copied[i] + sum.inserts + sum.updates;
-            let rows_total = session.count_rows(&target.table())?;
+            let rows_total = before[i] + copied[i] + moved[i];
             let mode = match (k.boot, call.many) {
                 (true, _) => "bootstrap",
                 (false, true) if sum.inserts + sum.updates + sum.deletes + sum.truncates == 0 => {
@@ -1595,11 +1628,13 @@ fn copy_table<S: Session, B: Snapshots>(
     Ok(copied)
 }
 
-/// What a call's stream applied: each table's summary, the columns added to each target, and the
-/// position the slot was read to.
+/// What a call's stream applied: each table's summary, the columns added to each target, its row
+/// count's change, and the position the slot was read to.
 struct Applied {
     summaries: Vec<StreamSummary>,
     added: Vec<Vec<String>>,
+    /// How many rows each target gained (less those it lost).
+    moved: Vec<i64>,
     read_to: Option<Lsn>,
 }
 
@@ -1614,6 +1649,7 @@ fn apply_changes<S: Session>(
 ) -> Result<Applied> {
     let mut existing: Vec<Option<Vec<String>>> = vec![None; targets.len()];
     let mut added: Vec<Vec<String>> = vec![Vec::new(); targets.len()];
+    let mut moved = vec![0i64; targets.len()];
     let mut rx = Rows {
         columns: Vec::new(),
         rx,
@@ -1657,8 +1693,9 @@ fn apply_changes<S: Session>(
             }
             Change::PartEnd(table, part) => {
                 for segment in &part.segments {
-                    for sql in apply_sql(targets[table], keys[table], &part_columns, segment) {
-                        session.run(&Statement::CdcApply(vec![sql]))?;
+                    for step in apply_sql(targets[table], keys[table], &part_columns, segment) {
+                        let n = session.run(&Statement::CdcApply(vec![step.sql().to_string()]))?;
+                        moved[table] += step.rows(n);
                         trace(started, "applied a statement");
                     }
                 }
@@ -1676,6 +1713,7 @@ fn apply_changes<S: Session>(
     Ok(Applied {
         summaries,
         added,
+        moved,
         read_to,
     })
 }

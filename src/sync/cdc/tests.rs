@@ -458,20 +458,26 @@ fn a_segment_applies_the_last_change_per_key() {
     assert_eq!(
         sql,
         vec![
-            "DELETE FROM \"lake\".\"raw\".\"orders\" WHERE \"id\" IN (SELECT \"id\" FROM temp.main.\"__lakemig_cdc_stage\" \
-             WHERE __seg = 3)"
-                .to_string(),
-            "INSERT INTO \"lake\".\"raw\".\"orders\" (\"id\", \"note\") SELECT \"id\", \"note\" FROM \
-             temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U')"
-                .to_string(),
+            Step::Delete(
+                "DELETE FROM \"lake\".\"raw\".\"orders\" WHERE \"id\" IN (SELECT \"id\" FROM temp.main.\"__lakemig_cdc_stage\" \
+                 WHERE __seg = 3)"
+                    .to_string()
+            ),
+            Step::Insert(
+                "INSERT INTO \"lake\".\"raw\".\"orders\" (\"id\", \"note\") SELECT \"id\", \"note\" FROM \
+                 temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 AND s.__op IN ('I', 'U')"
+                    .to_string()
+            ),
         ]
     );
+    // What each moves the target's row count by.
+    assert_eq!((sql[0].rows(7), sql[1].rows(5)), (-7, 5));
     // Rows replaced by a later change of their key are left out.
     let replaced = Segment {
         superseded: 2,
         ..seg.clone()
     };
-    assert!(apply_sql(&target(), &["id".into()], &cols, &replaced)[1].ends_with(
+    assert!(apply_sql(&target(), &["id".into()], &cols, &replaced)[1].sql().ends_with(
         "WHERE s.__seg = 3 AND s.__op IN ('I', 'U') AND s.__seq NOT IN \
          (SELECT __sup FROM temp.main.\"__lakemig_cdc_stage\" WHERE __seg = 3 AND __sup IS NOT NULL)"
     ));
@@ -480,14 +486,14 @@ fn a_segment_applies_the_last_change_per_key() {
         keys_unknown: true,
         ..seg.clone()
     };
-    assert!(apply_sql(&target(), &["id".into()], &cols, &unknown)[1].ends_with(
+    assert!(apply_sql(&target(), &["id".into()], &cols, &unknown)[1].sql().ends_with(
         "AND s.__seq IN (SELECT max(s.__seq) FROM temp.main.\"__lakemig_cdc_stage\" AS s WHERE s.__seg = 3 \
          GROUP BY s.\"id\")"
     ));
     // A composite key: EXISTS.
     let two = apply_sql(&target(), &["id".into(), "note".into()], &cols, &seg);
-    assert!(two[0].contains("WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" AS __s WHERE __s.__seg = 3 \
-         AND __t.\"id\" = __s.\"id\" AND __t.\"note\" = __s.\"note\")"), "{}", two[0]);
+    assert!(two[0].sql().contains("WHERE EXISTS (SELECT 1 FROM temp.main.\"__lakemig_cdc_stage\" AS __s WHERE __s.__seg = 3 \
+         AND __t.\"id\" = __s.\"id\" AND __t.\"note\" = __s.\"note\")"), "{:?}", two[0]);
     // A truncate first; an empty segment is the truncate only.
     let t = Segment {
         truncate: true,
@@ -496,7 +502,9 @@ fn a_segment_applies_the_last_change_per_key() {
     };
     assert_eq!(
         apply_sql(&target(), &["id".into()], &cols, &t),
-        vec!["DELETE FROM \"lake\".\"raw\".\"orders\"".to_string()]
+        vec![Step::Delete(
+            "DELETE FROM \"lake\".\"raw\".\"orders\"".to_string()
+        )]
     );
 }
 
@@ -511,8 +519,14 @@ fn unchanged_values_come_from_the_key_s_earlier_change_or_the_target() {
     let cols = vec!["id".to_string(), "note".to_string()];
     let sql = apply_sql(&target(), &["id".into()], &cols, &seg);
     assert_eq!(sql.len(), 3);
-    assert!(sql[2].ends_with("FROM temp.main.\"__lakemig_cdc_final\""));
-    let fin = &sql[0];
+    assert!(
+        matches!(&sql[2], Step::Insert(s) if s.ends_with("FROM temp.main.\"__lakemig_cdc_final\""))
+    );
+    assert!(matches!(&sql[1], Step::Delete(_)));
+    let Step::Prepare(fin) = &sql[0] else {
+        panic!("{:?}", sql[0])
+    };
+    assert_eq!(sql[0].rows(100), 0);
     assert!(fin.contains(
         "last_value(CASE WHEN s.__u IS NULL OR substr(s.__u, 2, 1) = '0' THEN {'v': s.\"note\"} END IGNORE NULLS) \
          OVER (PARTITION BY s.\"id\" ORDER BY s.__seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS \"__w_1\""
