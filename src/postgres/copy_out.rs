@@ -1146,8 +1146,9 @@ mod tests {
         ]
     }
 
-    fn mixed_stream() -> Vec<u8> {
-        stream(&[
+    /// Three rows of `mixed_decodes()`' columns: values, NULLs, edge values.
+    fn mixed_rows() -> Vec<Vec<Option<Vec<u8>>>> {
+        vec![
             vec![
                 i32v(1),
                 bytes("héllo".as_bytes()),
@@ -1163,7 +1164,11 @@ mod tests {
                 array(23, &[], &[]),
                 bytes(b"\x01[]"),
             ],
-        ])
+        ]
+    }
+
+    fn mixed_stream() -> Vec<u8> {
+        stream(&mixed_rows())
     }
 
     #[test]
@@ -1194,23 +1199,7 @@ mod tests {
 
     #[test]
     fn pushed_rows_decode_as_the_same_rows_in_a_copy_stream() {
-        let rows: Vec<Vec<Option<Vec<u8>>>> = vec![
-            vec![
-                i32v(1),
-                bytes("héllo".as_bytes()),
-                num("-12.34"),
-                array(23, &[2, 2], &[i32v(1), None, i32v(3), i32v(4)]),
-                bytes(b"\x01{\"a\": 1}"),
-            ],
-            vec![None, None, None, None, None],
-            vec![
-                i32v(-3),
-                bytes(b""),
-                num("1234567890.12"),
-                array(23, &[], &[]),
-                bytes(b"\x01[]"),
-            ],
-        ];
+        let rows = mixed_rows();
         for batch_rows in [1, 2, 2048] {
             let fed = decode_all(&mixed_decodes(), &stream(&rows), batch_rows).unwrap();
             let mut dec = CopyDecoder::for_rows(cols(&mixed_decodes()), batch_rows);
