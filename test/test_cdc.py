@@ -226,21 +226,26 @@ print(json.dumps([[d[0] for d in cur.description]] + [list(r) for r in cur.fetch
 """
 
 
+def child_run(db, sql, env=None):
+    """Run `sql` in a DuckDB process of its own, with `env` added to the environment: its rows as
+    dicts, and what it wrote on stderr."""
+    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, **(env or {})))
+    assert out.returncode == 0, out.stderr[-2000:]
+    names, *rows = json.loads(out.stdout)
+    return [dict(zip(names, r)) for r in rows], out.stderr
+
+
 def child(db, sql, pause=None, tmp_path=None, while_paused=None):
     """Run `sql` in a DuckDB process of its own: its rows as dicts; with `pause`, SIGKILL it at that
     point (LAKEMIG_TEST_PAUSE) instead, after calling `while_paused`."""
-    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
-    env = dict(os.environ)
-    flag = None
-    if pause:
-        flag = str(tmp_path / f"{pause}.flag")
-        env["LAKEMIG_TEST_PAUSE"] = f"{pause}:{flag}"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     if not pause:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0
-        names, *rows = json.loads(out)
-        return [dict(zip(names, r)) for r in rows]
+        return child_run(db, sql)[0]
+    code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
+    flag = str(tmp_path / f"{pause}.flag")
+    env = dict(os.environ, LAKEMIG_TEST_PAUSE=f"{pause}:{flag}")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 60
     while not os.path.exists(flag) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -306,12 +311,8 @@ def test_a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_rea
     call = f"SELECT * FROM pg_sync('{pg.dsn(pgdb)}', 'shop.orders', target := 'orders', method := 'cdc')"
 
     def traced(sql):
-        code = CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             env=dict(os.environ, LAKEMIG_TRACE="1"))
-        assert out.returncode == 0, out.stderr[-2000:]
-        names, *rows = json.loads(out.stdout)
-        return dict(zip(names, rows[0])), out.stderr
+        rows, err = child_run(db, sql, env={"LAKEMIG_TRACE": "1"})
+        return rows[0], err
 
     assert traced(call)[0]["mode"] == "bootstrap"
     left = wal.stat().st_size
