@@ -77,12 +77,18 @@ def publications(pg, db):
     return [r[0] for r in pg_exec(pg, db, "SELECT pubname FROM pg_publication ORDER BY 1")]
 
 
-def test_every_change_kind_into_ducklake(pg, pgdb, tmp_path, monkeypatch):
+@pytest.mark.parametrize("catalog", ["ducklake", "duckdb"])
+def test_every_change_kind(pg, pgdb, tmp_path, monkeypatch, catalog):
+    """Into DuckLake (every part staged) and into a DuckDB file (direct parts: each key's first
+    write goes straight into the target; TOASTed values left unchanged switch to staged parts)."""
     pg_exec(pg, pgdb, SCHEMA)
     pg_exec(pg, pgdb, f"UPDATE shop.orders SET big = {BIG} WHERE id <= 3")
     dsn = pg.dsn(pgdb)
     con = duckdb_connect(extensions=("postgres_scanner", "ducklake"))
-    con.execute(f"ATTACH 'ducklake:{tmp_path}/lake.sqlite' AS lake (DATA_PATH '{tmp_path}/data')")
+    if catalog == "ducklake":
+        con.execute(f"ATTACH 'ducklake:{tmp_path}/lake.sqlite' AS lake (DATA_PATH '{tmp_path}/data')")
+    else:
+        con.execute(f"ATTACH '{tmp_path}/lake.duckdb' AS lake")
 
     r = sync(con, dsn)
     assert (r["mode"], r["rows_upserted"]) == ("bootstrap", 200)

@@ -124,6 +124,18 @@ impl Database for SyncConnection {
         drop(self.feeds.take(id));
         inserted
     }
+
+    fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Batch>) -> Result<u64, String> {
+        let id = self.feeds.put(rows);
+        let sql = format!(
+            "INSERT INTO {} BY NAME SELECT * FROM {}({id})",
+            table.quoted(),
+            feed::NAME
+        );
+        let inserted = self.con.execute(&sql, &[]);
+        drop(self.feeds.take(id));
+        inserted
+    }
 }
 
 /// `method := 'watermark' | 'cdc'` and `publication := ...` (`pg_sync` and `pg_sync_tables`).
@@ -240,7 +252,7 @@ impl ChangeSource for PgChanges<'_> {
     fn changes<T: Send + 'static>(
         &mut self,
         setup: &CdcSetup,
-        tables: &[(CdcTable, Lsn)],
+        tables: &[(CdcTable, Lsn, bool)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
         let client = self.client()?;

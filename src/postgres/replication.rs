@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::sql::quote_ident;
 use crate::sync::cdc::{
     choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, CdcTable, CdcWanted,
-    Change, Router, StageColumn, Staged, Stager, HELD_ROWS,
+    Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS,
 };
 use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
@@ -313,7 +313,7 @@ pub fn stream<T: Send + 'static>(
     client: Arc<Conn>,
     params: &ConnParams,
     setup: &CdcSetup,
-    tables: &[(CdcTable, Lsn)],
+    tables: &[(CdcTable, Lsn, bool)],
     queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
 ) -> mpsc::Receiver<Result<Change<T>>> {
@@ -322,7 +322,7 @@ pub fn stream<T: Send + 'static>(
     let router = Router::new(
         tables
             .iter()
-            .map(|(t, since)| {
+            .map(|(t, since, direct)| {
                 Stager::new(
                     t.table_oid,
                     t.columns.clone(),
@@ -330,6 +330,7 @@ pub fn stream<T: Send + 'static>(
                     *since,
                     BATCH_ROWS,
                 )
+                .direct(*direct)
             })
             .collect(),
         HELD_ROWS,
@@ -402,6 +403,8 @@ async fn run_stream<T: Send + 'static>(
     // once, so it is read in bulk (big reads, few wake-ups).
     let bulk = scan::BulkGuard(client.bulk());
     let mut types: Vec<DuckType> = Vec::new();
+    let mut kind = PartKind::Staged;
+    let mut side_columns: Vec<StageColumn> = Vec::new();
     loop {
         let row = stream.try_next().await.map_err(peek)?;
         bulk.0.set(true);
@@ -413,25 +416,44 @@ async fn run_stream<T: Send + 'static>(
             None => router.finish()?,
         }
         while let Some((table, staged)) = router.next_out()? {
-            match staged {
-                Staged::Start(columns) => {
-                    let mut all = stage_extra_columns();
-                    all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
-                    types = all.iter().map(|(_, t)| t.clone()).collect();
-                    let (rtx, rrx) = mpsc::channel(queued);
-                    *rows_tx = Some(rtx);
-                    tx.send(Ok(Change::Part {
-                        table,
-                        columns: all.clone(),
-                        rows: Rows {
-                            columns: all,
-                            rx: rrx,
-                        },
-                    }))
-                    .await
-                    .map_err(|_| gone())?;
+            // A new part (or a direct part's side rows): its columns, and a channel for its rows.
+            let start = match &staged {
+                Staged::Start(c) => Some((PartKind::Staged, c.clone(), true)),
+                Staged::Direct(c) => {
+                    side_columns = c.clone();
+                    Some((PartKind::Direct, c.clone(), false))
                 }
-                Staged::Batch(b) => {
+                Staged::Side(_) if kind == PartKind::Direct => {
+                    Some((PartKind::Side, side_columns.clone(), true))
+                }
+                _ => None,
+            };
+            if let Some((k, columns, extras)) = start {
+                let mut all = if extras {
+                    stage_extra_columns()
+                } else {
+                    Vec::new()
+                };
+                all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
+                types = all.iter().map(|(_, t)| t.clone()).collect();
+                let (rtx, rrx) = mpsc::channel(queued);
+                *rows_tx = Some(rtx);
+                kind = k;
+                tx.send(Ok(Change::Part {
+                    table,
+                    kind,
+                    columns: all.clone(),
+                    rows: Rows {
+                        columns: all,
+                        rx: rrx,
+                    },
+                }))
+                .await
+                .map_err(|_| gone())?;
+            }
+            match staged {
+                Staged::Start(_) | Staged::Direct(_) => {}
+                Staged::Batch(b) | Staged::Side(b) => {
                     let chunk = make(b, &types)?;
                     if let Some(r) = rows_tx.as_ref() {
                         r.send(Ok(chunk)).await.map_err(|_| gone())?;

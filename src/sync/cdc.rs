@@ -127,12 +127,12 @@ pub trait ChangeSource {
         skip_errors: bool,
     ) -> Result<CdcSetup>;
     /// Stream the slot's pending changes of `tables`, each skipping transactions committed at or
-    /// before its own LSN, staged by a [`Router`] on the runtime; each batch becomes a `T` through
-    /// `make`.
+    /// before its own LSN, staged by a [`Router`] on the runtime (direct parts for the tables
+    /// flagged `true`, see [`Stager::direct`]); each batch becomes a `T` through `make`.
     fn changes<T: Send + 'static>(
         &mut self,
         setup: &CdcSetup,
-        tables: &[(CdcTable, Lsn)],
+        tables: &[(CdcTable, Lsn, bool)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<Change<T>>>>;
     /// Move `setup`'s slot's confirmed position to `to` (PostgreSQL may then free the WAL before
@@ -164,6 +164,7 @@ pub trait Snapshots {
 pub enum Change<T> {
     Part {
         table: usize,
+        kind: PartKind,
         columns: Vec<(String, DuckType)>,
         rows: Rows<T>,
     },
@@ -173,6 +174,17 @@ pub enum Change<T> {
     /// the last commit of these tables, when the rest of the WAL is other tables' or nothing's,
     /// so the slot does not keep it).
     Done(Vec<StreamSummary>, Option<Lsn>),
+}
+
+/// Where a part's rows go (see [`Staged::Direct`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// Into the staging table, then applied at the part's end.
+    Staged,
+    /// Straight into the target (each key's first insert or update of a direct part).
+    Direct,
+    /// A direct part's other rows, into the staging table at its end.
+    Side,
 }
 
 /// A run of staged rows applied in one go: it begins after a TRUNCATE (`truncate`), at the start
@@ -325,7 +337,12 @@ pub fn stage_extra_columns() -> Vec<(String, DuckType)> {
 pub enum Staged {
     /// A new part: its table columns (after [`stage_extra_columns`]).
     Start(Vec<StageColumn>),
+    /// A new direct part: its `Batch`es are each key's first insert or update of the part, with
+    /// the table columns only, to insert straight into the target while the stream goes on; the
+    /// other rows follow at its end as `Side` batches (staged, with the extra columns).
+    Direct(Vec<StageColumn>),
     Batch(Batch),
+    Side(Batch),
     End(PartSummary),
 }
 
@@ -340,6 +357,8 @@ pub struct Stager {
     /// by part, so the staging table, and memory, stay bounded however long the backlog.
     part_rows: u64,
     part: Option<Part>,
+    /// Parts go direct (see [`Staged::Direct`]) until a change needs the staged apply.
+    direct: bool,
     skipping: bool,
     in_transaction: bool,
     seq: i64,
@@ -356,12 +375,10 @@ struct Part {
     columns: Vec<StageColumn>,
     /// Relation columns of the key.
     key: Vec<usize>,
-    decoder: CopyDecoder,
-    seqs: Vec<i64>,
-    segs: Vec<i32>,
-    ops: Vec<u8>,
-    unchanged: Vec<Option<String>>,
-    sups: Vec<Option<i64>>,
+    /// Staged rows; in a direct part, the rows that go straight into the target.
+    main: Out,
+    /// A direct part's other rows (None: not a direct part).
+    side: Option<Out>,
     /// Per key in the open segment, the `__seq` of its latest row.
     latest: LatestByKey,
     /// Scratch for a row's key bytes.
@@ -373,6 +390,35 @@ struct Part {
 
 /// Per key (its values' bytes), the `__seq` of its latest row: each key's bytes once in one arena
 /// (no allocation per key), hashed with a seeded hash (keys come from the source's data).
+/// Decoded rows and their extra values.
+struct Out {
+    decoder: CopyDecoder,
+    seqs: Vec<i64>,
+    segs: Vec<i32>,
+    ops: Vec<u8>,
+    unchanged: Vec<Option<String>>,
+    sups: Vec<Option<i64>>,
+}
+
+impl Out {
+    fn new(columns: &[StageColumn], batch_rows: usize) -> Out {
+        Out {
+            decoder: CopyDecoder::for_rows(
+                columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.decode.clone()))
+                    .collect(),
+                batch_rows,
+            ),
+            seqs: Vec::new(),
+            segs: Vec::new(),
+            ops: Vec::new(),
+            unchanged: Vec::new(),
+            sups: Vec::new(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct LatestByKey {
     arena: Vec<u8>,
@@ -428,6 +474,7 @@ impl Stager {
             batch_rows: batch_rows.max(1),
             part_rows: PART_ROWS,
             part: None,
+            direct: false,
             skipping: false,
             in_transaction: false,
             seq: 0,
@@ -435,6 +482,12 @@ impl Stager {
             out: Default::default(),
             summary: StreamSummary::default(),
         }
+    }
+
+    /// Make direct parts (a target whose new rows DuckDB tells apart by `rowid`: not DuckLake).
+    pub fn direct(mut self, on: bool) -> Stager {
+        self.direct = on;
+        self
     }
 
     /// End parts after `rows` staged rows instead of [`PART_ROWS`].
@@ -470,6 +523,17 @@ impl Stager {
         Ok(())
     }
 
+    /// No more direct parts: a change whose values pgoutput did not all send (unchanged TOASTed
+    /// values, found in the target or an earlier change) needs the staged apply. An open direct
+    /// part ends here.
+    fn staged_from_here(&mut self) -> Result<()> {
+        if !self.direct {
+            return Ok(());
+        }
+        self.direct = false;
+        self.cut()
+    }
+
     /// A part is open.
     fn has_part(&self) -> bool {
         self.part.is_some()
@@ -502,6 +566,9 @@ impl Stager {
                 self.summary.inserts += 1;
             }
             Message::Update { relation, old, new } if self.applies(*relation) => {
+                if new.0.contains(&Datum::Unchanged) {
+                    self.staged_from_here()?;
+                }
                 self.ensure_part()?;
                 let part = self.part.as_ref().expect("a part");
                 let key_changed = old
@@ -525,6 +592,9 @@ impl Stager {
                 self.summary.updates += 1;
             }
             Message::Delete { relation, old } if self.applies(*relation) => {
+                if old.0.contains(&Datum::Unchanged) {
+                    self.staged_from_here()?;
+                }
                 self.ensure_part()?;
                 self.stage(b'D', old)?;
                 self.summary.deletes += 1;
@@ -532,6 +602,14 @@ impl Stager {
             Message::Truncate { relations }
                 if !self.skipping && relations.contains(&self.table_oid) =>
             {
+                // A direct part has its TRUNCATE before its first row.
+                if self
+                    .part
+                    .as_ref()
+                    .is_some_and(|p| p.side.is_some() && p.rows > 0)
+                {
+                    self.cut()?;
+                }
                 self.ensure_part()?;
                 self.new_segment(true);
                 self.summary.truncates += 1;
@@ -593,26 +671,20 @@ impl Stager {
             })?;
             key.push(i);
         }
-        let decoder = CopyDecoder::for_rows(
-            columns
-                .iter()
-                .map(|c| (c.name.clone(), c.decode.clone()))
-                .collect(),
-            self.batch_rows,
-        );
+        let main = Out::new(&columns, self.batch_rows);
+        let side = self.direct.then(|| Out::new(&columns, self.batch_rows));
         self.seg += 1;
-        self.out.push_back(Staged::Start(columns.clone()));
+        self.out.push_back(match self.direct {
+            true => Staged::Direct(columns.clone()),
+            false => Staged::Start(columns.clone()),
+        });
         self.part = Some(Part {
             relation_columns,
             source,
             columns,
             key,
-            decoder,
-            seqs: Vec::new(),
-            segs: Vec::new(),
-            ops: Vec::new(),
-            unchanged: Vec::new(),
-            sups: Vec::new(),
+            main,
+            side,
             latest: Default::default(),
             key_bytes: Vec::new(),
             segments: vec![Segment {
@@ -640,15 +712,10 @@ impl Stager {
         let Some(mut p) = self.part.take() else {
             return Ok(());
         };
-        let last = p.decoder.finish()?;
-        while let Some(b) = p.decoder.next_batch() {
-            let staged = p.with_extras(b);
-            self.out.push_back(Staged::Batch(staged));
-        }
-        if let Some(b) = last {
-            // `finish` returns the oldest batch not taken: none are left, so this is the last.
-            let staged = p.with_extras(b);
-            self.out.push_back(Staged::Batch(staged));
+        let direct = p.side.is_some();
+        p.main.hand_on(&mut self.out, true, direct, Staged::Batch)?;
+        if let Some(side) = p.side.as_mut() {
+            side.hand_on(&mut self.out, true, false, Staged::Side)?;
         }
         self.out.push_back(Staged::End(PartSummary {
             segments: p.segments,
@@ -707,22 +774,29 @@ impl Stager {
                 }
             }
         }
-        p.seqs.push(self.seq);
-        p.segs.push(seg.seg);
-        p.ops.push(op);
-        p.unchanged
-            .push(unchanged.map(|u| String::from_utf8_lossy(&u).into_owned()));
-        p.sups.push(sup);
-        p.decoder
+        // A direct part: each key's first insert or update goes straight into the target.
+        let first_write = matches!(op, b'I' | b'U') && sup.is_none();
+        let straight = p.side.is_some() && first_write;
+        let out = match p.side.as_mut() {
+            Some(side) if !first_write => side,
+            _ => &mut p.main,
+        };
+        // Rows that go straight into the target carry no extra columns.
+        if !straight {
+            out.seqs.push(self.seq);
+            out.segs.push(seg.seg);
+            out.ops.push(op);
+            out.unchanged
+                .push(unchanged.map(|u| String::from_utf8_lossy(&u).into_owned()));
+            out.sups.push(sup);
+        }
+        out.decoder
             .push_row(p.source.iter().map(|&i| match tuple.0.get(i) {
                 Some(Datum::Binary(v)) => Some(*v),
                 _ => None,
             }))?;
-        while let Some(b) = p.decoder.next_batch() {
-            let staged = p.with_extras(b);
-            self.out.push_back(Staged::Batch(staged));
-        }
-        Ok(())
+        let direct = p.side.is_some();
+        p.main.hand_on(&mut self.out, false, direct, Staged::Batch)
     }
 }
 
@@ -819,12 +893,12 @@ impl Router {
             };
             if let Some(x) = self.held[i].pop_front() {
                 match &x {
-                    Staged::Batch(b) => {
+                    Staged::Batch(b) | Staged::Side(b) => {
                         self.held_by[i] -= b.len;
                         self.held_rows -= b.len;
                     }
                     Staged::End(_) => self.owner = None,
-                    Staged::Start(_) => {}
+                    Staged::Start(_) | Staged::Direct(_) => {}
                 }
                 return Ok(Some((i, x)));
             }
@@ -844,7 +918,7 @@ impl Router {
 
     fn gather(&mut self, i: usize) {
         while let Some(x) = self.stagers[i].next_staged() {
-            if let Staged::Batch(b) = &x {
+            if let Staged::Batch(b) | Staged::Side(b) = &x {
                 self.held_by[i] += b.len;
                 self.held_rows += b.len;
             }
@@ -853,7 +927,30 @@ impl Router {
     }
 }
 
-impl Part {
+impl Out {
+    /// Hand on the batches decoded so far (every row, with `finish`), each made a [`Staged`] by
+    /// `wrap`; `plain`: without the extra columns.
+    fn hand_on(
+        &mut self,
+        out: &mut std::collections::VecDeque<Staged>,
+        finish: bool,
+        plain: bool,
+        wrap: fn(Batch) -> Staged,
+    ) -> Result<()> {
+        let last = match finish {
+            true => self.decoder.finish()?,
+            false => None,
+        };
+        while let Some(b) = self.decoder.next_batch() {
+            out.push_back(wrap(if plain { b } else { self.with_extras(b) }));
+        }
+        // `finish` returns the oldest batch not taken: none are left, so this is the last.
+        if let Some(b) = last {
+            out.push_back(wrap(if plain { b } else { self.with_extras(b) }));
+        }
+        Ok(())
+    }
+
     /// A decoded batch with the extra columns of its rows in front.
     fn with_extras(&mut self, batch: Batch) -> Batch {
         let n = batch.len;
@@ -1064,6 +1161,79 @@ pub fn apply_sql(
     out.push(Step::Delete(delete));
     out.push(Step::Insert(format!(
         "INSERT INTO {t} ({names}) SELECT {names} FROM temp.main.{fin}"
+    )));
+    out
+}
+
+/// A direct part's statements (see [`Staged::Direct`]). Each key's first insert or update of the
+/// part is in the target already, with a `rowid` above `before` (the table's last before the
+/// part: DuckDB numbers the rows a transaction adds past those it had); the part's other rows
+/// (`side`: there were some) are in the staging table. Then:
+/// 1. the rows from before the part of every key it changed go (all of them after a TRUNCATE,
+///    which a direct part has only before its first row);
+/// 2. the part's first writes that a later change of their key replaced or deleted go;
+/// 3. each key's last write among the later changes goes in.
+pub fn direct_sql(
+    target: &Target,
+    key: &[String],
+    part_columns: &[String],
+    part: &PartSummary,
+    before: i64,
+    side: bool,
+) -> Vec<Step> {
+    let t = target.quoted();
+    let stage = format!("temp.main.{}", quote_ident(STAGE_TABLE));
+    let mut out = Vec::new();
+    let old = format!("rowid <= {before}");
+    let new = format!("rowid > {before}");
+    if part.segments.iter().any(|s| s.truncate) {
+        out.push(Step::Delete(format!("DELETE FROM {t} WHERE {old}")));
+    } else {
+        out.push(Step::Delete(match key {
+            [k] => {
+                let k = quote_ident(k);
+                let staged = match side {
+                    true => format!(" UNION ALL SELECT {k} FROM {stage}"),
+                    false => String::new(),
+                };
+                format!("DELETE FROM {t} WHERE {old} AND {k} IN (SELECT {k} FROM {t} WHERE {new}{staged})")
+            }
+            _ => {
+                let staged = match side {
+                    true => format!(
+                        " OR EXISTS (SELECT 1 FROM {stage} AS __s WHERE {})",
+                        key_join("__t", "__s", key)
+                    ),
+                    false => String::new(),
+                };
+                format!(
+                    "DELETE FROM {t} AS __t WHERE __t.{old} AND (EXISTS (SELECT 1 FROM {t} AS __n WHERE __n.{new} AND {}){staged})",
+                    key_join("__t", "__n", key)
+                )
+            }
+        }));
+    }
+    if !side {
+        return out;
+    }
+    out.push(Step::Delete(match key {
+        [k] => {
+            let k = quote_ident(k);
+            format!("DELETE FROM {t} WHERE {new} AND {k} IN (SELECT {k} FROM {stage})")
+        }
+        _ => format!(
+            "DELETE FROM {t} AS __t WHERE __t.{new} AND EXISTS (SELECT 1 FROM {stage} AS __s WHERE {})",
+            key_join("__t", "__s", key)
+        ),
+    }));
+    let names = part_columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push(Step::Insert(format!(
+        "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s WHERE s.__op IN ('I', 'U') \
+         AND s.__seq NOT IN (SELECT __sup FROM {stage} WHERE __sup IS NOT NULL)"
     )));
     out
 }
@@ -1351,6 +1521,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         // Each target's rows before its changes (a copy's, or counted here, while PostgreSQL still
         // decodes): with what the apply adds and removes, its rows after, not counted again.
         let mut before = vec![0i64; list.len()];
+        let mut added: Vec<Vec<String>> = vec![Vec::new(); list.len()];
         let mut j = 0;
         for (i, k) in list.iter().enumerate() {
             // Read again in this transaction: a call of the same targets may have committed since.
@@ -1369,6 +1540,12 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                 })?;
                 since[i] = since_of(&c)?;
                 before[i] = session.count_rows(&k.item.target.table())?;
+                // The source's columns the target lacks, added before any row changes: DuckDB
+                // refuses at the commit an ALTER TABLE after rows of the table changed in the
+                // same transaction ("another transaction has altered this table"). The stream
+                // stages only columns the source has now (a column dropped since is left out).
+                let table = k.table.as_ref().expect("a described table");
+                added[i] = add_columns(session, &k.item.target, &table.columns)?;
             }
         }
         let keys: Vec<&[String]> = list
@@ -1388,7 +1565,6 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         };
         let Applied {
             summaries,
-            added,
             moved,
             read_to,
         } = apply_changes(session, rx, &targets, &keys, started)?;
@@ -1490,10 +1666,15 @@ fn since_of(c: &Checkpoint) -> Result<Lsn> {
 }
 
 /// Each table of the call as the stream reads it: described, and the LSN it starts after.
-fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn)> {
+/// Each table, the LSN its stream starts after, and whether its parts may go direct (a DuckDB
+/// target: DuckLake's `rowid` does not tell this transaction's rows apart).
+fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn, bool)> {
     list.iter()
         .zip(since)
-        .map(|(k, s)| (k.table.clone().expect("a described table"), *s))
+        .map(|(k, s)| {
+            let table = k.table.clone().expect("a described table");
+            (table, *s, !k.item.target.ducklake)
+        })
         .collect()
 }
 
@@ -1632,14 +1813,14 @@ fn copy_table<S: Session, B: Snapshots>(
 /// count's change, and the position the slot was read to.
 struct Applied {
     summaries: Vec<StreamSummary>,
-    added: Vec<Vec<String>>,
     /// How many rows each target gained (less those it lost).
     moved: Vec<i64>,
     read_to: Option<Lsn>,
 }
 
-/// Stage and apply the stream, part by part (each part: its table's added columns, the staging
-/// table, then each segment's statements).
+/// Stage and apply the stream, part by part: a staged part's rows into the staging table, then
+/// each segment's statements ([`apply_sql`]); a direct part's first writes into the target, its
+/// side rows into the staging table, then [`direct_sql`].
 fn apply_changes<S: Session>(
     session: &mut S,
     rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
@@ -1647,41 +1828,53 @@ fn apply_changes<S: Session>(
     keys: &[&[String]],
     started: Instant,
 ) -> Result<Applied> {
-    let mut existing: Vec<Option<Vec<String>>> = vec![None; targets.len()];
-    let mut added: Vec<Vec<String>> = vec![Vec::new(); targets.len()];
     let mut moved = vec![0i64; targets.len()];
     let mut rx = Rows {
         columns: Vec::new(),
         rx,
     };
     let mut part_columns: Vec<String> = Vec::new();
+    // A direct part: the target's last `rowid` before it, and whether it has side rows.
+    let mut direct: Option<(i64, bool)> = None;
     let mut summaries = None;
     let mut read_to = None;
     for item in rx.by_ref() {
         match item? {
             Change::Part {
+                table: _,
+                kind: PartKind::Side,
+                columns,
+                rows,
+            } => {
+                let stage = TableRef::temp(STAGE_TABLE);
+                session.run(&Statement::CreateTable {
+                    table: stage.clone(),
+                    columns,
+                })?;
+                session.insert(&stage, rows)?;
+                if let Some((_, side)) = direct.as_mut() {
+                    *side = true;
+                }
+                trace(started, "side rows staged");
+            }
+            Change::Part {
                 table,
+                kind,
                 columns,
                 rows,
             } => {
                 let target = targets[table];
-                let extra = stage_extra_columns().len();
+                let extra = match kind {
+                    PartKind::Direct => 0,
+                    _ => stage_extra_columns().len(),
+                };
                 part_columns = columns[extra..].iter().map(|(n, _)| n.clone()).collect();
-                if existing[table].is_none() {
-                    let have = session.columns(&target.table())?;
-                    existing[table] = Some(have.into_iter().map(|(n, _)| n).collect());
-                }
-                let have = existing[table].as_mut().expect("its columns");
-                for (name, ty) in &columns[extra..] {
-                    if !have.iter().any(|e| e.eq_ignore_ascii_case(name)) {
-                        session.run(&Statement::AddColumn {
-                            table: target.table(),
-                            name: name.clone(),
-                            ty: ty.to_string(),
-                        })?;
-                        have.push(name.clone());
-                        added[table].push(name.clone());
-                    }
+                if kind == PartKind::Direct {
+                    let before = session.last_rowid(&target.table())?;
+                    direct = Some((before, false));
+                    moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
+                    trace(started, "part inserted");
+                    continue;
                 }
                 let stage = TableRef::temp(STAGE_TABLE);
                 session.run(&Statement::CreateTable {
@@ -1692,12 +1885,21 @@ fn apply_changes<S: Session>(
                 trace(started, "part staged");
             }
             Change::PartEnd(table, part) => {
-                for segment in &part.segments {
-                    for step in apply_sql(targets[table], keys[table], &part_columns, segment) {
-                        let n = session.run(&Statement::CdcApply(vec![step.sql().to_string()]))?;
-                        moved[table] += step.rows(n);
-                        trace(started, "applied a statement");
+                let (target, key) = (targets[table], keys[table]);
+                let steps = match direct.take() {
+                    Some((before, side)) => {
+                        direct_sql(target, key, &part_columns, &part, before, side)
                     }
+                    None => part
+                        .segments
+                        .iter()
+                        .flat_map(|segment| apply_sql(target, key, &part_columns, segment))
+                        .collect(),
+                };
+                for step in steps {
+                    let n = session.run(&Statement::CdcApply(vec![step.sql().to_string()]))?;
+                    moved[table] += step.rows(n);
+                    trace(started, "applied a statement");
                 }
                 trace(started, "part applied");
             }
@@ -1712,10 +1914,31 @@ fn apply_changes<S: Session>(
     })?;
     Ok(Applied {
         summaries,
-        added,
         moved,
         read_to,
     })
+}
+
+/// Add to `target` the source's `columns` it lacks (names matched as DuckDB matches them); their
+/// names.
+fn add_columns<S: Session>(
+    session: &mut S,
+    target: &Target,
+    columns: &[StageColumn],
+) -> Result<Vec<String>> {
+    let have = session.columns(&target.table())?;
+    let mut added = Vec::new();
+    for c in columns {
+        if !have.iter().any(|(n, _)| n.eq_ignore_ascii_case(&c.name)) {
+            session.run(&Statement::AddColumn {
+                table: target.table(),
+                name: c.name.clone(),
+                ty: c.duck.to_string(),
+            })?;
+            added.push(c.name.clone());
+        }
+    }
+    Ok(added)
 }
 
 /// For the crash tests only: with `LAKEMIG_TEST_PAUSE=<point>:<file>`, at `point` create `file`

@@ -37,6 +37,8 @@ pub trait Database {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
     /// Insert every row of a read into `table` (whose columns are the read's); how many.
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
+    /// Insert every row of a read into `table`'s columns of the same names; how many.
+    fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
 }
 
 /// A borrowed database is a database (the connection lives behind a lock).
@@ -53,6 +55,9 @@ impl<D: Database> Database for &mut D {
     }
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String> {
         (**self).insert(table, rows)
+    }
+    fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String> {
+        (**self).insert_by_name(table, rows)
     }
 }
 
@@ -80,6 +85,10 @@ pub trait Session {
     /// Insert every row of a read into `table`, whose columns are the read's; how many. A read that
     /// fails fails the insert.
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
+    /// Insert every row of a read into `table`'s columns of the same names; how many.
+    fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
+    /// The table's largest `rowid` (-1 when empty).
+    fn last_rowid(&mut self, table: &TableRef) -> Result<i64>;
     /// Where an attached database lives (its file, or its DuckLake metadata); None when in memory.
     fn database_path(&mut self, _catalog: &str) -> Result<Option<String>> {
         Ok(None)
@@ -320,6 +329,23 @@ impl<D: Database> Session for SqlSession<D> {
         self.0
             .insert(table, rows)
             .map_err(duck("copying the rows read"))
+    }
+
+    fn insert_by_name(&mut self, table: &TableRef, rows: Rows<D::Chunk>) -> Result<u64> {
+        self.0
+            .insert_by_name(table, rows)
+            .map_err(duck("inserting the changed rows into the target"))
+    }
+
+    fn last_rowid(&mut self, table: &TableRef) -> Result<i64> {
+        let rows = self
+            .0
+            .query(
+                &format!("SELECT coalesce(max(rowid), -1) FROM {}", table.quoted()),
+                &[],
+            )
+            .map_err(duck("reading the target's last rowid"))?;
+        Ok(first_int(&rows))
     }
 }
 

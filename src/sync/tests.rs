@@ -431,6 +431,14 @@ impl Session for FakeSession {
         Ok(self.wal_due)
     }
 
+    fn insert_by_name(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
+        self.insert(to, rows)
+    }
+
+    fn last_rowid(&mut self, to: &TableRef) -> Result<i64> {
+        Ok(self.table_mut(to)?.rows.len() as i64 - 1)
+    }
+
     fn insert(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
         let mut n = 0;
         for batch in rows {
@@ -1416,7 +1424,7 @@ impl super::cdc::ChangeSource for NoChanges {
     fn changes<T: Send + 'static>(
         &mut self,
         _: &super::cdc::CdcSetup,
-        _: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn)],
+        _: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn, bool)],
         _: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<super::cdc::Change<T>>>> {
         Err(Error::internal("no replication here"))
@@ -1611,7 +1619,7 @@ impl super::cdc::ChangeSource for QuietSlot {
     fn changes<T: Send + 'static>(
         &mut self,
         _: &super::cdc::CdcSetup,
-        tables: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn)],
+        tables: &[(super::cdc::CdcTable, crate::postgres::pgoutput::Lsn, bool)],
         _: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<super::cdc::Change<T>>>> {
         self.started += 1;

@@ -112,6 +112,7 @@ fn run_parts(
                 rows.extend(batch_rows(&b));
             }
             Staged::End(p) => parts.push(p),
+            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
         }
     }
     assert_eq!(starts, parts.len());
@@ -384,6 +385,7 @@ fn an_added_column_starts_a_new_part() {
             Staged::Start(c) => shapes.push(format!("start {}", c.len())),
             Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
             Staged::End(p) => shapes.push(format!("end {}", p.segments.len())),
+            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
         }
     }
     assert_eq!(
@@ -649,6 +651,7 @@ fn drain(r: &mut Router, out: &mut Vec<(usize, String)>) {
                 Staged::Start(_) => "S".into(),
                 Staged::Batch(b) => format!("B{}", b.len),
                 Staged::End(p) => format!("E{}", p.segments.iter().map(|s| s.rows).sum::<u64>()),
+                Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
             },
         ));
     }
@@ -776,6 +779,7 @@ fn one_stream_is_routed_by_relation_and_skipped_per_table() {
                 Staged::Batch(b) => ids[i].extend(batch_rows(&b).iter().map(|r| r.4.unwrap())),
                 Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
                 Staged::Start(_) => {}
+                Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
             }
         }
     };
@@ -856,6 +860,7 @@ fn sups(msgs: &[Message]) -> (Vec<(i64, Option<i64>)>, Vec<Segment>) {
             }
             Staged::End(p) => segments.extend(p.segments),
             Staged::Start(_) => {}
+            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
         }
     }
     (out, segments)
@@ -967,4 +972,86 @@ fn latest_by_key_tells_each_key_apart_as_it_grows() {
     latest.clear();
     assert_eq!(latest.replace(b"a", 8), None);
     assert_eq!(latest.replace(&7i64.to_be_bytes(), 9), None);
+}
+
+/// A direct stager's output as text: `D` a direct part, `S` a staged one, `B[ids]` rows for the
+/// target (table columns only), `side[(op, id)]` side rows, `E` an end (with `T` per TRUNCATE).
+fn direct_shapes(msgs: &[Message]) -> Vec<String> {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), 2048).direct(true);
+    for m in msgs {
+        s.push(m).unwrap();
+    }
+    s.finish().unwrap();
+    let id_of = |b: &Batch, c: usize, i: usize| match &b.columns[c].data {
+        ColumnData::I64(v) => v[i],
+        other => panic!("{other:?}"),
+    };
+    let mut out = Vec::new();
+    while let Some(x) = s.next_staged() {
+        out.push(match x {
+            Staged::Direct(_) => "D".to_string(),
+            Staged::Start(_) => "S".to_string(),
+            Staged::Batch(b) => {
+                let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
+                format!("B{ids:?}/{}", b.columns.len())
+            }
+            Staged::Side(b) => {
+                let rows = batch_rows(&b);
+                let side: Vec<String> = rows
+                    .iter()
+                    .map(|r| format!("{}{}", r.2, r.4.unwrap()))
+                    .collect();
+                format!("side{side:?}")
+            }
+            Staged::End(p) => format!(
+                "E{}",
+                "T".repeat(p.segments.iter().filter(|s| s.truncate).count())
+            ),
+        });
+    }
+    out
+}
+
+#[test]
+fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest() {
+    let upd = |id, note| Message::Update {
+        relation: OID,
+        old: None,
+        new: row(id, note),
+    };
+    let ins = |id| Message::Insert {
+        relation: OID,
+        new: row(id, Some("a")),
+    };
+    let del = |id| Message::Delete {
+        relation: OID,
+        old: key_only(id),
+    };
+    let truncate = Message::Truncate {
+        relations: vec![OID],
+    };
+    // First writes go straight in (ids 1, 2, 4), without the extra columns; a later change of a
+    // key (update of 1, delete of 2) and a delete of a key not written before (3) are side rows.
+    let shapes = direct_shapes(&[
+        begin(10),
+        ins(1),
+        ins(2),
+        upd(1, Some("b")),
+        del(3),
+        del(2),
+        upd(4, Some("c")),
+        commit(10),
+    ]);
+    assert_eq!(
+        shapes,
+        ["D", "B[1, 2, 4]/2", r#"side["U1", "D3", "D2"]"#, "E"]
+    );
+    // A TRUNCATE after rows starts a new direct part, which it begins.
+    let shapes = direct_shapes(&[begin(10), ins(1), truncate.clone(), ins(1), commit(10)]);
+    assert_eq!(shapes, ["D", "B[1]/2", "E", "D", "B[1]/2", "ET"]);
+    // An update that left a TOASTed value unchanged ends direct parts: the rest is staged.
+    let shapes = direct_shapes(&[begin(10), ins(1), upd(2, Some("~u")), ins(3), commit(10)]);
+    assert_eq!(shapes[..3], ["D", "B[1]/2", "E"]);
+    assert_eq!(shapes[3], "S");
+    assert_eq!(shapes.last().map(String::as_str), Some("E"));
 }
