@@ -194,6 +194,26 @@ def test_keys_changed_many_times_in_one_call(pg, pgdb):
     assert_same(con, dsn, target="items", table="items", columns="order_id, line, qty", key="order_id, line")
 
 
+def test_a_column_named_rowid_keeps_the_staged_apply(pg, pgdb):
+    """Into DuckDB a part's first writes go straight into the target, told apart from older rows
+    by DuckDB's `rowid`; a column of that name would shadow it, so such a table is staged."""
+    pg_exec(pg, pgdb, "CREATE SCHEMA shop; CREATE TABLE shop.r (id int PRIMARY KEY, rowid int, v text); "
+                      "INSERT INTO shop.r SELECT g, 1000 - g, 'v' || g FROM generate_series(1, 200) g")
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(extensions=("postgres_scanner",))
+    sync(con, dsn, table="shop.r", target="r")
+    pg_exec(pg, pgdb, """
+        UPDATE shop.r SET v = 'u' WHERE id <= 50;
+        UPDATE shop.r SET v = 'uu' WHERE id <= 10;
+        DELETE FROM shop.r WHERE id BETWEEN 60 AND 70;
+        INSERT INTO shop.r SELECT g, g, 'n' FROM generate_series(201, 230) g;
+    """)
+    r = sync(con, dsn, table="shop.r", target="r")
+    assert (r["rows_upserted"], r["rows_deleted"]) == (50 + 10 + 30, 11)
+    assert_same(con, dsn, target="r", table="r", columns='id, "rowid", v')
+    assert_rows_total(con, "r", '"main"."r"')
+
+
 def test_one_transaction_over_two_tables(pg, pgdb):
     pg_exec(pg, pgdb, SCHEMA)
     dsn = pg.dsn(pgdb)

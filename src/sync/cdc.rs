@@ -1363,6 +1363,8 @@ struct Kept<'a> {
     table: Option<CdcTable>,
     /// Copied from the snapshot first.
     boot: bool,
+    /// Its parts may go direct (see [`Stager::direct`]).
+    direct: bool,
 }
 
 fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
@@ -1404,6 +1406,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                 state,
                 table: None,
                 boot: false,
+                direct: false,
             }),
             Err(e) => refuse(&mut rows, item, e)?,
         }
@@ -1478,6 +1481,18 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     }
     let targets: Vec<&Target> = list.iter().map(|k| &k.item.target).collect();
     prepare_targets(session, &targets)?;
+    // Direct parts tell the target's new rows apart by `rowid`: a DuckDB table (DuckLake's rowid
+    // is its own), and no column of that name, in the source or the target, to shadow it.
+    for k in list.iter_mut() {
+        let named_rowid = |n: &str| n.eq_ignore_ascii_case("rowid");
+        let source = k.table.as_ref().expect("a described table");
+        k.direct = !k.item.target.ducklake
+            && !source.columns.iter().any(|c| named_rowid(&c.name))
+            && !session
+                .columns(&k.item.target.table())?
+                .iter()
+                .any(|(n, _)| named_rowid(n));
+    }
 
     // 3. The copies, from a snapshot taken after the slot exists.
     let boot: Vec<QualifiedName> = list
@@ -1666,15 +1681,11 @@ fn since_of(c: &Checkpoint) -> Result<Lsn> {
 }
 
 /// Each table of the call as the stream reads it: described, and the LSN it starts after.
-/// Each table, the LSN its stream starts after, and whether its parts may go direct (a DuckDB
-/// target: DuckLake's `rowid` does not tell this transaction's rows apart).
+/// Each table, the LSN its stream starts after, and whether its parts may go direct.
 fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn, bool)> {
     list.iter()
         .zip(since)
-        .map(|(k, s)| {
-            let table = k.table.clone().expect("a described table");
-            (table, *s, !k.item.target.ducklake)
-        })
+        .map(|(k, s)| (k.table.clone().expect("a described table"), *s, k.direct))
         .collect()
 }
 
