@@ -192,6 +192,18 @@ def test_keys_changed_many_times_in_one_call(pg, pgdb):
     assert_rows_total(con, "orders", '"main"."orders"')
     sync(con, dsn, table="shop.items", target="items")
     assert_same(con, dsn, target="items", table="items", columns="order_id, line, qty", key="order_id, line")
+    # Thousands of later changes of keys written first in the same call (into DuckDB, these are the
+    # rows staged beside the first writes, in many batches).
+    pg_exec(pg, pgdb, """
+        INSERT INTO shop.orders SELECT g, 'bulk', g, NULL FROM generate_series(10001, 13000) g;
+        UPDATE shop.orders SET note = 'bulk again' WHERE id > 10000;
+        DELETE FROM shop.orders WHERE id > 10000 AND id % 2 = 0;
+        UPDATE shop.orders SET amount = amount + 1 WHERE id > 10000 AND id % 3 = 0;
+    """)
+    r = sync(con, dsn, target="orders")
+    assert (r["rows_upserted"], r["rows_deleted"]) == (3000 + 3000 + 500, 1500)
+    assert_same(con, dsn, target="orders")
+    assert_rows_total(con, "orders", '"main"."orders"')
 
 
 def test_a_column_named_rowid_keeps_the_staged_apply(pg, pgdb):

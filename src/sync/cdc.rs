@@ -937,16 +937,16 @@ impl Out {
         plain: bool,
         wrap: fn(Batch) -> Staged,
     ) -> Result<()> {
-        let last = match finish {
+        // `finish` returns the oldest batch not taken (a direct part's side rows are all still
+        // there); the rest follow from `next_batch`. The extra values go with the batches in order.
+        let oldest = match finish {
             true => self.decoder.finish()?,
             false => None,
         };
-        while let Some(b) = self.decoder.next_batch() {
-            out.push_back(wrap(if plain { b } else { self.with_extras(b) }));
-        }
-        // `finish` returns the oldest batch not taken: none are left, so this is the last.
-        if let Some(b) = last {
-            out.push_back(wrap(if plain { b } else { self.with_extras(b) }));
+        let mut next = oldest;
+        while let Some(b) = next.take().or_else(|| self.decoder.next_batch()) {
+            let b = if plain { b } else { self.with_extras(b) };
+            out.push_back(wrap(b));
         }
         Ok(())
     }

@@ -977,7 +977,11 @@ fn latest_by_key_tells_each_key_apart_as_it_grows() {
 /// A direct stager's output as text: `D` a direct part, `S` a staged one, `B[ids]` rows for the
 /// target (table columns only), `side[(op, id)]` side rows, `E` an end (with `T` per TRUNCATE).
 fn direct_shapes(msgs: &[Message]) -> Vec<String> {
-    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), 2048).direct(true);
+    direct_shapes_in(msgs, 2048)
+}
+
+fn direct_shapes_in(msgs: &[Message], batch: usize) -> Vec<String> {
+    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), batch).direct(true);
     for m in msgs {
         s.push(m).unwrap();
     }
@@ -1045,6 +1049,31 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
     assert_eq!(
         shapes,
         ["D", "B[1, 2, 4]/2", r#"side["U1", "D3", "D2"]"#, "E"]
+    );
+    // Side rows in many batches keep their own extra values (each batch in order).
+    let msgs = [
+        begin(10),
+        ins(1),
+        ins(2),
+        upd(1, Some("b")),
+        del(3),
+        del(2),
+        upd(4, Some("c")),
+        commit(10),
+    ];
+    let shapes = direct_shapes_in(&msgs, 1);
+    assert_eq!(
+        shapes,
+        [
+            "D",
+            "B[1]/2",
+            "B[2]/2",
+            "B[4]/2",
+            r#"side["U1"]"#,
+            r#"side["D3"]"#,
+            r#"side["D2"]"#,
+            "E"
+        ]
     );
     // A TRUNCATE after rows starts a new direct part, which it begins.
     let shapes = direct_shapes(&[begin(10), ins(1), truncate.clone(), ins(1), commit(10)]);
