@@ -113,26 +113,33 @@ impl Database for SyncConnection {
     }
 
     fn insert(&mut self, table: &TableRef, rows: Rows<Batch>) -> Result<u64, String> {
-        let id = self.feeds.put(rows);
-        let sql = format!(
-            "INSERT INTO {} SELECT * FROM {}({id})",
-            table.quoted(),
-            feed::NAME
-        );
-        let inserted = self.con.execute(&sql, &[]);
-        // Still here if the INSERT failed before its scan began: drop it (its readers stop).
-        drop(self.feeds.take(id));
-        inserted
+        self.insert_from_feed(rows, |feed| {
+            format!("INSERT INTO {} SELECT * FROM {feed}", table.quoted())
+        })
     }
 
     fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Batch>) -> Result<u64, String> {
+        self.insert_from_feed(rows, |feed| {
+            format!(
+                "INSERT INTO {} BY NAME SELECT * FROM {feed}",
+                table.quoted()
+            )
+        })
+    }
+}
+
+impl SyncConnection {
+    /// Run the INSERT `sql` makes of the feed (`lakemig_feed(<id>)`) that serves `rows`.
+    fn insert_from_feed(
+        &mut self,
+        rows: Rows<Batch>,
+        sql: impl FnOnce(&str) -> String,
+    ) -> Result<u64, String> {
         let id = self.feeds.put(rows);
-        let sql = format!(
-            "INSERT INTO {} BY NAME SELECT * FROM {}({id})",
-            table.quoted(),
-            feed::NAME
-        );
-        let inserted = self.con.execute(&sql, &[]);
+        let inserted = self
+            .con
+            .execute(&sql(&format!("{}({id})", feed::NAME)), &[]);
+        // Still here if the INSERT failed before its scan began: drop it (its readers stop).
         drop(self.feeds.take(id));
         inserted
     }

@@ -1111,23 +1111,8 @@ pub fn apply_sql(
              LEFT JOIN {t} AS __t ON {on}"
         )
     };
-    let names = part_columns
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // One key column: `IN`, a hash semi join (a correlated EXISTS measured 7x slower in DuckDB
-    // 1.5.5: 1.1 s against 0.17 s for 100,000 keys of a 2,000,000-row table).
-    let delete = match key {
-        [k] => {
-            let k = quote_ident(k);
-            format!("DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {stage} WHERE __seg = {n})")
-        }
-        _ => format!(
-            "DELETE FROM {t} AS __t WHERE EXISTS (SELECT 1 FROM {stage} AS __s WHERE __s.__seg = {n} AND {})",
-            key_join("__t", "__s", key)
-        ),
-    };
+    let names = column_list(part_columns);
+    let delete = delete_staged_keys(&t, key, None, &stage, Some(&format!("__seg = {n}")));
     // Per key, only its last row: the rows no later row replaced (the stager names each replaced
     // row in `__sup`; none were: no filter). Grouping by key costs more (inserting 100,000 staged
     // rows in DuckDB 1.5.5: 182-189 ms grouped, 121-147 ms with the anti-join, 128-135 ms
@@ -1163,6 +1148,43 @@ pub fn apply_sql(
         "INSERT INTO {t} ({names}) SELECT {names} FROM temp.main.{fin}"
     )));
     out
+}
+
+/// `DELETE FROM t` the rows (matching `target_filter`) whose key is among the staged rows
+/// (matching `stage_filter`). One key column: `IN`, a hash semi join (a correlated EXISTS
+/// measured 7x slower in DuckDB 1.5.5: 1.1 s against 0.17 s for 100,000 keys of a
+/// 2,000,000-row table).
+fn delete_staged_keys(
+    t: &str,
+    key: &[String],
+    target_filter: Option<&str>,
+    stage: &str,
+    stage_filter: Option<&str>,
+) -> String {
+    let on_target = target_filter.map_or(String::new(), |f| format!("__t.{f} AND "));
+    match key {
+        [k] => {
+            let k = quote_ident(k);
+            let staged = stage_filter.map_or(String::new(), |f| format!(" WHERE {f}"));
+            format!("DELETE FROM {t} AS __t WHERE {on_target}__t.{k} IN (SELECT {k} FROM {stage}{staged})")
+        }
+        _ => {
+            let staged = stage_filter.map_or(String::new(), |f| format!("__s.{f} AND "));
+            format!(
+                "DELETE FROM {t} AS __t WHERE {on_target}EXISTS (SELECT 1 FROM {stage} AS __s WHERE {staged}{})",
+                key_join("__t", "__s", key)
+            )
+        }
+    }
+}
+
+/// `"a", "b", ...`.
+fn column_list(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A direct part's statements (see [`Staged::Direct`]). Each key's first insert or update of the
@@ -1216,21 +1238,14 @@ pub fn direct_sql(
     if !side {
         return out;
     }
-    out.push(Step::Delete(match key {
-        [k] => {
-            let k = quote_ident(k);
-            format!("DELETE FROM {t} WHERE {new} AND {k} IN (SELECT {k} FROM {stage})")
-        }
-        _ => format!(
-            "DELETE FROM {t} AS __t WHERE __t.{new} AND EXISTS (SELECT 1 FROM {stage} AS __s WHERE {})",
-            key_join("__t", "__s", key)
-        ),
-    }));
-    let names = part_columns
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
+    out.push(Step::Delete(delete_staged_keys(
+        &t,
+        key,
+        Some(&new),
+        &stage,
+        None,
+    )));
+    let names = column_list(part_columns);
     out.push(Step::Insert(format!(
         "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s WHERE s.__op IN ('I', 'U') \
          AND s.__seq NOT IN (SELECT __sup FROM {stage} WHERE __sup IS NOT NULL)"
@@ -1852,48 +1867,38 @@ fn apply_changes<S: Session>(
     for item in rx.by_ref() {
         match item? {
             Change::Part {
-                table: _,
-                kind: PartKind::Side,
-                columns,
-                rows,
-            } => {
-                let stage = TableRef::temp(STAGE_TABLE);
-                session.run(&Statement::CreateTable {
-                    table: stage.clone(),
-                    columns,
-                })?;
-                session.insert(&stage, rows)?;
-                if let Some((_, side)) = direct.as_mut() {
-                    *side = true;
-                }
-                trace(started, "side rows staged");
-            }
-            Change::Part {
                 table,
                 kind,
                 columns,
                 rows,
             } => {
                 let target = targets[table];
-                let extra = match kind {
-                    PartKind::Direct => 0,
-                    _ => stage_extra_columns().len(),
-                };
-                part_columns = columns[extra..].iter().map(|(n, _)| n.clone()).collect();
-                if kind == PartKind::Direct {
-                    let before = session.last_rowid(&target.table())?;
-                    direct = Some((before, false));
-                    moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
-                    trace(started, "part inserted");
-                    continue;
+                match kind {
+                    PartKind::Direct => {
+                        part_columns = columns.iter().map(|(n, _)| n.clone()).collect();
+                        let before = session.last_rowid(&target.table())?;
+                        direct = Some((before, false));
+                        moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
+                        trace(started, "part inserted");
+                    }
+                    PartKind::Staged | PartKind::Side => {
+                        match (kind, direct.as_mut()) {
+                            (PartKind::Side, Some((_, side))) => *side = true,
+                            _ => {
+                                let extra = stage_extra_columns().len();
+                                part_columns =
+                                    columns[extra..].iter().map(|(n, _)| n.clone()).collect();
+                            }
+                        }
+                        let stage = TableRef::temp(STAGE_TABLE);
+                        session.run(&Statement::CreateTable {
+                            table: stage.clone(),
+                            columns,
+                        })?;
+                        session.insert(&stage, rows)?;
+                        trace(started, "part staged");
+                    }
                 }
-                let stage = TableRef::temp(STAGE_TABLE);
-                session.run(&Statement::CreateTable {
-                    table: stage.clone(),
-                    columns,
-                })?;
-                session.insert(&stage, rows)?;
-                trace(started, "part staged");
             }
             Change::PartEnd(table, part) => {
                 let (target, key) = (targets[table], keys[table]);
