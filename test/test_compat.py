@@ -7,7 +7,7 @@ References: PostgreSQL itself (its text output, its catalogs, its rows) and, whe
 PostgreSQL, the same call made by the 1.5.5 runner. The checks: loading and `lakemig_version()`;
 `pg_incremental_scan` over every type, value by value against PostgreSQL's text output;
 `pg_sync` into a DuckDB file (bootstrap, a change round, hard deletes, SIGKILL mid-bootstrap and
-mid-sync, reruns); `sqlite_migrate` and `sqlite_catalog_migrate`; the error messages of bad inputs.
+mid-sync, reruns), and by CDC; `sqlite_migrate` and `sqlite_catalog_migrate`; the error messages of bad inputs.
 Runners with DuckLake wheels (1.5.5, 1.4.4) also `pg_sync` into a DuckLake of their own release and
 move a catalog their own DuckLake made, compared with one it makes natively on PostgreSQL."""
 from __future__ import annotations
@@ -25,6 +25,7 @@ from conftest import EXTENSION, ROOT
 from duckdb_runners import DuckDBError, Runner, reference, runners, sql_string
 from test_incremental_scan import PG_TEXT, TYPES, load_fixture
 from test_sqlite_migrate import make_app_db, pg_types
+from test_cdc import pg_exec as pg_exec_flushed
 from test_sync import ROWS, SCHEMA, kill_mid_copy, pg_exec
 
 RUNNERS = runners()
@@ -193,6 +194,35 @@ def test_pg_sync_into_a_duckdb_file(runner, pg, pgdb, tmp_path):
     r = sync()
     assert (r["mode"], r["rows_upserted"]) == ("incremental", str(changed))
     assert target() == pg_digest(pg, pgdb)
+
+
+def test_pg_sync_by_cdc_into_a_duckdb_file(runner, pg, pgdb, tmp_path):
+    """method := 'cdc' into a DuckDB file: each key's first write of a call goes straight into the
+    target and is told apart from the older rows by DuckDB's rowid, which every release must number
+    past the table's; later changes of the same keys (thousands: many staged batches) and deletes."""
+    pg_exec(pg, pgdb, SCHEMA)
+    pg_exec(pg, pgdb, ROWS.format(start=1, stop=3000))
+    dsn, db = pg.dsn(pgdb), str(tmp_path / "target.duckdb")
+
+    def sync() -> dict:
+        [row] = runner.query(sync_sql(dsn, method="'cdc'"), EXTENSION, db)
+        return row
+
+    r = sync()
+    assert (r["mode"], r["rows_upserted"]) == ("bootstrap", "3000")
+    # Flushed commits: logical decoding reads the WAL only up to what is flushed.
+    pg_exec_flushed(pg, pgdb, ROWS.format(start=3001, stop=6000))
+    pg_exec_flushed(pg, pgdb, "UPDATE analytics.subscriptions SET plan = 'team', seats = seats + 1 WHERE id % 2 = 0")
+    pg_exec_flushed(pg, pgdb, "DELETE FROM analytics.subscriptions WHERE id % 7 = 0")
+    pg_exec_flushed(pg, pgdb, "UPDATE analytics.subscriptions SET seats = 0 WHERE id % 3 = 0")
+    r = sync()
+    assert r["mode"] == "cdc"
+    [row] = runner.query(duck_digest("subscriptions"), EXTENSION, db)
+    assert row == pg_digest(pg, pgdb)
+    [state] = runner.query("SELECT rows_total FROM pg_sync_state()", EXTENSION, db)
+    assert state["rows_total"] == row["n"]
+    pg_exec(pg, pgdb, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                      "WHERE database = current_database()")
 
 
 @pytest.mark.parametrize("runner", DUCKLAKE_RUNNERS, ids=[r.name for r in DUCKLAKE_RUNNERS])
