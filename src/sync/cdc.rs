@@ -1203,12 +1203,16 @@ pub fn direct_sql(
     before: i64,
     side: bool,
 ) -> Vec<Step> {
+    let truncate = part.segments.iter().any(|s| s.truncate);
+    if !truncate && part.segments.iter().all(|s| s.rows == 0) {
+        return Vec::new();
+    }
     let t = target.quoted();
     let stage = format!("temp.main.{}", quote_ident(STAGE_TABLE));
     let mut out = Vec::new();
     let old = format!("rowid <= {before}");
     let new = format!("rowid > {before}");
-    if part.segments.iter().any(|s| s.truncate) {
+    if truncate {
         out.push(Step::Delete(format!("DELETE FROM {t} WHERE {old}")));
     } else {
         out.push(Step::Delete(match key {

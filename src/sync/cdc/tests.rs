@@ -1074,3 +1074,59 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
     assert_eq!(shapes[3], "S");
     assert_eq!(shapes.last().map(String::as_str), Some("E"));
 }
+
+#[test]
+fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
+    let part = |rows, truncate| PartSummary {
+        segments: vec![Segment {
+            seg: 1,
+            truncate,
+            rows,
+            ..Segment::default()
+        }],
+    };
+    let cols = ["id".to_string(), "note".to_string()];
+    let steps = |key: &[&str], p: &PartSummary, side| {
+        let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
+        direct_sql(&target(), &key, &cols, p, 41, side)
+    };
+    let t = r#""lake"."raw"."orders""#;
+    let stage = r#"temp.main."__lakemig_cdc_stage""#;
+    // Only first writes: the older rows of their keys go.
+    assert_eq!(
+        steps(&["id"], &part(3, false), false),
+        [Step::Delete(format!(
+            r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41)"#
+        ))]
+    );
+    // Side rows: their keys' older rows too, then the first writes they replaced, then each key's
+    // last write among them.
+    let s = steps(&["id"], &part(5, false), true);
+    assert_eq!(
+        s[..2],
+        [
+            Step::Delete(format!(
+                r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41 UNION ALL SELECT "id" FROM {stage})"#
+            )),
+            Step::Delete(format!(
+                r#"DELETE FROM {t} AS __t WHERE __t.rowid > 41 AND __t."id" IN (SELECT "id" FROM {stage})"#
+            )),
+        ]
+    );
+    assert!(matches!(&s[2], Step::Insert(q) if q.contains("NOT IN (SELECT __sup")));
+    assert_eq!(s.len(), 3);
+    // A composite key joins; a TRUNCATE first removes every older row; an empty part does nothing.
+    let s = steps(&["id", "note"], &part(5, false), true);
+    assert!(
+        s[0].sql()
+            .contains("__n.rowid > 41 AND __t.\"id\" = __n.\"id\" AND __t.\"note\" = __n.\"note\""),
+        "{}",
+        s[0].sql()
+    );
+    assert_eq!(
+        steps(&["id"], &part(2, true), false),
+        [Step::Delete(format!("DELETE FROM {t} WHERE rowid <= 41"))]
+    );
+    assert!(steps(&["id"], &part(0, false), false).is_empty());
+    assert_eq!(steps(&["id"], &part(0, true), false).len(), 1);
+}
