@@ -388,11 +388,11 @@ struct Part {
     rows: u64,
 }
 
-/// Per key (its values' bytes), the `__seq` of its latest row: each key's bytes once in one arena
-/// (no allocation per key), hashed with a seeded hash (keys come from the source's data).
-/// Decoded rows and their extra values.
+/// Decoded rows, and the extra values of those that carry them.
 struct Out {
     decoder: CopyDecoder,
+    /// Its rows carry the extra columns (a direct part's rows for the target do not).
+    extras: bool,
     seqs: Vec<i64>,
     segs: Vec<i32>,
     ops: Vec<u8>,
@@ -401,7 +401,7 @@ struct Out {
 }
 
 impl Out {
-    fn new(columns: &[StageColumn], batch_rows: usize) -> Out {
+    fn new(columns: &[StageColumn], batch_rows: usize, extras: bool) -> Out {
         Out {
             decoder: CopyDecoder::for_rows(
                 columns
@@ -410,6 +410,7 @@ impl Out {
                     .collect(),
                 batch_rows,
             ),
+            extras,
             seqs: Vec::new(),
             segs: Vec::new(),
             ops: Vec::new(),
@@ -419,6 +420,8 @@ impl Out {
     }
 }
 
+/// Per key (its values' bytes), the `__seq` of its latest row: each key's bytes once in one arena
+/// (no allocation per key), hashed with a seeded hash (keys come from the source's data).
 #[derive(Default)]
 struct LatestByKey {
     arena: Vec<u8>,
@@ -671,8 +674,10 @@ impl Stager {
             })?;
             key.push(i);
         }
-        let main = Out::new(&columns, self.batch_rows);
-        let side = self.direct.then(|| Out::new(&columns, self.batch_rows));
+        let main = Out::new(&columns, self.batch_rows, !self.direct);
+        let side = self
+            .direct
+            .then(|| Out::new(&columns, self.batch_rows, true));
         self.seg += 1;
         self.out.push_back(match self.direct {
             true => Staged::Direct(columns.clone()),
@@ -712,10 +717,9 @@ impl Stager {
         let Some(mut p) = self.part.take() else {
             return Ok(());
         };
-        let direct = p.side.is_some();
-        p.main.hand_on(&mut self.out, true, direct, Staged::Batch)?;
+        p.main.hand_on(&mut self.out, true, Staged::Batch)?;
         if let Some(side) = p.side.as_mut() {
-            side.hand_on(&mut self.out, true, false, Staged::Side)?;
+            side.hand_on(&mut self.out, true, Staged::Side)?;
         }
         self.out.push_back(Staged::End(PartSummary {
             segments: p.segments,
@@ -776,13 +780,11 @@ impl Stager {
         }
         // A direct part: each key's first insert or update goes straight into the target.
         let first_write = matches!(op, b'I' | b'U') && sup.is_none();
-        let straight = p.side.is_some() && first_write;
         let out = match p.side.as_mut() {
             Some(side) if !first_write => side,
             _ => &mut p.main,
         };
-        // Rows that go straight into the target carry no extra columns.
-        if !straight {
+        if out.extras {
             out.seqs.push(self.seq);
             out.segs.push(seg.seg);
             out.ops.push(op);
@@ -795,8 +797,7 @@ impl Stager {
                 Some(Datum::Binary(v)) => Some(*v),
                 _ => None,
             }))?;
-        let direct = p.side.is_some();
-        p.main.hand_on(&mut self.out, false, direct, Staged::Batch)
+        p.main.hand_on(&mut self.out, false, Staged::Batch)
     }
 }
 
@@ -929,23 +930,21 @@ impl Router {
 
 impl Out {
     /// Hand on the batches decoded so far (every row, with `finish`), each made a [`Staged`] by
-    /// `wrap`; `plain`: without the extra columns.
+    /// `wrap`, with the extra columns in front if its rows carry them.
     fn hand_on(
         &mut self,
         out: &mut std::collections::VecDeque<Staged>,
         finish: bool,
-        plain: bool,
         wrap: fn(Batch) -> Staged,
     ) -> Result<()> {
         // `finish` returns the oldest batch not taken (a direct part's side rows are all still
         // there); the rest follow from `next_batch`. The extra values go with the batches in order.
-        let oldest = match finish {
+        let mut next = match finish {
             true => self.decoder.finish()?,
             false => None,
         };
-        let mut next = oldest;
         while let Some(b) = next.take().or_else(|| self.decoder.next_batch()) {
-            let b = if plain { b } else { self.with_extras(b) };
+            let b = if self.extras { self.with_extras(b) } else { b };
             out.push_back(wrap(b));
         }
         Ok(())
@@ -1699,8 +1698,8 @@ fn since_of(c: &Checkpoint) -> Result<Lsn> {
     c.watermark.as_deref().unwrap_or("0/0").parse()
 }
 
-/// Each table of the call as the stream reads it: described, and the LSN it starts after.
-/// Each table, the LSN its stream starts after, and whether its parts may go direct.
+/// Each table of the call as the stream reads it: described, the LSN it starts after, and whether
+/// its parts may go direct.
 fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn, bool)> {
     list.iter()
         .zip(since)
@@ -1839,8 +1838,8 @@ fn copy_table<S: Session, B: Snapshots>(
     Ok(copied)
 }
 
-/// What a call's stream applied: each table's summary, the columns added to each target, its row
-/// count's change, and the position the slot was read to.
+/// What a call's stream applied: each table's summary, its target's row count's change, and the
+/// position the slot was read to.
 struct Applied {
     summaries: Vec<StreamSummary>,
     /// How many rows each target gained (less those it lost).
