@@ -511,7 +511,19 @@ def test_stream_over_tls_confirms_past_other_tables(pg, pgdb, tmp_path):
         pg, pgdb, "SELECT DISTINCT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
                   "WHERE a.application_name LIKE 'lakemig%%' AND a.datname = current_database()")))
     assert seen == [(True,)]
-    out = child(db, sql)[0]
+    # Every connection of the next call, the peek's own and the confirm's too, is over TLS.
+    pg_exec(pg, pgdb, "ALTER SYSTEM SET log_connections = on")
+    pg_exec(pg, pgdb, "SELECT pg_reload_conf()")
+    try:
+        logged = len(server_log(pg))
+        out = child(db, sql)[0]
+        authorized = [line for line in server_log(pg)[logged:].splitlines()
+                      if "connection authorized" in line and "application_name=lakemig" in line]
+    finally:
+        pg_exec(pg, pgdb, "ALTER SYSTEM RESET log_connections")
+        pg_exec(pg, pgdb, "SELECT pg_reload_conf()")
+    assert len(authorized) >= 3, authorized  # the sync's, the peek's, the confirm's
+    assert all("SSL enabled" in line for line in authorized), authorized
     assert (out["mode"], out["rows_upserted"], out["rows_deleted"]) == ("cdc", 10, 1)
     check_same(pg, pgdb, db)
     child(db, f"SELECT * FROM pg_sync_drop('orders', dsn := '{dsn}')")

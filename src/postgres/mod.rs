@@ -13,7 +13,7 @@ pub mod scan;
 pub mod socket;
 pub mod sync;
 pub mod tables;
-pub mod walsender;
+pub mod wire;
 
 use crate::error::{Error, Result};
 use connect::ConnParams;

@@ -1,24 +1,24 @@
 //! Logical replication for `pg_sync(..., method := 'cdc')`: the checks a CDC sync needs, the
 //! publication and the `pgoutput` slot (made, found, dropped), the slot's pending changes streamed
 //! row by row (`pg_logical_slot_peek_binary_changes`, pgoutput's `binary` option, so values reuse
-//! the binary decoders of `copy_out`) into a [`Stager`], the slot's advance (a
-//! status update on a replication connection, [`super::walsender`]) and the WAL it keeps.
+//! the binary decoders of `copy_out`; read on a connection of lakemig's own, [`super::wire`]) into
+//! a [`Stager`], the slot's advance (a status update on a replication connection, the same module)
+//! and the WAL it keeps.
 //! The decisions are `crate::sync::cdc`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{pin_mut, TryStreamExt};
 use tokio::sync::mpsc;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 
 use super::catalog;
 use super::connect::{Conn, ConnParams};
 use super::pgoutput::{self, Lsn};
 use super::scan::{self, BATCH_ROWS};
-use super::walsender::WalSender;
+use super::wire::Wire;
 use crate::error::{Error, Result};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, quote_literal};
 use crate::sync::cdc::{
     choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, CdcTable, CdcWanted,
     Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS,
@@ -335,12 +335,12 @@ pub fn stream<T: Send + 'static>(
             .collect(),
         HELD_ROWS,
     );
-    let target = params.target();
+    let params = params.clone();
     tokio::spawn(async move {
         let mut rows_tx: Option<mpsc::Sender<Result<T>>> = None;
         let result = run_stream(
             &client,
-            &target,
+            &params,
             (&slot, &publication),
             router,
             queued,
@@ -363,7 +363,7 @@ pub fn stream<T: Send + 'static>(
 #[allow(clippy::too_many_arguments)]
 async fn run_stream<T: Send + 'static>(
     client: &Conn,
-    target: &str,
+    params: &ConnParams,
     (slot, publication): (&str, &str),
     mut router: Router,
     queued: usize,
@@ -372,49 +372,57 @@ async fn run_stream<T: Send + 'static>(
     rows_tx: &mut Option<mpsc::Sender<Result<T>>>,
 ) -> Result<()> {
     let gone = || Error::internal("the sync stopped reading the replication stream");
-    let publications = quote_ident(publication);
+    let target = params.target();
     // The server's flushed position now: the peek reads the slot up to it, and every
-    // transaction committed before it is in what the peek returns.
-    let flushed: String = client
-        .query_typed("SELECT pg_current_wal_flush_lsn()::text", &[])
-        .await
-        .map_err(|e| Error::from_pg(e, "reading the server's WAL position", target))?[0]
+    // transaction committed before it is in what the peek returns. Meanwhile the peek's own
+    // connection opens.
+    let (flushed, peeker) = tokio::join!(
+        client.query_typed("SELECT pg_current_wal_flush_lsn()::text", &[]),
+        Wire::connect_plain(params)
+    );
+    let flushed: String = flushed
+        .map_err(|e| Error::from_pg(e, "reading the server's WAL position", &target))?[0]
         .get(0);
     let read_to: Lsn = flushed.parse()?;
-    let sql = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $3::text::pg_lsn, NULL, \
-               'proto_version', '1', 'publication_names', $2, 'binary', 'true')";
-    let args: [&(dyn ToSql + Sync); 3] = [&slot, &publications, &flushed];
-    let peek = |e: tokio_postgres::Error| {
-        let active = e.as_db_error().is_some_and(|d| d.code().code() == "55006");
-        if active {
-            refuse(format!(
-                "replication slot {slot} is in use by another process (another pg_sync of this target?); run again when it is done"
-            ))
-        } else {
-            Error::from_pg(e, "reading the replication slot", target)
-        }
-    };
-    let stream = client
-        .query_raw(sql, args.iter().copied())
-        .await
-        .map_err(peek)?;
-    pin_mut!(stream);
     // The peek's first row comes once the server has decoded everything; the rest follows at
-    // once, so it is read in bulk (big reads, few wake-ups).
-    let bulk = scan::BulkGuard(client.bulk());
+    // once, 28 MB for 100,000 changes. It is read on a connection of lakemig's own, straight
+    // from large socket reads: through tokio-postgres every 8 KiB would be a hand-off between
+    // its connection task and this one.
+    let mut peeker = peeker?;
+    let sql = format!(
+        "SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, NULL, \
+         'proto_version', '1', 'publication_names', {}, 'binary', 'true')",
+        quote_literal(slot),
+        quote_literal(&flushed),
+        quote_literal(&quote_ident(publication))
+    );
+    let slot_name = slot.to_string();
+    let on_error = Box::new(move |code: &str, text: String| {
+        match code {
+        "55006" => refuse(format!(
+            "replication slot {slot_name} is in use by another process (another pg_sync of this target?); run again when it is done"
+        )),
+        _ => Error::Server {
+            context: "reading the replication slot".into(),
+            message: text,
+        },
+    }
+    });
+    peeker.query(&sql, on_error).await?;
     let mut types: Vec<DuckType> = Vec::new();
     let mut kind = PartKind::Staged;
     let mut side_columns: Vec<StageColumn> = Vec::new();
     loop {
-        let row = stream.try_next().await.map_err(peek)?;
-        bulk.0.set(true);
-        match &row {
-            Some(row) => {
-                let data: &[u8] = row.get(0);
+        let end = match peeker.next_value().await? {
+            Some(data) => {
                 router.push(&pgoutput::decode(data)?)?;
+                false
             }
-            None => router.finish()?,
-        }
+            None => {
+                router.finish()?;
+                true
+            }
+        };
         while let Some((table, staged)) = router.next_out()? {
             // A new part (or a direct part's side rows): its columns, and a channel for its rows.
             let start = match &staged {
@@ -467,10 +475,11 @@ async fn run_stream<T: Send + 'static>(
                 }
             }
         }
-        if row.is_none() {
+        if end {
             break;
         }
     }
+    peeker.close().await;
     tx.send(Ok(Change::Done(router.summaries(), Some(read_to))))
         .await
         .map_err(|_| gone())?;
@@ -482,14 +491,14 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
 ///
-/// First by a standby status update on a replication connection ([`WalSender::confirm`]), which
+/// First by a standby status update on a replication connection ([`Wire::confirm`]), which
 /// does not decode the WAL again. Where the server takes no replication connection
 /// (`max_wal_senders = 0`, a pooler in between; pg_hba.conf is no obstacle: a logical replication
 /// connection matches the lines for its database, not the `replication` ones), by
 /// `pg_replication_slot_advance`, which decodes up to `to` once more; an error is that one's.
 pub async fn advance(client: &Conn, params: &ConnParams, setup: &CdcSetup, to: Lsn) -> Result<()> {
     let confirm = async {
-        WalSender::connect(params)
+        Wire::connect(params)
             .await?
             .confirm(&setup.slot, &setup.publication, to)
             .await

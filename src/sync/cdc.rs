@@ -1555,6 +1555,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         // decodes): with what the apply adds and removes, its rows after, not counted again.
         let mut before = vec![0i64; list.len()];
         let mut added: Vec<Vec<String>> = vec![Vec::new(); list.len()];
+        let mut last_rowid: Vec<Option<i64>> = vec![None; list.len()];
         let mut j = 0;
         for (i, k) in list.iter().enumerate() {
             // Read again in this transaction: a call of the same targets may have committed since.
@@ -1572,13 +1573,22 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
                     ))
                 })?;
                 since[i] = since_of(&c)?;
-                before[i] = session.count_rows(&k.item.target.table())?;
                 // The source's columns the target lacks, added before any row changes: DuckDB
                 // refuses at the commit an ALTER TABLE after rows of the table changed in the
                 // same transaction ("another transaction has altered this table"). The stream
                 // stages only columns the source has now (a column dropped since is left out).
                 let table = k.table.as_ref().expect("a described table");
                 added[i] = add_columns(session, &k.item.target, &table.columns)?;
+                // A direct part needs the target's last rowid before it: read here, in the same
+                // scan as the count, while PostgreSQL still decodes.
+                let target = k.item.target.table();
+                match k.direct {
+                    true => {
+                        let (count, last) = session.count_and_last_rowid(&target)?;
+                        (before[i], last_rowid[i]) = (count, Some(last));
+                    }
+                    false => before[i] = session.count_rows(&target)?,
+                }
             }
         }
         let keys: Vec<&[String]> = list
@@ -1600,7 +1610,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             summaries,
             moved,
             read_to,
-        } = apply_changes(session, rx, &targets, &keys, started)?;
+        } = apply_changes(session, rx, &targets, &keys, last_rowid, started)?;
         let mut outs = Vec::with_capacity(list.len());
         for (i, k) in list.iter().enumerate() {
             let sum = &summaries[i];
@@ -1855,6 +1865,9 @@ fn apply_changes<S: Session>(
     rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
     targets: &[&Target],
     keys: &[&[String]],
+    // Each target's last rowid read before the stream (None where not read); a direct part that is
+    // its table's first starts from it.
+    mut last_rowid: Vec<Option<i64>>,
     started: Instant,
 ) -> Result<Applied> {
     let mut moved = vec![0i64; targets.len()];
@@ -1876,10 +1889,15 @@ fn apply_changes<S: Session>(
                 rows,
             } => {
                 let target = targets[table];
+                // Any part changes its target: the rowid read before the stream is the first's.
+                let known = last_rowid[table].take();
                 match kind {
                     PartKind::Direct => {
                         part_columns = columns.iter().map(|(n, _)| n.clone()).collect();
-                        let before = session.last_rowid(&target.table())?;
+                        let before = match known {
+                            Some(last) => last,
+                            None => session.last_rowid(&target.table())?,
+                        };
                         direct = Some((before, false));
                         moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
                         trace(started, "part inserted");

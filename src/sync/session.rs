@@ -89,6 +89,11 @@ pub trait Session {
     fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
     /// The table's largest `rowid` (-1 when empty).
     fn last_rowid(&mut self, table: &TableRef) -> Result<i64>;
+    /// [`Session::count_rows`] and [`Session::last_rowid`] of one table, in one scan where the
+    /// session can.
+    fn count_and_last_rowid(&mut self, table: &TableRef) -> Result<(i64, i64)> {
+        Ok((self.count_rows(table)?, self.last_rowid(table)?))
+    }
     /// Where an attached database lives (its file, or its DuckLake metadata); None when in memory.
     fn database_path(&mut self, _catalog: &str) -> Result<Option<String>> {
         Ok(None)
@@ -133,7 +138,12 @@ fn text(row: &[Value], i: usize) -> Option<String> {
 }
 
 fn first_int(rows: &[Vec<Value>]) -> i64 {
-    match rows.first().and_then(|r| r.first()) {
+    int_at(rows, 0)
+}
+
+/// The first row's `i`th value, as an integer (0 when there is none).
+fn int_at(rows: &[Vec<Value>], i: usize) -> i64 {
+    match rows.first().and_then(|r| r.get(i)) {
         Some(Value::Int(n)) => *n,
         _ => 0,
     }
@@ -346,6 +356,20 @@ impl<D: Database> Session for SqlSession<D> {
             )
             .map_err(duck("reading the target's last rowid"))?;
         Ok(first_int(&rows))
+    }
+
+    fn count_and_last_rowid(&mut self, table: &TableRef) -> Result<(i64, i64)> {
+        let rows = self
+            .0
+            .query(
+                &format!(
+                    "SELECT count(*), coalesce(max(rowid), -1) FROM {}",
+                    table.quoted()
+                ),
+                &[],
+            )
+            .map_err(duck("counting the target's rows"))?;
+        Ok((int_at(&rows, 0), int_at(&rows, 1)))
     }
 }
 
