@@ -530,6 +530,27 @@ def test_stream_over_tls_confirms_past_other_tables(pg, pgdb, tmp_path):
     assert slots(pg, pgdb) == []
 
 
+def test_stream_over_a_unix_socket(pg, pgdb, tmp_path):
+    """A DSN naming the server's socket directory: the sync's connection, the peek's own and the
+    confirm's all go through the socket, and the changes arrive."""
+    pg_exec(pg, pgdb, SCHEMA)
+    db = str(tmp_path / "t.duckdb")
+    dsn = pg.dsn(pgdb, host=pg.root)
+    sql = f"SELECT * FROM pg_sync('{dsn}', 'shop.orders', target := 'orders', method := 'cdc')"
+    assert child(db, sql)[0]["mode"] == "bootstrap"
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'socket' WHERE id <= 7; DELETE FROM shop.orders WHERE id = 100")
+    (flushed,), = pg_exec(pg, pgdb, "SELECT pg_current_wal_flush_lsn()::text")
+    out = child(db, sql)[0]
+    assert (out["mode"], out["rows_upserted"], out["rows_deleted"]) == ("cdc", 7, 1)
+    check_same(pg, pgdb, db)
+    (slot, _), = slots(pg, pgdb)
+    (past,), = pg_exec(pg, pgdb, f"SELECT confirmed_flush_lsn >= '{flushed}'::pg_lsn "
+                                 f"FROM pg_replication_slots WHERE slot_name = '{slot}'")
+    assert past
+    child(db, f"SELECT * FROM pg_sync_drop('orders', dsn := '{dsn}')")
+    assert slots(pg, pgdb) == []
+
+
 def server_log(pg):
     with open(os.path.join(pg.root, "server.log"), errors="replace") as f:
         return f.read()
