@@ -127,22 +127,16 @@ impl SideConnection {
         Ok(SideConnection { raw, ready: false })
     }
 
-    /// Run SQL with `?` parameters; the number of rows it changed.
-    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
-        Ok(self.run(sql, params)?.rows_changed())
-    }
-
-    /// Run SQL without parameters whose scan waits on lakemig (an INSERT from a feed); the number
-    /// of rows it changed. `duckdb_query` would have this thread poll DuckDB for a task in a busy
-    /// loop while a worker thread runs the scan, which waits for rows: on 2 cores that loop took
-    /// CPU from the reader filling the feed (40% of the samples of a cdc call's stream, `perf`).
-    /// Here the thread runs DuckDB's tasks as they come, and sleeps briefly when there is none.
-    pub fn execute_waiting(&mut self, sql: &str) -> Result<u64, String> {
+    /// The session settings, made on first use (not during `LOAD`).
+    fn set_up(&mut self) -> Result<(), String> {
         if !self.ready {
             self.ready = true;
             self.run(SETUP, &[])?;
         }
-        let text = cstring(sql)?;
+        Ok(())
+    }
+
+    fn prepare(&mut self, text: &CString) -> Result<Prepared, String> {
         let mut stmt = Prepared(ptr::null_mut());
         // SAFETY: a live connection, a NUL-terminated statement; destroyed by `Prepared`'s drop.
         if unsafe { ffi::duckdb_prepare(self.raw, text.as_ptr(), &mut stmt.0) }
@@ -156,6 +150,23 @@ impl SideConnection {
                 )
             });
         }
+        Ok(stmt)
+    }
+
+    /// Run SQL with `?` parameters; the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
+        Ok(self.run(sql, params)?.rows_changed())
+    }
+
+    /// Run SQL without parameters whose scan waits on lakemig (an INSERT from a feed); the number
+    /// of rows it changed. `duckdb_query` would have this thread poll DuckDB for a task in a busy
+    /// loop while a worker thread runs the scan, which waits for rows: on 2 cores that loop took
+    /// CPU from the reader filling the feed (40% of the samples of a cdc call's stream, `perf`).
+    /// Here the thread runs DuckDB's tasks as they come, and sleeps briefly when there is none.
+    pub fn execute_waiting(&mut self, sql: &str) -> Result<u64, String> {
+        self.set_up()?;
+        let text = cstring(sql)?;
+        let stmt = self.prepare(&text)?;
         let mut pending = Pending(ptr::null_mut());
         // SAFETY: a prepared statement without parameters; destroyed by `Pending`'s drop.
         if unsafe { ffi::duckdb_pending_prepared(stmt.0, &mut pending.0) } != ffi::DuckDBSuccess {
@@ -192,10 +203,7 @@ impl SideConnection {
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, String> {
-        if !self.ready {
-            self.ready = true;
-            self.run(SETUP, &[])?;
-        }
+        self.set_up()?;
         let text = cstring(sql)?;
         let mut result = QueryResult::new();
         if params.is_empty() {
@@ -207,19 +215,7 @@ impl SideConnection {
                 Err(result.error())
             };
         }
-        let mut stmt = Prepared(ptr::null_mut());
-        // SAFETY: as above; the statement is destroyed by `Prepared`'s drop.
-        if unsafe { ffi::duckdb_prepare(self.raw, text.as_ptr(), &mut stmt.0) }
-            != ffi::DuckDBSuccess
-        {
-            // SAFETY: the failed statement holds its error until destroyed.
-            return Err(unsafe {
-                message(
-                    ffi::duckdb_prepare_error(stmt.0),
-                    "cannot prepare a statement",
-                )
-            });
-        }
+        let mut stmt = self.prepare(&text)?;
         for (i, p) in params.iter().enumerate() {
             stmt.bind(i as u64 + 1, p)?;
         }

@@ -374,7 +374,7 @@ impl Wire {
     pub async fn next_value(&mut self) -> Result<Option<&[u8]>> {
         self.rbuf.advance(std::mem::take(&mut self.consumed));
         loop {
-            let (tag, len) = self.frame_in_buffer().await?;
+            let (tag, len) = self.frame_in_buffer(QUERY_READ).await?;
             match tag {
                 b'D' => {
                     // int16 column count, then each column's int32 length and bytes.
@@ -413,8 +413,9 @@ impl Wire {
         }
     }
 
-    /// Read until `rbuf` starts with a whole message; its tag and length (the tag not counted).
-    async fn frame_in_buffer(&mut self) -> Result<(u8, usize)> {
+    /// Read (`read` bytes at a time, or more) until `rbuf` starts with a whole message; its tag and
+    /// length (the tag not counted).
+    async fn frame_in_buffer(&mut self, read: usize) -> Result<(u8, usize)> {
         loop {
             if self.rbuf.len() >= 5 {
                 let len = u32::from_be_bytes(self.rbuf[1..5].try_into().expect("4 bytes")) as usize;
@@ -426,8 +427,8 @@ impl Wire {
                 }
                 self.rbuf.reserve(1 + len - self.rbuf.len());
             }
-            if self.rbuf.capacity() - self.rbuf.len() < QUERY_READ / 4 {
-                self.rbuf.reserve(QUERY_READ);
+            if self.rbuf.capacity() - self.rbuf.len() < read / 4 {
+                self.rbuf.reserve(read);
             }
             let n = self
                 .io
@@ -459,33 +460,11 @@ impl Wire {
 
     /// The next backend message: its tag and body.
     async fn frame(&mut self) -> Result<(u8, Bytes)> {
-        loop {
-            if self.rbuf.len() >= 5 {
-                let len = u32::from_be_bytes(self.rbuf[1..5].try_into().expect("4 bytes")) as usize;
-                if len < 4 {
-                    return Err(self.protocol("a message length below 4"));
-                }
-                if self.rbuf.len() > len {
-                    // The tag byte, then `len` bytes (the length counts itself).
-                    let mut frame = self.rbuf.split_to(1 + len).freeze();
-                    let tag = frame.get_u8();
-                    frame.advance(4);
-                    return Ok((tag, frame));
-                }
-                self.rbuf.reserve(1 + len - self.rbuf.len());
-            }
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            let n = self
-                .io
-                .read_buf(&mut self.rbuf)
-                .await
-                .map_err(|e| self.lost(e.to_string()))?;
-            if n == 0 {
-                return Err(self.lost("the server closed the connection".into()));
-            }
-        }
+        let (tag, len) = self.frame_in_buffer(READ_CHUNK).await?;
+        // The tag byte, then `len` bytes (the length counts itself).
+        let mut frame = self.rbuf.split_to(1 + len).freeze();
+        frame.advance(5);
+        Ok((tag, frame))
     }
 
     fn lost(&self, reason: String) -> Error {
