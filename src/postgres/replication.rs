@@ -396,17 +396,15 @@ async fn run_stream<T: Send + 'static>(
         quote_literal(&flushed),
         quote_literal(&quote_ident(publication))
     );
-    let slot_name = slot.to_string();
-    let on_error = Box::new(move |code: &str, text: String| {
-        match code {
-        "55006" => refuse(format!(
-            "replication slot {slot_name} is in use by another process (another pg_sync of this target?); run again when it is done"
-        )),
+    let in_use = format!(
+        "replication slot {slot} is in use by another process (another pg_sync of this target?); run again when it is done"
+    );
+    let on_error = Box::new(move |code: &str, text: String| match code {
+        "55006" => refuse(in_use.clone()),
         _ => Error::Server {
             context: "reading the replication slot".into(),
             message: text,
         },
-    }
     });
     peeker.query(&sql, on_error).await?;
     let mut types: Vec<DuckType> = Vec::new();
