@@ -103,8 +103,9 @@ pub struct Wire {
     target: String,
     /// Bytes at the front of `rbuf` that the last row returned by `next_value` still holds.
     consumed: usize,
-    /// The running query's: its errors' mapping, and the error it sent (reported at its end).
-    on_error: Option<OnError>,
+    /// The running statement's: its errors' mapping, and the error the server sent (reported at
+    /// ReadyForQuery).
+    on_error: OnError,
     failed: Option<ServerMessage>,
 }
 
@@ -141,7 +142,10 @@ impl Wire {
             wbuf: BytesMut::new(),
             target,
             consumed: 0,
-            on_error: None,
+            on_error: Box::new(|_, text| Error::Server {
+                context: "a query".into(),
+                message: text,
+            }),
             failed: None,
         }
     }
@@ -324,27 +328,20 @@ impl Wire {
         // started, and is the first thing it reads then. Should the start fail, the server ignores
         // CopyData and CopyDone outside a copy, as the protocol says.
         self.send().await?;
-        let mut failed = None;
-        loop {
-            let (tag, body) = self.frame().await?;
-            match tag {
-                b'Z' => break,
-                b'E' => failed = Some(ServerMessage::parse(&body)),
-                // CopyBothResponse, what the stream sent meanwhile (CopyData), CopyDone,
-                // CommandComplete, notices.
-                _ => {}
-            }
+        self.on_error = Box::new(|_, text| Error::Server {
+            context: "confirming the replication slot's position".into(),
+            message: text,
+        });
+        self.failed = None;
+        // Up to ReadyForQuery: CopyBothResponse, what the stream sent meanwhile (CopyData),
+        // CopyDone, CommandComplete, notices; a copy has no data rows.
+        let confirmed = async {
+            while self.next_value().await?.is_some() {}
+            Ok(())
         }
-        frontend::terminate(&mut self.wbuf);
-        let _ = self.send().await;
-        let _ = self.io.shutdown().await;
-        match failed {
-            Some(m) => Err(Error::Server {
-                context: "confirming the replication slot's position".into(),
-                message: m.text(),
-            }),
-            None => Ok(()),
-        }
+        .await;
+        self.close().await;
+        confirmed
     }
 
     /// Run `sql` (no parameters; its one column in binary) with the extended protocol; its rows
@@ -364,7 +361,7 @@ impl Wire {
         .map_err(|_| Error::internal("building a protocol message: bind"))?;
         frontend::execute("", 0, &mut self.wbuf).map_err(io_error)?;
         frontend::sync(&mut self.wbuf);
-        self.on_error = Some(on_error);
+        self.on_error = on_error;
         self.failed = None;
         self.send().await
     }
@@ -393,14 +390,9 @@ impl Wire {
                 }
                 b'Z' => {
                     self.rbuf.advance(1 + len);
-                    let on_error = self.on_error.take();
-                    return match (self.failed.take(), on_error) {
-                        (Some(m), Some(f)) => Err(f(&m.code, m.text())),
-                        (Some(m), None) => Err(Error::Server {
-                            context: "a query".into(),
-                            message: m.text(),
-                        }),
-                        (None, _) => Ok(None),
+                    return match self.failed.take() {
+                        Some(m) => Err((self.on_error)(&m.code, m.text())),
+                        None => Ok(None),
                     };
                 }
                 b'E' => {
