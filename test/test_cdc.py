@@ -442,6 +442,29 @@ def test_refusals_change_nothing(pg, pgdb):
     assert slots(pg, pgdb) == [] and publications(pg, pgdb) == ["other"]
 
 
+def test_a_refused_later_call_takes_its_peek_back(pg, pgdb):
+    """A later call sends its peek before its checks, so PostgreSQL decodes while they run. A call
+    refused by a check cancels that peek before it returns: the slot is free at once, not only
+    when the server's decode of the backlog ends, and the next call runs."""
+    pg_exec(pg, pgdb, SCHEMA + "CREATE PUBLICATION other FOR TABLE shop.items;")
+    dsn = pg.dsn(pgdb)
+    con = duckdb_connect(extensions=("postgres_scanner",))
+    sync(con, dsn, target="t")
+    (slot, _), = slots(pg, pgdb)
+    # A backlog the server takes a while to decode.
+    pg_exec(pg, pgdb, "INSERT INTO shop.orders SELECT g, 'b', 1, NULL FROM generate_series(1001, 301000) g")
+    with pytest.raises(Exception, match=r'publication "other" does not include table "shop"."orders"'):
+        sync(con, dsn, target="t", publication="'other'")
+    assert pg_exec(pg, pgdb, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s",
+                   (slot,)) == [(None,)]
+    assert pg_exec(pg, pgdb, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                   ("%pg_logical_slot_peek_binary_changes%",)) == [(0,)]
+    assert sync(con, dsn, target="t")["rows_upserted"] == 300000
+    assert_same(con, dsn, target="t")
+    con.execute(f"SELECT * FROM pg_sync_drop('t', dsn := '{dsn}')").fetchall()
+    assert slots(pg, pgdb) == []
+
+
 def test_wal_level_not_logical_is_refused():
     with pgcluster.Cluster(settings={"wal_level": "replica"}) as other:
         other.create_database("app")

@@ -219,6 +219,8 @@ pub(super) struct PgChanges<'a> {
     params: &'a ConnParams,
     batch_size: usize,
     client: Option<Arc<Conn>>,
+    /// Sent before `prepare` (see `ChangeSource::start_peek`), until `changes` reads it.
+    peek: Option<replication::Peek>,
 }
 
 impl<'a> PgChanges<'a> {
@@ -227,6 +229,7 @@ impl<'a> PgChanges<'a> {
             params,
             batch_size,
             client: None,
+            peek: None,
         }
     }
 
@@ -237,7 +240,24 @@ impl<'a> PgChanges<'a> {
     }
 }
 
+impl Drop for PgChanges<'_> {
+    /// A peek sent early and left unread (a refusal, an error) is taken back before the call
+    /// returns, so that a call right after finds the slot free.
+    fn drop(&mut self) {
+        if let Some(p) = self.peek.take() {
+            runtime::block_on(p.cancel());
+        }
+    }
+}
+
 impl ChangeSource for PgChanges<'_> {
+    fn start_peek(&mut self, slot: &str, publication: &str) {
+        let params = self.params;
+        self.peek = Some(runtime::block_on(async move {
+            replication::Peek::start(params, slot, publication)
+        }));
+    }
+
     fn prepare(
         &mut self,
         tables: &[CdcWanted],
@@ -251,6 +271,7 @@ impl ChangeSource for PgChanges<'_> {
             slot,
             publication,
             skip_errors,
+            self.peek.as_ref(),
         ))?;
         self.client = Some(client);
         Ok(setup)
@@ -262,10 +283,10 @@ impl ChangeSource for PgChanges<'_> {
         tables: &[(CdcTable, Lsn, bool)],
         make: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
-        let client = self.client()?;
         let (params, queued) = (self.params, self.batch_size.div_ceil(BATCH_ROWS).max(1));
+        let peek = self.peek.take();
         Ok(runtime::block_on(async move {
-            replication::stream(client, params, setup, tables, queued, make)
+            replication::stream(params, setup, tables, queued, make, peek)
         }))
     }
 

@@ -6,17 +6,18 @@
 //! and the WAL it keeps.
 //! The decisions are `crate::sync::cdc`'s.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_postgres::types::Type;
 
 use super::catalog;
 use super::connect::{Conn, ConnParams};
 use super::pgoutput::{self, Lsn};
 use super::scan::{self, BATCH_ROWS};
-use super::wire::Wire;
+use super::wire::{CancelKey, Wire};
 use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal};
 use crate::sync::cdc::{
@@ -43,6 +44,7 @@ pub async fn prepare(
     slot: &str,
     publication: Option<&str>,
     skip_errors: bool,
+    peek: Option<&Peek>,
 ) -> Result<(Arc<Conn>, CdcSetup)> {
     let target = params.target();
     let pg = |ctx: &'static str| move |e| Error::from_pg(e, ctx, &params.target());
@@ -88,7 +90,8 @@ pub async fn prepare(
             quote_ident(&user)
         )));
     }
-    if let Some(pid) = active_pid {
+    // The call's own peek, when it was sent before these checks, holds the slot already.
+    if let Some(pid) = active_pid.filter(|&p| peek.and_then(Peek::pid) != Some(p)) {
         return Err(refuse(format!(
             "replication slot {slot} is in use by another process (pid {pid}): another pg_sync of this target, or a \
              consumer that is not lakemig; wait for it to end, or stop it with SELECT pg_terminate_backend({pid})"
@@ -306,19 +309,160 @@ async fn cdc_table(
     })
 }
 
+/// A peek of the slot on a connection of its own: the server's flushed position is read first,
+/// then the slot's changes up to it are asked for. A later call sends it before its checks
+/// ([`Peek::start`] from `ChangeSource::start_peek`), so that PostgreSQL decodes (the call's
+/// longest step) while the checks and DuckDB's reads run. [`stream`] reads it; dropped unread (a
+/// refusal, an error), it is cancelled, so the slot is not held until the decode ends.
+pub struct Peek {
+    slot: String,
+    publication: String,
+    params: ConnParams,
+    /// The connection with the peek sent, and the position it reads to.
+    task: Option<JoinHandle<Result<(Lsn, Wire)>>>,
+    /// The backend running it, once connected.
+    key: Arc<OnceLock<CancelKey>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Peek {
+    /// Connect and send the peek of `slot` for `publication`, on the runtime (call from within it).
+    pub fn start(params: &ConnParams, slot: &str, publication: &str) -> Peek {
+        let key = Arc::new(OnceLock::new());
+        let task = tokio::spawn(send_peek(
+            params.clone(),
+            slot.to_string(),
+            publication.to_string(),
+            key.clone(),
+        ));
+        Peek {
+            slot: slot.to_string(),
+            publication: publication.to_string(),
+            params: params.clone(),
+            task: Some(task),
+            key,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// The process id of the backend that runs the peek (None before it connected).
+    pub fn pid(&self) -> Option<i32> {
+        self.key.get().map(|k| k.pid)
+    }
+
+    /// It reads what `setup` needs: its slot (not made by this call) for its publication.
+    pub fn reads(&self, setup: &CdcSetup) -> bool {
+        !setup.slot_created && self.slot == setup.slot && self.publication == setup.publication
+    }
+
+    /// The connection once the peek is sent, and the position it reads to.
+    async fn sent(mut self) -> Result<(Lsn, Wire)> {
+        let task = self.task.take().expect("a peek is read once");
+        task.await
+            .map_err(|e| Error::internal(format!("the replication slot's reader stopped: {e}")))?
+    }
+
+    /// Take the peek back: wait until it is sent, cancel it, and read up to the server's answer,
+    /// so the slot is free again when this returns (best effort, at most [`WITHDRAW_TIMEOUT`]).
+    pub async fn cancel(mut self) {
+        if let Some(task) = self.task.take() {
+            withdraw(task, self.params.clone()).await;
+        }
+    }
+}
+
+/// How long taking a peek back may take.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn withdraw(task: JoinHandle<Result<(Lsn, Wire)>>, params: ConnParams) {
+    let steps = async {
+        let Ok(Ok((_, mut wire))) = task.await else {
+            return; // it failed: nothing runs on the server
+        };
+        if let Some(k) = wire.cancel_key() {
+            Wire::cancel(&params, k).await;
+            // Read up to ReadyForQuery: the server sends it after the abort, which frees the slot.
+            while let Ok(Some(_)) = wire.next_value().await {}
+        }
+    };
+    let _ = tokio::time::timeout(WITHDRAW_TIMEOUT, steps).await;
+}
+
+impl Drop for Peek {
+    /// Unread and not taken back by [`Peek::cancel`]: cancelled in the background.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.runtime.spawn(withdraw(task, self.params.clone()));
+        }
+    }
+}
+
+async fn send_peek(
+    params: ConnParams,
+    slot: String,
+    publication: String,
+    key: Arc<OnceLock<CancelKey>>,
+) -> Result<(Lsn, Wire)> {
+    let target = params.target();
+    let mut wire = Wire::connect_plain(&params).await?;
+    if let Some(k) = wire.cancel_key() {
+        let _ = key.set(k);
+    }
+    // The server's flushed position now: the peek reads the slot up to it, and every
+    // transaction committed before it is in what the peek returns.
+    let position = move |_: &str, text: String| Error::Server {
+        context: "reading the server's WAL position".into(),
+        message: text,
+    };
+    wire.query(
+        "SELECT pg_current_wal_flush_lsn()::text",
+        Box::new(position),
+    )
+    .await?;
+    let flushed = match wire.next_value().await? {
+        Some(v) => String::from_utf8_lossy(v).into_owned(),
+        None => return Err(Error::internal(format!("{target} gave no WAL position"))),
+    };
+    while wire.next_value().await?.is_some() {}
+    let read_to: Lsn = flushed.parse()?;
+    let sql = format!(
+        "SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, NULL, \
+         'proto_version', '1', 'publication_names', {}, 'binary', 'true')",
+        quote_literal(&slot),
+        quote_literal(&flushed),
+        quote_literal(&quote_ident(&publication))
+    );
+    let in_use = format!(
+        "replication slot {slot} is in use by another process (another pg_sync of this target?); run again when it is done"
+    );
+    let on_error = Box::new(move |code: &str, text: String| match code {
+        "55006" => refuse(in_use.clone()),
+        _ => Error::Server {
+            context: "reading the replication slot".into(),
+            message: text,
+        },
+    });
+    wire.query(&sql, on_error).await?;
+    Ok((read_to, wire))
+}
+
 /// Stream the slot's pending changes of `tables` through a [`Router`] on the runtime (see
 /// `ChangeSource::changes`), in batches of DuckDB's vector size, at most `queued` of them waiting.
-/// The peek holds the slot for as long as it runs.
+/// `peek` is the one sent early for `setup`'s slot, if any (else one is sent now). The peek holds
+/// the slot for as long as it runs.
 pub fn stream<T: Send + 'static>(
-    client: Arc<Conn>,
     params: &ConnParams,
     setup: &CdcSetup,
     tables: &[(CdcTable, Lsn, bool)],
     queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
+    peek: Option<Peek>,
 ) -> mpsc::Receiver<Result<Change<T>>> {
     let (tx, rx) = mpsc::channel(QUEUED);
-    let (slot, publication) = (setup.slot.clone(), setup.publication.clone());
+    let peek = match peek.filter(|p| p.reads(setup)) {
+        Some(p) => p,
+        None => Peek::start(params, &setup.slot, &setup.publication),
+    };
     let router = Router::new(
         tables
             .iter()
@@ -338,17 +482,7 @@ pub fn stream<T: Send + 'static>(
     let params = params.clone();
     tokio::spawn(async move {
         let mut rows_tx: Option<mpsc::Sender<Result<T>>> = None;
-        let result = run_stream(
-            &client,
-            &params,
-            (&slot, &publication),
-            router,
-            queued,
-            make,
-            &tx,
-            &mut rows_tx,
-        )
-        .await;
+        let result = run_stream(&params, peek, router, queued, make, &tx, &mut rows_tx).await;
         if let Err(e) = result {
             let text = e.to_string();
             if let Some(r) = rows_tx.take() {
@@ -360,11 +494,9 @@ pub fn stream<T: Send + 'static>(
     rx
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_stream<T: Send + 'static>(
-    client: &Conn,
     params: &ConnParams,
-    (slot, publication): (&str, &str),
+    peek: Peek,
     mut router: Router,
     queued: usize,
     make: fn(Batch, &[DuckType]) -> Result<T>,
@@ -372,46 +504,34 @@ async fn run_stream<T: Send + 'static>(
     rows_tx: &mut Option<mpsc::Sender<Result<T>>>,
 ) -> Result<()> {
     let gone = || Error::internal("the sync stopped reading the replication stream");
-    let target = params.target();
-    // The server's flushed position now: the peek reads the slot up to it, and every
-    // transaction committed before it is in what the peek returns. Meanwhile the peek's own
-    // connection opens.
-    let (flushed, peeker) = tokio::join!(
-        client.query_typed("SELECT pg_current_wal_flush_lsn()::text", &[]),
-        Wire::connect_plain(params)
-    );
-    let flushed: String = flushed
-        .map_err(|e| Error::from_pg(e, "reading the server's WAL position", &target))?[0]
-        .get(0);
-    let read_to: Lsn = flushed.parse()?;
     // The peek's first row comes once the server has decoded everything; the rest follows at
-    // once, 28 MB for 100,000 changes. It is read on a connection of lakemig's own, straight
-    // from large socket reads: through tokio-postgres every 8 KiB would be a hand-off between
-    // its connection task and this one.
-    let mut peeker = peeker?;
-    let sql = format!(
-        "SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, NULL, \
-         'proto_version', '1', 'publication_names', {}, 'binary', 'true')",
-        quote_literal(slot),
-        quote_literal(&flushed),
-        quote_literal(&quote_ident(publication))
-    );
-    let in_use = format!(
-        "replication slot {slot} is in use by another process (another pg_sync of this target?); run again when it is done"
-    );
-    let on_error = Box::new(move |code: &str, text: String| match code {
-        "55006" => refuse(in_use.clone()),
-        _ => Error::Server {
-            context: "reading the replication slot".into(),
-            message: text,
-        },
-    });
-    peeker.query(&sql, on_error).await?;
+    // once, 28 MB for 100,000 changes, read straight from large socket reads: through
+    // tokio-postgres every 8 KiB would be a hand-off between its connection task and this one.
+    let (read_to, mut peeker) = peek.sent().await?;
+    let key = peeker.cancel_key();
+    let mut decoding = true;
     let mut types: Vec<DuckType> = Vec::new();
     let mut kind = PartKind::Staged;
     let mut side_columns: Vec<StageColumn> = Vec::new();
     loop {
-        let end = match peeker.next_value().await? {
+        let value = match decoding {
+            // A call that stops while the server decodes cancels the decode, which would
+            // otherwise hold the slot until it ends.
+            true => {
+                decoding = false;
+                tokio::select! {
+                    v = peeker.next_value() => v?,
+                    _ = tx.closed() => {
+                        if let Some(k) = key {
+                            Wire::cancel(params, k).await;
+                        }
+                        return Err(gone());
+                    }
+                }
+            }
+            false => peeker.next_value().await?,
+        };
+        let end = match value {
             Some(data) => {
                 router.push(&pgoutput::decode(data)?)?;
                 false

@@ -107,6 +107,15 @@ pub struct Wire {
     /// ReadyForQuery).
     on_error: OnError,
     failed: Option<ServerMessage>,
+    /// The backend's process id and secret key (BackendKeyData), to cancel what it runs.
+    key: Option<CancelKey>,
+}
+
+/// What cancels a running statement of a session (its BackendKeyData).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelKey {
+    pub pid: i32,
+    secret: i32,
 }
 
 impl Wire {
@@ -147,6 +156,7 @@ impl Wire {
                 message: text,
             }),
             failed: None,
+            key: None,
         }
     }
 
@@ -298,7 +308,13 @@ impl Wire {
                     });
                 }
                 b'Z' => return Ok(()),
-                // ParameterStatus, BackendKeyData, NoticeResponse.
+                b'K' => {
+                    let (pid, secret) = (body.try_get_i32(), body.try_get_i32());
+                    if let (Ok(pid), Ok(secret)) = (pid, secret) {
+                        self.key = Some(CancelKey { pid, secret });
+                    }
+                }
+                // ParameterStatus, NoticeResponse.
                 _ => {}
             }
         }
@@ -430,6 +446,34 @@ impl Wire {
             if n == 0 {
                 return Err(self.lost("the server closed the connection".into()));
             }
+        }
+    }
+
+    /// The session's cancel key (None if the server sent none).
+    pub fn cancel_key(&self) -> Option<CancelKey> {
+        self.key
+    }
+
+    /// Ask the server to cancel what the session of `key` runs (best effort; a CancelRequest on a
+    /// connection of its own, as libpq's `PQcancel` sends it: no TLS, no login, no answer).
+    pub async fn cancel(params: &ConnParams, key: CancelKey) {
+        let mut buf = BytesMut::new();
+        frontend::cancel_request(key.pid, key.secret, &mut buf);
+        let io: Option<Box<dyn Io>> = if params.is_socket() {
+            let path = format!("{}/.s.PGSQL.{}", params.host, params.port);
+            tokio::net::UnixStream::connect(&path)
+                .await
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn Io>)
+        } else {
+            connect::tcp_connect(params)
+                .await
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn Io>)
+        };
+        if let Some(mut io) = io {
+            let _ = io.write_all(&buf).await;
+            let _ = io.shutdown().await;
         }
     }
 

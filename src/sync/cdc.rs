@@ -114,6 +114,11 @@ pub struct CdcSetup {
 
 /// The PostgreSQL side of a CDC sync.
 pub trait ChangeSource {
+    /// Send the peek of `slot` for `publication` now, before [`ChangeSource::prepare`]: a later
+    /// call, whose checkpoints name the slot. PostgreSQL decodes while the call checks and reads;
+    /// [`ChangeSource::changes`] then reads this peek (if it is of `setup`'s slot and
+    /// publication). Left unread (a refusal, an error), it is cancelled.
+    fn start_peek(&mut self, _slot: &str, _publication: &str) {}
     /// Check what a CDC sync needs (wal_level, the REPLICATION attribute, a free slot, the
     /// publication, per table a key or REPLICA IDENTITY FULL), then make the publication (when
     /// `publication` is None; or add the tables it lacks) and the slot if they do not exist.
@@ -1465,6 +1470,10 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             .map(|(_, p)| p)
             .filter(|p| !publication_is_lakemigs(&slot, p))
     });
+    // A later call (every target has a checkpoint naming the slot) asks for the changes now.
+    if on_slot.iter().all(|k| k.state.is_some()) {
+        changes.start_peek(&slot, publication.as_deref().unwrap_or(&slot));
+    }
     let wanted: Vec<CdcWanted> = on_slot
         .iter()
         .map(|k| CdcWanted {

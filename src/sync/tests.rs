@@ -1587,12 +1587,18 @@ fn a_dropped_source_is_reported_and_its_target_kept() {
     assert_eq!(rows, vec![("analytics.a".into(), "unchanged", 0)]);
 }
 
-/// One table's replication stream with no change in it; counts how often it was started.
+/// One table's replication stream with no change in it; counts how often it was started, and
+/// logs the calls that shape the stream (`peek <slot> <publication>`, `prepare`, `changes`).
+#[derive(Default)]
 struct QuietSlot {
     started: usize,
+    calls: Vec<String>,
 }
 
 impl super::cdc::ChangeSource for QuietSlot {
+    fn start_peek(&mut self, slot: &str, publication: &str) {
+        self.calls.push(format!("peek {slot} {publication}"));
+    }
     fn prepare(
         &mut self,
         wanted: &[super::cdc::CdcWanted],
@@ -1600,6 +1606,7 @@ impl super::cdc::ChangeSource for QuietSlot {
         _: Option<&str>,
         _: bool,
     ) -> Result<super::cdc::CdcSetup> {
+        self.calls.push("prepare".into());
         let table = super::cdc::CdcTable {
             table_oid: 1,
             schema: "s".into(),
@@ -1623,6 +1630,7 @@ impl super::cdc::ChangeSource for QuietSlot {
         _: fn(Batch, &[DuckType]) -> Result<T>,
     ) -> Result<mpsc::Receiver<Result<super::cdc::Change<T>>>> {
         self.started += 1;
+        self.calls.push("changes".into());
         let (tx, rx) = mpsc::channel(1);
         let summaries = vec![super::cdc::StreamSummary::default(); tables.len()];
         tx.try_send(Ok(super::cdc::Change::Done(summaries, None)))
@@ -1714,7 +1722,7 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
     // Due: the stream starts first, then the checkpoint runs, outside the sync's transaction.
     let (mut s, call) = kept_by_cdc("db");
     s.wal_due = true;
-    let mut slot = QuietSlot { started: 0 };
+    let mut slot = QuietSlot::default();
     let rows = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
     assert_eq!(rows[0].outcome.mode, "cdc");
     assert_eq!(slot.started, 1);
@@ -1729,19 +1737,43 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
 
     // Not due: no checkpoint. A DuckLake target is never asked.
     let (mut s, call) = kept_by_cdc("db");
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 }).unwrap();
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default()).unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
     let (mut s, call) = kept_by_cdc("lake");
     s.wal_due = true;
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 }).unwrap();
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default()).unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
+}
+
+#[test]
+fn a_later_call_sends_its_peek_before_its_checks() {
+    let (mut s, call) = kept_by_cdc("db");
+    let mut slot = QuietSlot::default();
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    let name = super::cdc::parse_cursor(&s.checkpoint().unwrap().cursor)
+        .unwrap()
+        .0;
+    assert_eq!(
+        slot.calls,
+        vec![
+            format!("peek {name} {name}"),
+            "prepare".into(),
+            "changes".into()
+        ]
+    );
+    // The user's publication is the one the peek reads.
+    let (mut s, mut call) = kept_by_cdc("db");
+    call.publication = Some("mine".into());
+    let mut slot = QuietSlot::default();
+    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    assert_eq!(slot.calls[0], format!("peek {name} mine"));
 }
 
 #[test]
 fn a_stream_started_before_another_call_committed_applies_nothing() {
     let (mut s, call) = kept_by_cdc("db");
     s.other_call_commits = true;
-    let err = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot { started: 0 })
+    let err = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default())
         .unwrap_err()
         .to_string();
     assert!(
