@@ -221,6 +221,8 @@ pub(super) struct PgChanges<'a> {
     client: Option<Arc<Conn>>,
     /// Sent before `prepare` (see `ChangeSource::start_peek`), until `changes` reads it.
     peek: Option<replication::Peek>,
+    /// The replication connection `advance` confirms on, opened by `changes`.
+    confirm: Option<replication::Opening>,
 }
 
 impl<'a> PgChanges<'a> {
@@ -230,6 +232,7 @@ impl<'a> PgChanges<'a> {
             batch_size,
             client: None,
             peek: None,
+            confirm: None,
         }
     }
 
@@ -285,14 +288,24 @@ impl ChangeSource for PgChanges<'_> {
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Change<T>>>> {
         let (params, queued) = (self.params, self.batch_size.div_ceil(BATCH_ROWS).max(1));
         let peek = self.peek.take();
-        Ok(runtime::block_on(async move {
-            replication::stream(params, setup, tables, queued, make, peek)
-        }))
+        let (rx, confirm) = runtime::block_on(async move {
+            let rx = replication::stream(params, setup, tables, queued, make, peek);
+            (rx, replication::open_confirm(params))
+        });
+        self.confirm = Some(confirm);
+        Ok(rx)
     }
 
     fn advance(&mut self, setup: &CdcSetup, to: Lsn) -> Result<()> {
         let client = self.client()?;
-        runtime::block_on(replication::advance(&client, self.params, setup, to))
+        let opened = self.confirm.take();
+        runtime::block_on(replication::advance(
+            &client,
+            self.params,
+            setup,
+            to,
+            opened,
+        ))
     }
 
     fn server(&self) -> String {

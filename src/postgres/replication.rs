@@ -607,15 +607,44 @@ async fn run_stream<T: Send + 'static>(
 /// How long the confirm on a replication connection may take before the SQL advance is tried.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A replication connection being opened (see [`open_confirm`]).
+pub type Opening = JoinHandle<Result<Wire>>;
+
+/// A replication connection opened ahead of [`advance`], so that its login happens while the
+/// server decodes, not after the DuckDB commit.
+pub fn open_confirm(params: &ConnParams) -> Opening {
+    let params = params.clone();
+    tokio::spawn(async move { Wire::connect(&params).await })
+}
+
 /// Move the slot's confirmed position to `to` (PostgreSQL may then free the WAL before it).
 ///
-/// First by a standby status update on a replication connection ([`Wire::confirm`]), which
-/// does not decode the WAL again. Where the server takes no replication connection
+/// First by a standby status update on a replication connection ([`Wire::confirm`]; `opened` is
+/// one from [`open_confirm`], else one is opened now, or again when `opened` failed), which does
+/// not decode the WAL again. Where the server takes no replication connection
 /// (`max_wal_senders = 0`, a pooler in between; pg_hba.conf is no obstacle: a logical replication
 /// connection matches the lines for its database, not the `replication` ones), by
 /// `pg_replication_slot_advance`, which decodes up to `to` once more; an error is that one's.
-pub async fn advance(client: &Conn, params: &ConnParams, setup: &CdcSetup, to: Lsn) -> Result<()> {
+pub async fn advance(
+    client: &Conn,
+    params: &ConnParams,
+    setup: &CdcSetup,
+    to: Lsn,
+    opened: Option<Opening>,
+) -> Result<()> {
     let confirm = async {
+        if let Some(Ok(Ok(wire))) = match opened {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            if wire
+                .confirm(&setup.slot, &setup.publication, to)
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
         Wire::connect(params)
             .await?
             .confirm(&setup.slot, &setup.publication, to)
