@@ -21,8 +21,8 @@ use super::wire::{CancelKey, Wire};
 use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal};
 use crate::sync::cdc::{
-    choose_key, publication_is_lakemigs, stage_extra_columns, CdcSetup, CdcTable, CdcWanted,
-    Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS,
+    choose_key, publication_is_lakemigs, read_ahead, stage_extra_columns, CdcSetup, CdcTable,
+    CdcWanted, Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS,
 };
 use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
@@ -447,7 +447,8 @@ async fn send_peek(
 }
 
 /// Stream the slot's pending changes of `tables` through a [`Router`] on the runtime (see
-/// `ChangeSource::changes`), in batches of DuckDB's vector size, at most `queued` of them waiting.
+/// `ChangeSource::changes`), in batches of DuckDB's vector size, at least `queued` of them (see
+/// [`read_ahead`]) waiting.
 /// `peek` is the one sent early for `setup`'s slot, if any (else one is sent now). The peek holds
 /// the slot for as long as it runs.
 pub fn stream<T: Send + 'static>(
@@ -562,7 +563,7 @@ async fn run_stream<T: Send + 'static>(
                 };
                 all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
                 types = all.iter().map(|(_, t)| t.clone()).collect();
-                let (rtx, rrx) = mpsc::channel(queued);
+                let (rtx, rrx) = mpsc::channel(read_ahead(&types, BATCH_ROWS, queued));
                 *rows_tx = Some(rtx);
                 kind = k;
                 tx.send(Ok(Change::Part {

@@ -465,6 +465,27 @@ impl LatestByKey {
 /// Staged rows per part (see [`Stager`]'s `part_rows`).
 pub const PART_ROWS: u64 = 250_000;
 
+/// About how much decoded data a stream may hold ahead of DuckDB (see [`read_ahead`]).
+pub const READ_AHEAD_BYTES: usize = 32 << 20;
+/// At most this many batches ahead, however narrow the rows.
+pub const READ_AHEAD_BATCHES: usize = 64;
+
+/// How many batches of `batch_rows` rows of `types` a stream decodes ahead of DuckDB: about
+/// [`READ_AHEAD_BYTES`] (between `at_least` and [`READ_AHEAD_BATCHES`]). While DuckDB is still
+/// busy when the server's rows come (checkpointing the WAL the last call left, 100-300 ms), the
+/// stream goes on decoding instead of waiting, so less of its work is left when DuckDB is ready.
+pub fn read_ahead(types: &[DuckType], batch_rows: usize, at_least: usize) -> usize {
+    let row: usize = types
+        .iter()
+        .map(DuckType::approx_bytes)
+        .sum::<usize>()
+        .max(1);
+    (READ_AHEAD_BYTES / (row * batch_rows.max(1)))
+        .min(READ_AHEAD_BATCHES)
+        .max(at_least)
+        .max(1)
+}
+
 impl Stager {
     /// `described`: the source's columns now (the types every value is decoded as).
     pub fn new(

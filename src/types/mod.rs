@@ -38,6 +38,28 @@ pub enum DuckType {
     List(Box<DuckType>),
 }
 
+impl DuckType {
+    /// About how many bytes one value takes in a decoded batch (a string or a list: its header
+    /// and a short value); for memory bounds, not exact.
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            DuckType::Boolean => 1,
+            DuckType::SmallInt => 2,
+            DuckType::Integer | DuckType::UInteger | DuckType::Float | DuckType::Date => 4,
+            DuckType::BigInt
+            | DuckType::Double
+            | DuckType::Time
+            | DuckType::TimeTz
+            | DuckType::Timestamp
+            | DuckType::TimestampTz => 8,
+            DuckType::Decimal { width, .. } if *width <= 18 => 8,
+            DuckType::Decimal { .. } | DuckType::Interval | DuckType::Uuid => 16,
+            DuckType::Varchar | DuckType::Json | DuckType::Blob => 48,
+            DuckType::List(_) => 64,
+        }
+    }
+}
+
 impl fmt::Display for DuckType {
     /// DuckDB's SQL spelling of the type (used in DDL and messages).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1130,3 +1130,32 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
     assert!(steps(&["id"], &part(0, false), false).is_empty());
     assert_eq!(steps(&["id"], &part(0, true), false).len(), 1);
 }
+
+#[test]
+fn the_stream_reads_ahead_about_a_fixed_amount_of_memory() {
+    use DuckType::*;
+    // The benchmark's table: 12 columns, about 270 bytes a row: 60 batches, 123,000 rows.
+    let bench = [
+        BigInt,
+        Varchar,
+        Varchar,
+        Decimal {
+            width: 12,
+            scale: 2,
+        },
+        TimestampTz,
+        TimestampTz,
+        TimestampTz,
+        Uuid,
+        Json,
+        Integer,
+        Boolean,
+        List(Box::new(Varchar)),
+    ];
+    assert_eq!(read_ahead(&bench, 2048, 5), 60);
+    // Narrow rows: at most READ_AHEAD_BATCHES; wide ones: what batch_size asks for, no less.
+    assert_eq!(read_ahead(&[BigInt], 2048, 5), READ_AHEAD_BATCHES);
+    assert_eq!(read_ahead(&vec![Varchar; 400], 2048, 5), 5);
+    assert_eq!(read_ahead(&vec![Varchar; 400], 2048, 0), 1);
+    assert_eq!(read_ahead(&[], 2048, 0), READ_AHEAD_BATCHES);
+}
