@@ -461,6 +461,13 @@ def test_a_refused_later_call_takes_its_peek_back(pg, pgdb):
                    ("%pg_logical_slot_peek_binary_changes%",)) == [(0,)]
     assert sync(con, dsn, target="t")["rows_upserted"] == 300000
     assert_same(con, dsn, target="t")
+    # Another source into the same target: refused before anything is made on the server (lakemig's
+    # publication does not gain the table).
+    with pytest.raises(Exception, match=r'target "memory"."main"."t" is kept in step with shop.orders .*'
+                                        r'not shop.items; choose another target'):
+        sync(con, dsn, table="shop.items", target="t")
+    assert pg_exec(pg, pgdb, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
+                   (slot,)) == [("shop", "orders")]
     con.execute(f"SELECT * FROM pg_sync_drop('t', dsn := '{dsn}')").fetchall()
     assert slots(pg, pgdb) == []
 

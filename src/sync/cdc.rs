@@ -1444,7 +1444,15 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     // 1. Checkpoints, and refusals before anything is made (on the source or in DuckDB).
     let mut kept: Vec<Kept> = Vec::new();
     for item in &call.items {
-        match checked_state(session, &item.target) {
+        // A source named with its schema is compared here, before anything is made on the
+        // server (`prepare` may add a table to lakemig's publication); one without, once resolved.
+        let state = checked_state(session, &item.target).and_then(|state| match &state {
+            Some(c) if item.source.schema.is_some() && c.source != item.source.plain() => {
+                Err(kept_for_another(item, &c.source, &item.source.plain()))
+            }
+            _ => Ok(state),
+        });
+        match state {
             Ok(state) => kept.push(Kept {
                 item,
                 state,
@@ -1514,13 +1522,11 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             }
         };
         if let Some(c) = k.state.as_ref().filter(|c| c.source != t.source_name()) {
-            let e = Error::argument(format!(
-                "target {} is kept in step with {} (its checkpoint says so), not {}; choose another target",
-                k.item.target.quoted(),
-                c.source,
-                t.source_name()
-            ));
-            refuse(&mut rows, k.item, e)?;
+            refuse(
+                &mut rows,
+                k.item,
+                kept_for_another(k.item, &c.source, &t.source_name()),
+            )?;
             continue;
         }
         k.boot = k.state.is_none() || setup.slot_created;
@@ -1749,6 +1755,14 @@ fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn, bool)> {
 
 /// A target's checkpoint, unless keeping it by CDC would lose data: a target kept by the
 /// watermark method, or one that holds rows but has no checkpoint.
+/// A target whose checkpoint keeps it in step with `kept`, asked to sync `asked`.
+fn kept_for_another(item: &CdcItem, kept: &str, asked: &str) -> Error {
+    Error::argument(format!(
+        "target {} is kept in step with {kept} (its checkpoint says so), not {asked}; choose another target",
+        item.target.quoted()
+    ))
+}
+
 fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<Checkpoint>> {
     let state = if session.columns(&target.state_table())?.is_empty() {
         None
