@@ -1753,8 +1753,6 @@ fn described(list: &[Kept], since: &[Lsn]) -> Vec<(CdcTable, Lsn, bool)> {
         .collect()
 }
 
-/// A target's checkpoint, unless keeping it by CDC would lose data: a target kept by the
-/// watermark method, or one that holds rows but has no checkpoint.
 /// A target whose checkpoint keeps it in step with `kept`, asked to sync `asked`.
 fn kept_for_another(item: &CdcItem, kept: &str, asked: &str) -> Error {
     Error::argument(format!(
@@ -1763,6 +1761,8 @@ fn kept_for_another(item: &CdcItem, kept: &str, asked: &str) -> Error {
     ))
 }
 
+/// A target's checkpoint, unless keeping it by CDC would lose data: a target kept by the
+/// watermark method, or one that holds rows but has no checkpoint.
 fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<Checkpoint>> {
     let state = if session.columns(&target.state_table())?.is_empty() {
         None
