@@ -94,6 +94,25 @@ impl ServerMessage {
 /// Maps a server's error (SQLSTATE, text) to the caller's error.
 type OnError = Box<dyn Fn(&str, String) -> Error + Send>;
 
+/// A connection's byte stream before TLS.
+enum Socket {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+/// Open the Unix socket or the TCP connection `params` names (an error says which and why).
+async fn open_socket(params: &ConnParams) -> std::result::Result<Socket, String> {
+    if params.is_socket() {
+        let path = format!("{}/.s.PGSQL.{}", params.host, params.port);
+        tokio::net::UnixStream::connect(&path)
+            .await
+            .map(Socket::Unix)
+            .map_err(|e| format!("error connecting to socket \"{path}\": {e}"))
+    } else {
+        connect::tcp_connect(params).await.map(Socket::Tcp)
+    }
+}
+
 /// A connection to one database: in replication mode (`replication=database`) for the confirm, or
 /// a plain one for a query whose rows are read straight from the socket ([`Wire::query`]).
 pub struct Wire {
@@ -165,40 +184,36 @@ impl Wire {
             target: params.target(),
             reason: connect::hint(reason, params),
         };
-        let io: Box<dyn Io> = if params.is_socket() {
-            let path = format!("{}/.s.PGSQL.{}", params.host, params.port);
-            Box::new(
-                tokio::net::UnixStream::connect(&path)
-                    .await
-                    .map_err(|e| fail(format!("error connecting to socket \"{path}\": {e}")))?,
-            )
-        } else {
-            let mut tcp = connect::tcp_connect(params).await.map_err(fail)?;
-            if params.sslmode == SslMode::Disable {
-                Box::new(tcp)
-            } else {
-                let mut req = BytesMut::new();
-                frontend::ssl_request(&mut req);
-                tcp.write_all(&req)
-                    .await
-                    .map_err(|e| fail(format!("error asking for TLS: {e}")))?;
-                let mut answer = [0u8; 1];
-                tcp.read_exact(&mut answer)
-                    .await
-                    .map_err(|e| fail(format!("error asking for TLS: {e}")))?;
-                if answer[0] == b'S' {
-                    let config = connect::tls_config(params).map_err(|e| fail(e.to_string()))?;
-                    let name = rustls::pki_types::ServerName::try_from(params.host.clone())
-                        .map_err(|e| fail(format!("TLS setup failed: {e}")))?;
-                    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| fail(format!("TLS handshake failed: {e}")))?;
-                    Box::new(tls)
-                } else if matches!(params.sslmode, SslMode::Allow | SslMode::Prefer) {
+        let io: Box<dyn Io> = match open_socket(params).await.map_err(fail)? {
+            Socket::Unix(s) => Box::new(s),
+            Socket::Tcp(mut tcp) => {
+                if params.sslmode == SslMode::Disable {
                     Box::new(tcp)
                 } else {
-                    return Err(fail("server does not support TLS".into()));
+                    let mut req = BytesMut::new();
+                    frontend::ssl_request(&mut req);
+                    tcp.write_all(&req)
+                        .await
+                        .map_err(|e| fail(format!("error asking for TLS: {e}")))?;
+                    let mut answer = [0u8; 1];
+                    tcp.read_exact(&mut answer)
+                        .await
+                        .map_err(|e| fail(format!("error asking for TLS: {e}")))?;
+                    if answer[0] == b'S' {
+                        let config =
+                            connect::tls_config(params).map_err(|e| fail(e.to_string()))?;
+                        let name = rustls::pki_types::ServerName::try_from(params.host.clone())
+                            .map_err(|e| fail(format!("TLS setup failed: {e}")))?;
+                        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+                            .connect(name, tcp)
+                            .await
+                            .map_err(|e| fail(format!("TLS handshake failed: {e}")))?;
+                        Box::new(tls)
+                    } else if matches!(params.sslmode, SslMode::Allow | SslMode::Prefer) {
+                        Box::new(tcp)
+                    } else {
+                        return Err(fail("server does not support TLS".into()));
+                    }
                 }
             }
         };
@@ -459,22 +474,13 @@ impl Wire {
     pub async fn cancel(params: &ConnParams, key: CancelKey) {
         let mut buf = BytesMut::new();
         frontend::cancel_request(key.pid, key.secret, &mut buf);
-        let io: Option<Box<dyn Io>> = if params.is_socket() {
-            let path = format!("{}/.s.PGSQL.{}", params.host, params.port);
-            tokio::net::UnixStream::connect(&path)
-                .await
-                .ok()
-                .map(|s| Box::new(s) as Box<dyn Io>)
-        } else {
-            connect::tcp_connect(params)
-                .await
-                .ok()
-                .map(|s| Box::new(s) as Box<dyn Io>)
+        let mut io: Box<dyn Io> = match open_socket(params).await {
+            Ok(Socket::Unix(s)) => Box::new(s),
+            Ok(Socket::Tcp(s)) => Box::new(s),
+            Err(_) => return,
         };
-        if let Some(mut io) = io {
-            let _ = io.write_all(&buf).await;
-            let _ = io.shutdown().await;
-        }
+        let _ = io.write_all(&buf).await;
+        let _ = io.shutdown().await;
     }
 
     /// End the session (best effort).
