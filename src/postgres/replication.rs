@@ -379,11 +379,7 @@ async fn withdraw(task: JoinHandle<Result<(Lsn, Wire)>>, params: ConnParams) {
         let Ok(Ok((_, mut wire))) = task.await else {
             return; // it failed: nothing runs on the server
         };
-        if let Some(k) = wire.cancel_key() {
-            Wire::cancel(&params, k).await;
-            // Read up to ReadyForQuery: the server sends it after the abort, which frees the slot.
-            while let Ok(Some(_)) = wire.next_value().await {}
-        }
+        wire.cancel_running(&params).await;
     };
     let _ = tokio::time::timeout(WITHDRAW_TIMEOUT, steps).await;
 }
@@ -509,7 +505,6 @@ async fn run_stream<T: Send + 'static>(
     // once, 28 MB for 100,000 changes, read straight from large socket reads: through
     // tokio-postgres every 8 KiB would be a hand-off between its connection task and this one.
     let (read_to, mut peeker) = peek.sent().await?;
-    let key = peeker.cancel_key();
     let mut decoding = true;
     let mut types: Vec<DuckType> = Vec::new();
     let mut kind = PartKind::Staged;
@@ -523,9 +518,8 @@ async fn run_stream<T: Send + 'static>(
                 tokio::select! {
                     v = peeker.next_value() => v?,
                     _ = tx.closed() => {
-                        if let Some(k) = key {
-                            Wire::cancel(params, k).await;
-                        }
+                        let cancel = peeker.cancel_running(params);
+                        let _ = tokio::time::timeout(WITHDRAW_TIMEOUT, cancel).await;
                         return Err(gone());
                     }
                 }

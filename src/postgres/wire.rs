@@ -469,9 +469,18 @@ impl Wire {
         self.key
     }
 
+    /// Cancel the statement this session runs and read its answer up to ReadyForQuery, which the
+    /// server sends after the abort (a peek's slot is free by then). Best effort.
+    pub async fn cancel_running(&mut self, params: &ConnParams) {
+        if let Some(k) = self.key {
+            Self::cancel(params, k).await;
+            while let Ok(Some(_)) = self.next_value().await {}
+        }
+    }
+
     /// Ask the server to cancel what the session of `key` runs (best effort; a CancelRequest on a
     /// connection of its own, as libpq's `PQcancel` sends it: no TLS, no login, no answer).
-    pub async fn cancel(params: &ConnParams, key: CancelKey) {
+    async fn cancel(params: &ConnParams, key: CancelKey) {
         let mut buf = BytesMut::new();
         frontend::cancel_request(key.pid, key.secret, &mut buf);
         let mut io: Box<dyn Io> = match open_socket(params).await {
