@@ -466,6 +466,12 @@ def test_a_refused_later_call_takes_its_peek_back(pg, pgdb):
     with pytest.raises(Exception, match=r'target "memory"."main"."t" is kept in step with shop.orders .*'
                                         r'not shop.items; choose another target'):
         sync(con, dsn, table="shop.items", target="t")
+    # Named without its schema, it is compared once the server resolved it: still refused, and
+    # still not published.
+    pg_exec(pg, pgdb, "CREATE TABLE public.orders (id int PRIMARY KEY); INSERT INTO public.orders VALUES (1)")
+    with pytest.raises(Exception, match=r'target "memory"."main"."t" is kept in step with shop.orders .*'
+                                        r'not public.orders; choose another target'):
+        sync(con, dsn, table="orders", target="t")
     assert pg_exec(pg, pgdb, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
                    (slot,)) == [("shop", "orders")]
     con.execute(f"SELECT * FROM pg_sync_drop('t', dsn := '{dsn}')").fetchall()

@@ -37,6 +37,11 @@ fn refuse(msg: String) -> Error {
     Error::argument(format!("{msg}; nothing was changed"))
 }
 
+/// `w`'s target is kept in step with another source than `t`, the table `w` resolved to.
+fn kept_for_another(w: &CdcWanted, t: &CdcTable) -> bool {
+    w.kept_as.as_ref().is_some_and(|s| *s != t.source_name())
+}
+
 /// Check, then make the publication and slot that are missing (see `ChangeSource::prepare`).
 pub async fn prepare(
     params: &ConnParams,
@@ -125,7 +130,13 @@ pub async fn prepare(
             Err(e) => return Err(e),
         }
     }
-    let kept: Vec<&CdcTable> = tables.iter().filter_map(|t| t.as_ref().ok()).collect();
+    // A table its target's checkpoint keeps in step with another source is refused after this
+    // (`sync::cdc`): it is not published, so the refused call changes nothing here.
+    let kept: Vec<&CdcTable> = tables
+        .iter()
+        .zip(wanted)
+        .filter_map(|(t, w)| t.as_ref().ok().filter(|t| !kept_for_another(w, t)))
+        .collect();
 
     // The publication: the user's must include every table; lakemig's is made, or has the tables
     // it lacks added (a partitioned table publishes its changes as the parent's).

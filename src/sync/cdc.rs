@@ -65,6 +65,10 @@ pub struct CdcWanted {
     pub name: QualifiedName,
     /// `primary_key := [...]` (None: the table's primary key).
     pub key: Option<Vec<String>>,
+    /// The source its target's checkpoint keeps it in step with (`schema.table`), if any: a table
+    /// that resolves to another is refused after `prepare`, so `prepare` leaves it out of the
+    /// publication (a refused call changes nothing on the server).
+    pub kept_as: Option<String>,
 }
 
 /// A table as the source has it for a CDC stream.
@@ -1445,7 +1449,8 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     let mut kept: Vec<Kept> = Vec::new();
     for item in &call.items {
         // A source named with its schema is compared here, before anything is made on the
-        // server (`prepare` may add a table to lakemig's publication); one without, once resolved.
+        // server; one without, once `prepare` resolved it (it leaves such a table out of the
+        // publication: `CdcWanted::kept_as`).
         let state = checked_state(session, &item.target).and_then(|state| match &state {
             Some(c) if item.source.schema.is_some() && c.source != item.source.plain() => {
                 Err(kept_for_another(item, &c.source, &item.source.plain()))
@@ -1508,6 +1513,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         .map(|k| CdcWanted {
             name: k.item.source.clone(),
             key: k.item.key.clone(),
+            kept_as: k.state.as_ref().map(|c| c.source.clone()),
         })
         .collect();
     let setup = changes.prepare(&wanted, &slot, publication.as_deref(), call.skip_errors)?;
