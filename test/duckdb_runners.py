@@ -32,6 +32,10 @@ SETTINGS = {**{k: v for k, v in duckenv.CONFIG.items() if k != "allow_unsigned_e
             **duckenv.SESSION, "TimeZone": "'UTC'"}
 
 
+# The Python child's exit code after it printed DuckDB's error (0 after it printed rows).
+CHILD_REFUSED = 3
+
+
 class DuckDBError(Exception):
     """DuckDB refused a statement; str() is DuckDB's message (e.g. 'Binder Error: pg_sync: ...')."""
 
@@ -116,6 +120,10 @@ class Runner:
                 answer = json.loads(last)
             except ValueError:
                 raise RuntimeError(f"{self.name} {ended(proc)} without an answer:\n{stdout}\n{stderr}") from None
+            # An answer, then a crash at exit (or any other exit code than the child's own) fails too.
+            expected = CHILD_REFUSED if "error" in answer else 0
+            if proc.returncode != expected:
+                raise RuntimeError(f"{self.name} answered, then {ended(proc)} (expected {expected}):\n{stderr}")
             if "error" in answer:
                 raise DuckDBError(answer["error"])
             return answer["rows"]
@@ -193,7 +201,7 @@ def _child() -> None:
         print(json.dumps({"rows": rows}), flush=True)
     except duckdb.Error as e:
         print(json.dumps({"error": str(e)}), flush=True)
-        sys.exit(3)
+        sys.exit(CHILD_REFUSED)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 
 import pytest
@@ -48,6 +50,24 @@ def pg_rows(pg, db, sql, args=None):
         cur.execute("SET TimeZone = 'UTC'")
         cur.execute(sql, args)
         return cur.fetchall()
+
+
+# -- the runners themselves ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("exit_code, fails", [("os.kill(os.getpid(), signal.SIGSEGV)", "was killed by signal 11"),
+                                              ("sys.exit(1)", "exited with 1"), ("pass", None)])
+def test_a_python_run_is_judged_by_its_exit_too(exit_code, fails):
+    """A Python child that printed its rows and then crashed at exit (as a DuckDB process whose
+    extensions' static destructors run in the wrong order would) fails the run."""
+    child = ("import json, os, signal, sys; print(json.dumps({'rows': [{'a': '1'}]}), flush=True); "
+             + exit_code)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if fails is None:
+        assert REF.result(proc) == [{"a": "1"}]
+    else:
+        with pytest.raises(RuntimeError, match=re.escape(f"answered, then {fails}")):
+            REF.result(proc)
 
 
 # -- loading ---------------------------------------------------------------------------------------
