@@ -38,7 +38,7 @@ fn refuse(msg: String) -> Error {
 }
 
 /// `w`'s target is kept in step with another source than `t`, the table `w` resolved to.
-fn kept_for_another(w: &CdcWanted, t: &CdcTable) -> bool {
+fn kept_for_another_source(w: &CdcWanted, t: &CdcTable) -> bool {
     w.kept_as.as_ref().is_some_and(|s| *s != t.source_name())
 }
 
@@ -135,7 +135,7 @@ pub async fn prepare(
     let kept: Vec<&CdcTable> = tables
         .iter()
         .zip(wanted)
-        .filter_map(|(t, w)| t.as_ref().ok().filter(|t| !kept_for_another(w, t)))
+        .filter_map(|(t, w)| t.as_ref().ok().filter(|t| !kept_for_another_source(w, t)))
         .collect();
 
     // The publication: the user's must include every table; lakemig's is made, or has the tables
