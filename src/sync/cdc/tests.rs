@@ -92,13 +92,25 @@ fn run_parts(
     batch: usize,
     part_rows: u64,
 ) -> (Vec<StagedRow>, Vec<PartSummary>, Stager) {
+    let (batches, parts, s) = staged(msgs, since, batch, part_rows);
+    (batches.iter().flat_map(batch_rows).collect(), parts, s)
+}
+
+/// Stage `msgs` with a stager that is not direct: its batches (at most `batch` rows each) and its
+/// parts' summaries, in order.
+fn staged(
+    msgs: &[Message],
+    since: u64,
+    batch: usize,
+    part_rows: u64,
+) -> (Vec<Batch>, Vec<PartSummary>, Stager) {
     let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(since), batch)
         .with_part_rows(part_rows);
     for m in msgs {
         s.push(m).unwrap();
     }
     s.finish().unwrap();
-    let mut rows = Vec::new();
+    let mut batches = Vec::new();
     let mut parts = Vec::new();
     let mut starts = 0;
     while let Some(x) = s.next_staged() {
@@ -109,14 +121,14 @@ fn run_parts(
             }
             Staged::Batch(b) => {
                 assert!(b.len <= batch);
-                rows.extend(batch_rows(&b));
+                batches.push(b);
             }
             Staged::End(p) => parts.push(p),
             Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
         }
     }
     assert_eq!(starts, parts.len());
-    (rows, parts, s)
+    (batches, parts, s)
 }
 
 fn batch_rows(b: &Batch) -> Vec<StagedRow> {
@@ -835,35 +847,23 @@ fn a_shared_slot_goes_with_its_last_target_and_calls_get_their_own_slot() {
 
 /// Per staged row, the `__seq` of the earlier row of its segment it replaces.
 fn sups(msgs: &[Message]) -> (Vec<(i64, Option<i64>)>, Vec<Segment>) {
-    let mut s = Stager::new(OID, described(), vec!["id".into()], Lsn(0), 2048);
-    for m in msgs {
-        s.push(m).unwrap();
-    }
-    s.finish().unwrap();
+    let (batches, parts, _) = staged(msgs, 0, 2048, PART_ROWS);
     let at = stage_extra_columns()
         .iter()
         .position(|(n, _)| n == "__sup")
         .expect("a __sup column");
     let mut out = Vec::new();
-    let mut segments = Vec::new();
-    while let Some(x) = s.next_staged() {
-        match x {
-            Staged::Batch(b) => {
-                let (ColumnData::I64(seq), ColumnData::I64(sup)) =
-                    (&b.columns[0].data, &b.columns[at].data)
-                else {
-                    panic!()
-                };
-                for i in 0..b.len {
-                    out.push((seq[i], b.columns[at].validity[i].then_some(sup[i])));
-                }
-            }
-            Staged::End(p) => segments.extend(p.segments),
-            Staged::Start(_) => {}
-            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
+    for b in &batches {
+        let (ColumnData::I64(seq), ColumnData::I64(sup)) =
+            (&b.columns[0].data, &b.columns[at].data)
+        else {
+            panic!()
+        };
+        for i in 0..b.len {
+            out.push((seq[i], b.columns[at].validity[i].then_some(sup[i])));
         }
     }
-    (out, segments)
+    (out, parts.into_iter().flat_map(|p| p.segments).collect())
 }
 
 fn ins(id: i64, note: &'static str) -> Message<'static> {
