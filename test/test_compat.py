@@ -54,13 +54,13 @@ def pg_rows(pg, db, sql, args=None):
 
 # -- the runners themselves ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("exit_code, fails", [("os.kill(os.getpid(), signal.SIGSEGV)", "was killed by signal 11"),
+@pytest.mark.parametrize("ending, fails", [("os.kill(os.getpid(), signal.SIGSEGV)", "was killed by signal 11"),
                                               ("sys.exit(1)", "exited with 1"), ("pass", None)])
-def test_a_python_run_is_judged_by_its_exit_too(exit_code, fails):
+def test_a_python_run_is_judged_by_its_exit_too(ending, fails):
     """A Python child that printed its rows and then crashed at exit (as a DuckDB process whose
     extensions' static destructors run in the wrong order would) fails the run."""
     child = ("import json, os, signal, sys; print(json.dumps({'rows': [{'a': '1'}]}), flush=True); "
-             + exit_code)
+             + ending)
     proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     if fails is None:
