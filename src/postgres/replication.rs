@@ -639,16 +639,16 @@ pub async fn advance(
     opened: Option<Opening>,
 ) -> Result<()> {
     let confirm = async {
-        if let Some(Ok(Ok(wire))) = match opened {
-            Some(task) => Some(task.await),
-            None => None,
-        } {
-            if wire
-                .confirm(&setup.slot, &setup.publication, to)
-                .await
-                .is_ok()
-            {
-                return Ok(());
+        // The connection opened ahead, if it opened and confirms; else a new one.
+        if let Some(task) = opened {
+            if let Ok(Ok(wire)) = task.await {
+                if wire
+                    .confirm(&setup.slot, &setup.publication, to)
+                    .await
+                    .is_ok()
+                {
+                    return Ok(());
+                }
             }
         }
         Wire::connect(params)
