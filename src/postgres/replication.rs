@@ -518,8 +518,6 @@ async fn run_stream<T: Send + 'static>(
     let (read_to, mut peeker) = peek.sent().await?;
     let mut decoding = true;
     let mut types: Vec<DuckType> = Vec::new();
-    let mut kind = PartKind::Staged;
-    let mut side_columns: Vec<StageColumn> = Vec::new();
     loop {
         let value = match decoding {
             // A call that stops while the server decodes cancels the decode, which would
@@ -551,16 +549,13 @@ async fn run_stream<T: Send + 'static>(
             // A new part (or a direct part's side rows): its columns, and a channel for its rows.
             let start = match &staged {
                 Staged::Start(c) => Some((PartKind::Staged, c.clone(), true)),
-                Staged::Direct(c) => {
-                    side_columns = c.clone();
-                    Some((PartKind::Direct, c.clone(), false))
-                }
-                Staged::Side(_) if kind == PartKind::Direct => {
-                    Some((PartKind::Side, side_columns.clone(), true))
+                Staged::Direct(c) => Some((PartKind::Direct, c.clone(), false)),
+                Staged::SideStart { columns, extras } => {
+                    Some((PartKind::Side, columns.clone(), *extras))
                 }
                 _ => None,
             };
-            if let Some((k, columns, extras)) = start {
+            if let Some((kind, columns, extras)) = start {
                 let mut all = if extras {
                     stage_extra_columns()
                 } else {
@@ -570,7 +565,6 @@ async fn run_stream<T: Send + 'static>(
                 types = all.iter().map(|(_, t)| t.clone()).collect();
                 let (rtx, rrx) = mpsc::channel(read_ahead(&types, BATCH_ROWS, queued));
                 *rows_tx = Some(rtx);
-                kind = k;
                 tx.send(Ok(Change::Part {
                     table,
                     kind,
@@ -584,7 +578,7 @@ async fn run_stream<T: Send + 'static>(
                 .map_err(|_| gone())?;
             }
             match staged {
-                Staged::Start(_) | Staged::Direct(_) => {}
+                Staged::Start(_) | Staged::Direct(_) | Staged::SideStart { .. } => {}
                 Staged::Batch(b) | Staged::Side(b) => {
                     let chunk = make(b, &types)?;
                     if let Some(r) = rows_tx.as_ref() {

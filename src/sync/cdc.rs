@@ -218,6 +218,17 @@ pub struct PartSummary {
     pub segments: Vec<Segment>,
 }
 
+impl PartSummary {
+    /// Some row of the part replaced an earlier row of its key, or which rows did cannot be told.
+    /// In a direct part, no row did when each side row is a delete (or a key change's old key) of a
+    /// key the part wrote nowhere else: only their keys matter.
+    pub fn replaces(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.superseded > 0 || s.keys_unknown)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamSummary {
     /// The commit LSN of the last transaction applied.
@@ -348,9 +359,16 @@ pub enum Staged {
     Start(Vec<StageColumn>),
     /// A new direct part: its `Batch`es are each key's first insert or update of the part, with
     /// the table columns only, to insert straight into the target while the stream goes on; the
-    /// other rows follow at its end as `Side` batches (staged, with the extra columns).
+    /// other rows follow at its end (`SideStart`, then `Side` batches), to be staged.
     Direct(Vec<StageColumn>),
     Batch(Batch),
+    /// A direct part's other rows follow, with these table columns, after the extra columns if
+    /// `extras`. Only the key columns, without extras, when no row of the part replaced another
+    /// of its key ([`PartSummary::replaces`]): [`direct_sql`] then needs only their keys.
+    SideStart {
+        columns: Vec<StageColumn>,
+        extras: bool,
+    },
     Side(Batch),
     End(PartSummary),
 }
@@ -748,12 +766,48 @@ impl Stager {
             return Ok(());
         };
         p.main.hand_on(&mut self.out, true, Staged::Batch)?;
-        if let Some(side) = p.side.as_mut() {
-            side.hand_on(&mut self.out, true, Staged::Side)?;
-        }
-        self.out.push_back(Staged::End(PartSummary {
+        let summary = PartSummary {
             segments: p.segments,
-        }));
+        };
+        if let Some(mut side) = p.side {
+            // Where no row replaced another, the side rows' keys are all the apply reads of them.
+            let keys: Option<Vec<usize>> = match summary.replaces() {
+                true => None,
+                false => p
+                    .key
+                    .iter()
+                    .map(|k| p.source.iter().position(|s| s == k))
+                    .collect(),
+            };
+            side.extras = keys.is_none();
+            let mut rows = std::collections::VecDeque::new();
+            side.hand_on(&mut rows, true, Staged::Side)?;
+            if !rows.is_empty() {
+                let columns = match &keys {
+                    Some(k) => k.iter().map(|&j| p.columns[j].clone()).collect(),
+                    None => p.columns,
+                };
+                self.out.push_back(Staged::SideStart {
+                    columns,
+                    extras: keys.is_none(),
+                });
+            }
+            for x in rows {
+                self.out.push_back(match (x, &keys) {
+                    (Staged::Side(b), Some(k)) => {
+                        let mut columns: Vec<Option<Column>> =
+                            b.columns.into_iter().map(Some).collect();
+                        Staged::Side(Batch {
+                            len: b.len,
+                            // Distinct positions: each column is taken once.
+                            columns: k.iter().filter_map(|&j| columns[j].take()).collect(),
+                        })
+                    }
+                    (x, _) => x,
+                });
+            }
+        }
+        self.out.push_back(Staged::End(summary));
         Ok(())
     }
 
@@ -929,7 +983,7 @@ impl Router {
                         self.held_rows -= b.len;
                     }
                     Staged::End(_) => self.owner = None,
-                    Staged::Start(_) | Staged::Direct(_) => {}
+                    Staged::Start(_) | Staged::Direct(_) | Staged::SideStart { .. } => {}
                 }
                 return Ok(Some((i, x)));
             }
@@ -1268,7 +1322,8 @@ pub fn direct_sql(
             }
         }));
     }
-    if !side {
+    // Side rows that replaced no row are deletes of keys the part wrote nowhere else: step 1 did.
+    if !side || !part.replaces() {
         return out;
     }
     out.push(Step::Delete(delete_staged_keys(

@@ -124,7 +124,9 @@ fn staged(
                 batches.push(b);
             }
             Staged::End(p) => parts.push(p),
-            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
+            Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                unreachable!("not a direct stager")
+            }
         }
     }
     assert_eq!(starts, parts.len());
@@ -397,7 +399,9 @@ fn an_added_column_starts_a_new_part() {
             Staged::Start(c) => shapes.push(format!("start {}", c.len())),
             Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
             Staged::End(p) => shapes.push(format!("end {}", p.segments.len())),
-            Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
+            Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                unreachable!("not a direct stager")
+            }
         }
     }
     assert_eq!(
@@ -663,7 +667,9 @@ fn drain(r: &mut Router, out: &mut Vec<(usize, String)>) {
                 Staged::Start(_) => "S".into(),
                 Staged::Batch(b) => format!("B{}", b.len),
                 Staged::End(p) => format!("E{}", p.segments.iter().map(|s| s.rows).sum::<u64>()),
-                Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
+                Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                    unreachable!("not a direct stager")
+                }
             },
         ));
     }
@@ -791,7 +797,9 @@ fn one_stream_is_routed_by_relation_and_skipped_per_table() {
                 Staged::Batch(b) => ids[i].extend(batch_rows(&b).iter().map(|r| r.4.unwrap())),
                 Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
                 Staged::Start(_) => {}
-                Staged::Direct(_) | Staged::Side(_) => unreachable!("not a direct stager"),
+                Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                    unreachable!("not a direct stager")
+                }
             }
         }
     };
@@ -999,6 +1007,14 @@ fn direct_shapes_in(msgs: &[Message], batch: usize) -> Vec<String> {
                 let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
                 format!("B{ids:?}/{}", b.columns.len())
             }
+            Staged::SideStart { columns, extras } => {
+                format!("{}/{}", if extras { "s" } else { "k" }, columns.len())
+            }
+            // Only the keys.
+            Staged::Side(b) if b.columns.len() == 1 => {
+                let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
+                format!("keys{ids:?}")
+            }
             Staged::Side(b) => {
                 let rows = batch_rows(&b);
                 let side: Vec<String> = rows
@@ -1048,7 +1064,7 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
     ];
     assert_eq!(
         direct_shapes(&msgs),
-        ["D", "B[1, 2, 4]/2", r#"side["U1", "D3", "D2"]"#, "E"]
+        ["D", "B[1, 2, 4]/2", "s/2", r#"side["U1", "D3", "D2"]"#, "E"]
     );
     // Side rows in many batches keep their own extra values (each batch in order).
     let shapes = direct_shapes_in(&msgs, 1);
@@ -1059,11 +1075,30 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
             "B[1]/2",
             "B[2]/2",
             "B[4]/2",
+            "s/2",
             r#"side["U1"]"#,
             r#"side["D3"]"#,
             r#"side["D2"]"#,
             "E"
         ]
+    );
+    // Where no row replaced another (each side row deletes a key the part wrote nowhere else),
+    // the side rows carry their keys only.
+    let deletes = [
+        begin(10),
+        ins(1),
+        del(3),
+        upd(4, Some("c")),
+        del(5),
+        commit(10),
+    ];
+    assert_eq!(
+        direct_shapes(&deletes),
+        ["D", "B[1, 4]/2", "k/1", "keys[3, 5]", "E"]
+    );
+    assert_eq!(
+        direct_shapes_in(&deletes, 1),
+        ["D", "B[1]/2", "B[4]/2", "k/1", "keys[3]", "keys[5]", "E"]
     );
     // A TRUNCATE after rows starts a new direct part, which it begins.
     let shapes = direct_shapes(&[begin(10), ins(1), truncate.clone(), ins(1), commit(10)]);
@@ -1085,6 +1120,15 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
             ..Segment::default()
         }],
     };
+    // Some row replaced an earlier write of its key.
+    let replacing = |rows| PartSummary {
+        segments: vec![Segment {
+            seg: 1,
+            rows,
+            superseded: 1,
+            ..Segment::default()
+        }],
+    };
     let cols = ["id".to_string(), "note".to_string()];
     let steps = |key: &[&str], p: &PartSummary, side| {
         let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
@@ -1101,7 +1145,7 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
     );
     // Side rows: their keys' older rows too, then the first writes they replaced, then each key's
     // last write among them.
-    let s = steps(&["id"], &part(5, false), true);
+    let s = steps(&["id"], &replacing(5), true);
     assert_eq!(
         s[..2],
         [
@@ -1115,8 +1159,16 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
     );
     assert!(matches!(&s[2], Step::Insert(q) if q.contains("NOT IN (SELECT __sup")));
     assert_eq!(s.len(), 3);
+    // Side rows that replaced no row (deletes of keys the part wrote nowhere else): their keys'
+    // older rows go with the first writes', and that is all.
+    assert_eq!(
+        steps(&["id"], &part(5, false), true),
+        [Step::Delete(format!(
+            r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41 UNION ALL SELECT "id" FROM {stage})"#
+        ))]
+    );
     // A composite key joins; a TRUNCATE first removes every older row; an empty part does nothing.
-    let s = steps(&["id", "note"], &part(5, false), true);
+    let s = steps(&["id", "note"], &replacing(5), true);
     assert!(
         s[0].sql()
             .contains("__n.rowid > 41 AND __t.\"id\" = __n.\"id\" AND __t.\"note\" = __n.\"note\""),
