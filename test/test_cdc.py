@@ -369,6 +369,42 @@ def test_a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_rea
     check_same(pg, pgdb, db)
 
 
+def test_a_kept_target_is_vacuumed_once_it_stores_twice_its_rows(pg, pgdb, tmp_path):
+    """Each update or delete leaves the target's old row stored until DuckDB vacuums it, which only
+    a full checkpoint does, and DuckDB runs one only when nothing committed since the oldest open
+    transaction began: the pg_sync query's own is open for the whole call. A call finding its
+    target storing more than twice the rows it holds rolls its reads back instead of committing
+    them, so the checkpoint it then runs is a full one. Before, every call's checkpoint was a
+    concurrent one, and the stored rows only grew."""
+    n = 125_000
+    pg_exec(pg, pgdb, "CREATE SCHEMA shop; CREATE TABLE shop.orders (id bigint PRIMARY KEY, note text); "
+                      f"INSERT INTO shop.orders SELECT g, 'n' || g FROM generate_series(1, {n}) g")
+    db = str(tmp_path / "t.duckdb")
+    call = f"SELECT * FROM pg_sync('{pg.dsn(pgdb)}', 'shop.orders', target := 'orders', method := 'cdc')"
+
+    def stored():
+        rows, _ = child_run(db, "SELECT estimated_size AS n FROM duckdb_tables() WHERE table_name = 'orders'")
+        return rows[0]["n"]
+
+    assert child_run(db, call)[0][0]["mode"] == "bootstrap"
+    seen = []
+    for i in range(3):
+        pg_exec(pg, pgdb, f"UPDATE shop.orders SET note = 'u{i}'")
+        rows, err = child_run(db, call, env={"LAKEMIG_TRACE": "1"})
+        assert rows[0]["rows_upserted"] == n
+        seen.append((stored(), "(vacuum: true)" in err))
+    # n, then 2n stored at the start of the first two calls: not more than twice n, no vacuum. The
+    # third found 3n, vacuumed the 2n old rows away, then added its n.
+    assert seen[:2] == [(2 * n, False), (3 * n, False)], seen
+    assert seen[2][1] and seen[2][0] <= 2 * n, seen
+    check_same_columns = "id, note"
+    con = duckenv.connect(db, extensions=("postgres_scanner",))
+    try:
+        assert_same(con, pg.dsn(pgdb), target="orders", columns=check_same_columns)
+    finally:
+        con.close()
+
+
 def test_refusals_change_nothing(pg, pgdb):
     import psycopg2
     from psycopg2.extras import LogicalReplicationConnection

@@ -1381,7 +1381,11 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
     source: &mut P,
     changes: &mut C,
 ) -> Result<Outcome> {
-    let target = resolve(session, req)?;
+    // Its DuckDB reads, up to the checkpoint, in one transaction rolled back (see `Reads`).
+    let reads = Reads::begin(session)?;
+    let target = resolve(session, req).inspect_err(|_| {
+        let _ = session.run(&Statement::Rollback);
+    })?;
     let call = CdcCall {
         items: vec![CdcItem {
             source: req.source.clone(),
@@ -1397,7 +1401,7 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
         source,
         blind_window: req.blind_window,
     };
-    let mut rows = run_call(&call, session, &mut snaps, changes)?;
+    let mut rows = run_call(&call, session, &mut snaps, changes, reads)?;
     rows.pop()
         .map(|r| r.outcome)
         .ok_or_else(|| Error::internal("a CDC call of one table returned no row"))
@@ -1447,9 +1451,15 @@ pub fn run_call<S: Session, B: Snapshots, C: ChangeSource>(
     session: &mut S,
     snaps: &mut B,
     changes: &mut C,
+    reads: Reads,
 ) -> Result<Vec<TableOutcome>> {
     let started = Instant::now();
-    let result = call_inner(call, session, snaps, changes, started);
+    let result = call_inner(call, session, snaps, changes, started, reads);
+    if result.is_err() {
+        // The reads' transaction, if an early refusal left it open (see `Reads`); none: an error
+        // DuckDB gives and nothing needs.
+        let _ = session.run(&Statement::Rollback);
+    }
     for t in [STAGE_TABLE, FINAL_TABLE, super::target::STAGE_TABLE] {
         let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
     }
@@ -1476,8 +1486,10 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     snaps: &mut B,
     changes: &mut C,
     started: Instant,
+    mut reads: Reads,
 ) -> Result<Vec<TableOutcome>> {
     let Some(first) = call.items.first() else {
+        reads.end(session)?;
         return Ok(Vec::new());
     };
     let database = session
@@ -1552,6 +1564,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         }
     }
     if on_slot.is_empty() {
+        reads.end(session)?;
         return Ok(rows);
     }
     let publication = call.publication.clone().or_else(|| {
@@ -1595,7 +1608,11 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         list.push(k);
     }
     let targets: Vec<&Target> = list.iter().map(|k| &k.item.target).collect();
-    prepare_targets(session, &targets)?;
+    let missing = missing_targets(session, &targets)?;
+    if !missing.is_empty() {
+        reads.end(session)?;
+        create_targets(session, &missing)?;
+    }
     // Direct parts tell the target's new rows apart by `rowid`: a DuckDB table (DuckLake's rowid
     // is its own), and no column of that name, in the source or the target, to shadow it.
     for k in list.iter_mut() {
@@ -1631,16 +1648,27 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             let rx = changes.changes(&setup, &described(&list, &since), S::to_chunk)?;
             // Best effort: where it cannot be told or run now, the commit checkpoints as before.
             let catalog = &first.target.catalog;
-            if !first.target.ducklake
-                && matches!(session.commit_would_checkpoint(catalog), Ok(true))
-            {
+            let due = !first.target.ducklake
+                && matches!(session.commit_would_checkpoint(catalog), Ok(true));
+            let bloated = !first.target.ducklake && bloated(session, &list);
+            // Rolled back, nothing was committed since the pg_sync query began: DuckDB's
+            // checkpoint is then a full one, which vacuums (see `Reads`).
+            match bloated {
+                true => reads.end(session)?,
+                false => reads.commit(session)?,
+            }
+            if due || bloated {
                 let done = session.run(&Statement::Checkpoint(catalog.clone()));
-                trace(started, &format!("checkpointed the WAL: {}", done.is_ok()));
+                trace(
+                    started,
+                    &format!("checkpointed the WAL: {} (vacuum: {bloated})", done.is_ok()),
+                );
             }
             Some((rx, since))
         }
         false => None,
     };
+    reads.end(session)?;
 
     // 5. ONE transaction: the copies, every table's changes, every checkpoint.
     session.run(&Statement::Begin)?;
@@ -1844,9 +1872,67 @@ fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<
     }
 }
 
-/// The targets' schemas and checkpoint tables that are missing, made in a short transaction of
-/// their own (as the watermark method does, see `engine::Sync::prepare`).
-fn prepare_targets<S: Session>(session: &mut S, targets: &[&Target]) -> Result<()> {
+/// The transaction a CDC call's DuckDB reads run in, from its first (resolving the target) to its
+/// checkpoint (step 4). DuckDB's `CHECKPOINT` is a full one, which vacuums the rows deleted since
+/// the last, only when nothing committed after the oldest open transaction began (DuckDB 1.5.5's
+/// `DuckTransactionManager::Checkpoint`). The `pg_sync` query's own transaction is open for the
+/// whole call, and even a read commits: with the reads committed one by one, every checkpoint was
+/// a concurrent one, which keeps every deleted row, and a kept target grew by the rows each call
+/// deleted or updated (5.0 million rows stored for 2 million after 30 calls of 100,000 changes),
+/// every scan of it with them. So the reads are rolled back where the target should be vacuumed
+/// ([`bloated`]), committed where not (a full checkpoint would vacuum what it can, at every call).
+pub struct Reads {
+    open: bool,
+}
+
+impl Reads {
+    pub fn begin<S: Session>(session: &mut S) -> Result<Reads> {
+        session.run(&Statement::Begin)?;
+        Ok(Reads { open: true })
+    }
+
+    /// Roll it back (once; again does nothing).
+    fn end<S: Session>(&mut self, session: &mut S) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            session.run(&Statement::Rollback)?;
+        }
+        Ok(())
+    }
+
+    /// Commit it, so that the checkpoint that follows is a concurrent one, which vacuums nothing.
+    fn commit<S: Session>(&mut self, session: &mut S) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            session.run(&Statement::Commit)?;
+        }
+        Ok(())
+    }
+}
+
+/// A DuckDB target is vacuumed once it stores more than this many rows per row it holds (the
+/// deleted ones not vacuumed yet). DuckDB's vacuum rewrites the row groups it merges (2.4 s for a
+/// target of 2 million rows), so it waits until that halves what the target stores: the rewrite
+/// then costs a constant amount per changed row, as a growing array's doubling does. (At a fifth,
+/// PostgreSQL's `autovacuum_vacuum_scale_factor`, the benchmark's table was rewritten every fourth
+/// call.)
+const VACUUM_AT: f64 = 2.0;
+
+/// Some target of the call stores more than [`VACUUM_AT`] rows per row its checkpoint says it
+/// holds (`rows_total`).
+fn bloated<S: Session>(session: &mut S, list: &[Kept]) -> bool {
+    list.iter().any(|k| {
+        let live = k.state.as_ref().map_or(0, |c| c.rows_total);
+        match session.stored_rows(&k.item.target.table()) {
+            Ok(Some(stored)) => stored as f64 > VACUUM_AT * live.max(1) as f64,
+            _ => false,
+        }
+    })
+}
+
+/// The targets whose schema or checkpoint table is missing.
+fn missing_targets<'a, S: Session>(
+    session: &mut S,
+    targets: &[&'a Target],
+) -> Result<Vec<&'a Target>> {
     let mut missing = Vec::new();
     for t in targets {
         if session.columns(&t.state_table())?.is_empty()
@@ -1855,13 +1941,19 @@ fn prepare_targets<S: Session>(session: &mut S, targets: &[&Target]) -> Result<(
             missing.push(*t);
         }
     }
+    Ok(missing)
+}
+
+/// Make the schemas and checkpoint tables that are missing ([`missing_targets`]), in a short
+/// transaction of their own (as the watermark method does, see `engine::Sync::prepare`).
+fn create_targets<S: Session>(session: &mut S, missing: &[&Target]) -> Result<()> {
     let Some(first) = missing.first() else {
         return Ok(());
     };
     let mut attempt = 1;
     loop {
         let result = session.run(&Statement::Begin).and_then(|_| {
-            for t in &missing {
+            for t in missing {
                 for schema in [&t.schema, STATE_SCHEMA] {
                     session.run(&Statement::CreateSchema {
                         catalog: t.catalog.clone(),

@@ -98,6 +98,11 @@ pub trait Session {
     fn database_path(&mut self, _catalog: &str) -> Result<Option<String>> {
         Ok(None)
     }
+    /// The rows a DuckDB table stores, deleted ones not yet vacuumed among them (DuckDB's
+    /// `estimated_size`); None where that cannot be told.
+    fn stored_rows(&mut self, _table: &TableRef) -> Result<Option<i64>> {
+        Ok(None)
+    }
     /// Whether the next commit into `catalog` would checkpoint first: it is a DuckDB file whose
     /// WAL already holds `checkpoint_threshold` (DuckDB checkpoints at the first commit that finds
     /// it so). False where that cannot be told.
@@ -356,6 +361,25 @@ impl<D: Database> Session for SqlSession<D> {
             )
             .map_err(duck("reading the target's last rowid"))?;
         Ok(first_int(&rows))
+    }
+
+    fn stored_rows(&mut self, table: &TableRef) -> Result<Option<i64>> {
+        let rows = self
+            .0
+            .query(
+                "SELECT estimated_size FROM duckdb_tables() \
+                 WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+                &[
+                    Value::Text(table.catalog.clone()),
+                    Value::Text(table.schema.clone()),
+                    Value::Text(table.name.clone()),
+                ],
+            )
+            .map_err(duck("reading the target's size"))?;
+        Ok(rows.first().and_then(|r| match r.first() {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        }))
     }
 
     fn count_and_last_rowid(&mut self, table: &TableRef) -> Result<(i64, i64)> {

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cdc::{run_call, CdcCall, CdcItem, CdcRequest, ChangeSource, Snapshots};
+use super::cdc::{run_call, CdcCall, CdcItem, CdcRequest, ChangeSource, Reads, Snapshots};
 use super::checkpoint::Checkpoint;
 use super::engine::{
     commit_conflict, is_ducklake, refuse_unclaimed, Outcome, Request, Sync, PREPARE_ATTEMPTS,
@@ -419,6 +419,11 @@ pub fn run_tables<S: Session, M: TablesSource, C: ChangeSource>(
     let started = Instant::now();
     let result = run_inner(req, session, source, changes);
     trace(started, "call done");
+    if result.is_err() && req.cdc.is_some() {
+        // The reads' transaction, if it was left open (see `cdc::Reads`); none: an error DuckDB
+        // gives and nothing needs.
+        let _ = session.run(&Statement::Rollback);
+    }
     for t in [STAGE_TABLE, KEYS_TABLE, BACKFILL_TABLE] {
         let _ = session.run(&Statement::DropTable(TableRef::temp(t)));
     }
@@ -439,12 +444,18 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
     let run_micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
+    // A CDC call's DuckDB reads, up to its checkpoint, in one transaction rolled back (see
+    // `cdc::Reads`); `run_tables` rolls it back if this returns early.
+    let reads = match req.cdc {
+        Some(_) => Some(Reads::begin(session)?),
+        None => None,
+    };
     let (catalog, schema, ducklake) = resolve_schema(session, req.target.as_deref())?;
     let listed = source.list(req.blind_window)?;
     let selected = select(&req.tables, &req.exclude, &listed)?;
     let described = source.describe(&selected)?;
     trace(started, "tables listed and described");
-    if let Some(cdc) = &req.cdc {
+    if let (Some(cdc), Some(reads)) = (&req.cdc, reads) {
         return run_cdc(
             req,
             cdc,
@@ -452,8 +463,8 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
             source,
             changes,
             (&catalog, &schema, ducklake),
-            &listed,
-            &described,
+            (&listed, &described),
+            reads,
         );
     }
 
@@ -597,8 +608,8 @@ fn run_cdc<S: Session, M: TablesSource, C: ChangeSource>(
     source: &mut M,
     changes: &mut C,
     (catalog, schema, ducklake): (&str, &str, bool),
-    listed: &[Listed],
-    described: &[Described],
+    (listed, described): (&[Listed], &[Described]),
+    reads: Reads,
 ) -> Result<Vec<TableOutcome>> {
     let mut rows = Vec::new();
     let mut items = Vec::new();
@@ -646,7 +657,7 @@ fn run_cdc<S: Session, M: TablesSource, C: ChangeSource>(
         blind_window: req.blind_window,
         tables: Vec::new(),
     };
-    rows.extend(run_call(&call, session, &mut snaps, changes)?);
+    rows.extend(run_call(&call, session, &mut snaps, changes, reads)?);
     rows.sort_by(|a, b| a.outcome.source.cmp(&b.outcome.source));
     let server = snaps.source.server();
     rows.extend(dropped_sources(

@@ -90,6 +90,8 @@ struct FakeSession {
     wal_due: bool,
     /// When `commit_would_checkpoint` is asked, another call's commit moves every checkpoint on.
     other_call_commits: bool,
+    /// What `stored_rows` answers.
+    stored: Option<i64>,
 }
 
 impl FakeSession {
@@ -424,7 +426,12 @@ impl Session for FakeSession {
             Some("duckdb")
         );
         if self.other_call_commits {
-            for c in self.state.checkpoints.values_mut() {
+            // Its own transaction's: this session's rollback does not undo it.
+            let saved = self.saved.iter_mut().map(|s| &mut s.checkpoints);
+            for c in std::iter::once(&mut self.state.checkpoints)
+                .chain(saved)
+                .flat_map(|c| c.values_mut())
+            {
                 c.watermark = Some("0/FFFF".into());
             }
         }
@@ -433,6 +440,10 @@ impl Session for FakeSession {
 
     fn insert_by_name(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
         self.insert(to, rows)
+    }
+
+    fn stored_rows(&mut self, _table: &TableRef) -> Result<Option<i64>> {
+        Ok(self.stored)
     }
 
     fn last_rowid(&mut self, to: &TableRef) -> Result<i64> {
@@ -1723,7 +1734,11 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
     let (mut s, call) = kept_by_cdc("db");
     s.wal_due = true;
     let mut slot = QuietSlot::default();
-    let rows = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    let rows = {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
+    }
+    .unwrap();
     assert_eq!(rows[0].outcome.mode, "cdc");
     assert_eq!(slot.started, 1);
     let checkpointed = s
@@ -1731,17 +1746,77 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
         .iter()
         .position(|x| *x == Statement::Checkpoint("db".into()))
         .expect("checkpointed");
-    let begun = s.log.iter().position(|x| *x == Statement::Begin).unwrap();
+    let begun = s.log.iter().rposition(|x| *x == Statement::Begin).unwrap();
     assert!(checkpointed < begun, "{:?}", s.log);
+    // Before it, the call's reads ran in one transaction, committed: the target is not bloated,
+    // so DuckDB's checkpoint stays a concurrent one, which vacuums nothing.
+    assert_eq!(
+        s.log[..checkpointed],
+        [Statement::Begin, Statement::Commit],
+        "{:?}",
+        s.log
+    );
+
+    // A target storing more than twice the rows it holds (its checkpoint's rows_total) is
+    // checkpointed, due or not, after reads rolled back: nothing was committed since the query
+    // began, so DuckDB's checkpoint is a full one, which vacuums.
+    for (stored, vacuum) in [(200, false), (201, true)] {
+        let (mut s, call) = kept_by_cdc("db");
+        s.state
+            .checkpoints
+            .values_mut()
+            .for_each(|c| c.rows_total = 100);
+        s.stored = Some(stored);
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(
+            &call,
+            &mut s,
+            &mut NoCopies,
+            &mut QuietSlot::default(),
+            reads,
+        )
+        .unwrap();
+        let checkpointed = s
+            .log
+            .iter()
+            .position(|x| *x == Statement::Checkpoint("db".into()));
+        match vacuum {
+            true => assert_eq!(
+                s.log[..checkpointed.expect("checkpointed")],
+                [Statement::Begin, Statement::Rollback]
+            ),
+            false => assert_eq!(checkpointed, None, "{:?}", s.log),
+        }
+    }
     assert_eq!(s.checkpoint().unwrap().runs, 2);
 
     // Not due: no checkpoint. A DuckLake target is never asked.
     let (mut s, call) = kept_by_cdc("db");
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default()).unwrap();
+    {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(
+            &call,
+            &mut s,
+            &mut NoCopies,
+            &mut QuietSlot::default(),
+            reads,
+        )
+    }
+    .unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
     let (mut s, call) = kept_by_cdc("lake");
     s.wal_due = true;
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default()).unwrap();
+    {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(
+            &call,
+            &mut s,
+            &mut NoCopies,
+            &mut QuietSlot::default(),
+            reads,
+        )
+    }
+    .unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
 }
 
@@ -1749,7 +1824,11 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
 fn a_later_call_sends_its_peek_before_its_checks() {
     let (mut s, call) = kept_by_cdc("db");
     let mut slot = QuietSlot::default();
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
+    }
+    .unwrap();
     let name = super::cdc::parse_cursor(&s.checkpoint().unwrap().cursor)
         .unwrap()
         .0;
@@ -1765,7 +1844,11 @@ fn a_later_call_sends_its_peek_before_its_checks() {
     let (mut s, mut call) = kept_by_cdc("db");
     call.publication = Some("mine".into());
     let mut slot = QuietSlot::default();
-    super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot).unwrap();
+    {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
+    }
+    .unwrap();
     assert_eq!(slot.calls[0], format!("peek {name} mine"));
 }
 
@@ -1773,9 +1856,18 @@ fn a_later_call_sends_its_peek_before_its_checks() {
 fn a_stream_started_before_another_call_committed_applies_nothing() {
     let (mut s, call) = kept_by_cdc("db");
     s.other_call_commits = true;
-    let err = super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut QuietSlot::default())
-        .unwrap_err()
-        .to_string();
+    let err = {
+        let reads = super::cdc::Reads::begin(&mut s).unwrap();
+        super::cdc::run_call(
+            &call,
+            &mut s,
+            &mut NoCopies,
+            &mut QuietSlot::default(),
+            reads,
+        )
+    }
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("another pg_sync of these targets committed"),
         "{err}"
