@@ -1909,8 +1909,8 @@ impl Reads {
 }
 
 /// A DuckDB target is vacuumed once it stores more than this many rows per row it holds (the
-/// deleted ones not vacuumed yet). DuckDB's vacuum rewrites the row groups it merges (2.4 s for a
-/// target of 2 million rows), so it waits until that halves what the target stores: the rewrite
+/// deleted ones not vacuumed yet). DuckDB's vacuum rewrites the row groups it merges (2.0-2.4 s for
+/// a target of 2 million rows), so it waits until that halves what the target stores: the rewrite
 /// then costs a constant amount per changed row, as a growing array's doubling does. (At a fifth,
 /// PostgreSQL's `autovacuum_vacuum_scale_factor`, the benchmark's table was rewritten every fourth
 /// call.)
