@@ -1728,17 +1728,23 @@ fn kept_by_cdc(catalog: &str) -> (FakeSession, super::cdc::CdcCall) {
     (s, call)
 }
 
+/// A CDC call as `cdc::run` makes it: its reads begun first.
+fn cdc_call(
+    s: &mut FakeSession,
+    call: &super::cdc::CdcCall,
+    slot: &mut impl super::cdc::ChangeSource,
+) -> Result<Vec<super::tables::TableOutcome>> {
+    let reads = super::cdc::Reads::begin(s)?;
+    super::cdc::run_call(call, s, &mut NoCopies, slot, reads)
+}
+
 #[test]
 fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
     // Due: the stream starts first, then the checkpoint runs, outside the sync's transaction.
     let (mut s, call) = kept_by_cdc("db");
     s.wal_due = true;
     let mut slot = QuietSlot::default();
-    let rows = {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
-    }
-    .unwrap();
+    let rows = cdc_call(&mut s, &call, &mut slot).unwrap();
     assert_eq!(rows[0].outcome.mode, "cdc");
     assert_eq!(slot.started, 1);
     let checkpointed = s
@@ -1756,6 +1762,7 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
         "{:?}",
         s.log
     );
+    assert_eq!(s.checkpoint().unwrap().runs, 2);
 
     // A target storing more than twice the rows it holds (its checkpoint's rows_total) is
     // checkpointed, due or not, after reads rolled back: nothing was committed since the query
@@ -1767,15 +1774,7 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
             .values_mut()
             .for_each(|c| c.rows_total = 100);
         s.stored = Some(stored);
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(
-            &call,
-            &mut s,
-            &mut NoCopies,
-            &mut QuietSlot::default(),
-            reads,
-        )
-        .unwrap();
+        cdc_call(&mut s, &call, &mut QuietSlot::default()).unwrap();
         let checkpointed = s
             .log
             .iter()
@@ -1788,35 +1787,14 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
             false => assert_eq!(checkpointed, None, "{:?}", s.log),
         }
     }
-    assert_eq!(s.checkpoint().unwrap().runs, 2);
 
     // Not due: no checkpoint. A DuckLake target is never asked.
     let (mut s, call) = kept_by_cdc("db");
-    {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(
-            &call,
-            &mut s,
-            &mut NoCopies,
-            &mut QuietSlot::default(),
-            reads,
-        )
-    }
-    .unwrap();
+    cdc_call(&mut s, &call, &mut QuietSlot::default()).unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
     let (mut s, call) = kept_by_cdc("lake");
     s.wal_due = true;
-    {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(
-            &call,
-            &mut s,
-            &mut NoCopies,
-            &mut QuietSlot::default(),
-            reads,
-        )
-    }
-    .unwrap();
+    cdc_call(&mut s, &call, &mut QuietSlot::default()).unwrap();
     assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
 }
 
@@ -1824,11 +1802,7 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
 fn a_later_call_sends_its_peek_before_its_checks() {
     let (mut s, call) = kept_by_cdc("db");
     let mut slot = QuietSlot::default();
-    {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
-    }
-    .unwrap();
+    cdc_call(&mut s, &call, &mut slot).unwrap();
     let name = super::cdc::parse_cursor(&s.checkpoint().unwrap().cursor)
         .unwrap()
         .0;
@@ -1844,11 +1818,7 @@ fn a_later_call_sends_its_peek_before_its_checks() {
     let (mut s, mut call) = kept_by_cdc("db");
     call.publication = Some("mine".into());
     let mut slot = QuietSlot::default();
-    {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(&call, &mut s, &mut NoCopies, &mut slot, reads)
-    }
-    .unwrap();
+    cdc_call(&mut s, &call, &mut slot).unwrap();
     assert_eq!(slot.calls[0], format!("peek {name} mine"));
 }
 
@@ -1856,18 +1826,9 @@ fn a_later_call_sends_its_peek_before_its_checks() {
 fn a_stream_started_before_another_call_committed_applies_nothing() {
     let (mut s, call) = kept_by_cdc("db");
     s.other_call_commits = true;
-    let err = {
-        let reads = super::cdc::Reads::begin(&mut s).unwrap();
-        super::cdc::run_call(
-            &call,
-            &mut s,
-            &mut NoCopies,
-            &mut QuietSlot::default(),
-            reads,
-        )
-    }
-    .unwrap_err()
-    .to_string();
+    let err = cdc_call(&mut s, &call, &mut QuietSlot::default())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("another pg_sync of these targets committed"),
         "{err}"
