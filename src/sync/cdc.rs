@@ -1864,9 +1864,13 @@ fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<
             target.quoted(),
             quote_ident(&c.cursor)
         ))),
-        None => match session.count_rows(&target.table()).unwrap_or(0) {
-            0 => Ok(None),
-            n => Err(unclaimed_rows(&target.quoted(), n)),
+        // Counted only when it exists: a failed query would abort the call's reads (see `Reads`).
+        None => match session.columns(&target.table())?.is_empty() {
+            true => Ok(None),
+            false => match session.count_rows(&target.table())? {
+                0 => Ok(None),
+                n => Err(unclaimed_rows(&target.quoted(), n)),
+            },
         },
         Some(_) => Ok(state),
     }
@@ -1900,9 +1904,11 @@ impl Reads {
     }
 
     /// Commit it, so that the checkpoint that follows is a concurrent one, which vacuums nothing.
+    /// A best-effort read that failed (`commit_would_checkpoint`, `stored_rows`) left it aborted,
+    /// which DuckDB will not commit: it is rolled back then.
     fn commit<S: Session>(&mut self, session: &mut S) -> Result<()> {
-        if std::mem::take(&mut self.open) {
-            session.run(&Statement::Commit)?;
+        if std::mem::take(&mut self.open) && session.run(&Statement::Commit).is_err() {
+            let _ = session.run(&Statement::Rollback);
         }
         Ok(())
     }
