@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::checkpoint::Checkpoint;
-use super::engine::{commit_conflict, resolve, unclaimed_rows, Outcome, Request, PREPARE_ATTEMPTS};
+use super::engine::{
+    commit_conflict, refuse_held_rows, resolve, Outcome, Request, PREPARE_ATTEMPTS,
+};
 use super::session::Session;
 use super::source::{Read, Rows, Source};
 use super::statements::{key_join, Statement, COMMIT_RETRIES};
@@ -1864,14 +1866,7 @@ fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<
             target.quoted(),
             quote_ident(&c.cursor)
         ))),
-        // Counted only when it exists: a failed query would abort the call's reads (see `Reads`).
-        None => match session.columns(&target.table())?.is_empty() {
-            true => Ok(None),
-            false => match session.count_rows(&target.table())? {
-                0 => Ok(None),
-                n => Err(unclaimed_rows(&target.quoted(), n)),
-            },
-        },
+        None => refuse_held_rows(session, target).map(|()| None),
         Some(_) => Ok(state),
     }
 }

@@ -241,8 +241,16 @@ pub(super) fn unclaimed_rows(target: &str, n: i64) -> Error {
 pub(super) fn refuse_unclaimed<S: Session>(session: &mut S, target: &Target) -> Result<()> {
     if !session.columns(&target.state_table())?.is_empty()
         || !session.columns(&target.legacy_state_table())?.is_empty()
-        || session.columns(&target.table())?.is_empty()
     {
+        return Ok(());
+    }
+    refuse_held_rows(session, target)
+}
+
+/// `target`, known to have no checkpoint, holds rows: refused. Counted only when the table exists
+/// (a failed count would also abort a CDC call's reads, see `cdc::Reads`).
+pub(super) fn refuse_held_rows<S: Session>(session: &mut S, target: &Target) -> Result<()> {
+    if session.columns(&target.table())?.is_empty() {
         return Ok(());
     }
     match session.count_rows(&target.table())? {
