@@ -1,9 +1,10 @@
 //! The DuckDB session lakemig writes through: a connection of its own to the database that loaded
 //! it (opened at `LOAD`, one per database, never a process-wide one), used through DuckDB's stable
 //! C API only (every function called here and in `result.rs` is in `apis/v1/v1.2/v1.2.0.json` of
-//! DuckDB 1.5.5's `header_generation`): `duckdb_query`; `duckdb_prepare` + `duckdb_bind_*` +
-//! `duckdb_execute_prepared` + `duckdb_fetch_chunk`. Not duckdb-rs's `Connection::execute` /
-//! `query_row`, which use the unstable arrow-result and error-data functions.
+//! DuckDB 1.5.5's `header_generation`): `duckdb_prepare` + `duckdb_bind_*` +
+//! `duckdb_pending_prepared` + `duckdb_pending_execute_task` + `duckdb_fetch_chunk`. Not
+//! duckdb-rs's `Connection::execute` / `query_row`, which use the unstable arrow-result and
+//! error-data functions.
 //!
 //! Its transactions are its own: a caller's `BEGIN ... ROLLBACK` around a function that writes
 //! through it does not undo what it wrote.
@@ -63,7 +64,7 @@ impl Drop for Pending {
     }
 }
 
-/// How long `execute_waiting` sleeps when DuckDB has no task for its thread.
+/// How long `run_prepared` sleeps when DuckDB has no task for its thread.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_micros(200);
 
 impl Prepared {
@@ -158,17 +159,16 @@ impl SideConnection {
         Ok(self.run(sql, params)?.rows_changed())
     }
 
-    /// Run SQL without parameters whose scan waits on lakemig (an INSERT from a feed); the number
-    /// of rows it changed. `duckdb_query` would have this thread poll DuckDB for a task in a busy
-    /// loop while a worker thread runs the scan, which waits for rows: on 2 cores that loop took
-    /// CPU from the reader filling the feed (40% of the samples of a cdc call's stream, `perf`).
-    /// Here the thread runs DuckDB's tasks as they come, and sleeps briefly when there is none.
-    pub fn execute_waiting(&mut self, sql: &str) -> Result<u64, String> {
-        self.set_up()?;
-        let text = cstring(sql)?;
-        let stmt = self.prepare(&text)?;
+    /// Run a prepared statement to its result. `duckdb_query` and `duckdb_execute_prepared` have
+    /// this thread poll DuckDB for a task in a busy loop whenever a worker thread holds the only
+    /// one: on 2 cores that loop takes a core from the work it waits on (40% of the samples of a
+    /// cdc call's stream, when a worker ran the INSERT from a feed that waits on the reader; a
+    /// `CHECKPOINT` run by a worker while PostgreSQL decodes took 350 ms instead of 150, and the
+    /// decode a third longer). Here the thread runs DuckDB's tasks as they come, and sleeps
+    /// briefly when there is none.
+    fn run_prepared(stmt: &Prepared) -> Result<QueryResult, String> {
         let mut pending = Pending(ptr::null_mut());
-        // SAFETY: a prepared statement without parameters; destroyed by `Pending`'s drop.
+        // SAFETY: a prepared statement with its parameters bound; destroyed by `Pending`'s drop.
         if unsafe { ffi::duckdb_pending_prepared(stmt.0, &mut pending.0) } != ffi::DuckDBSuccess {
             // SAFETY: the failed pending result holds its error until destroyed.
             return Err(unsafe {
@@ -194,7 +194,7 @@ impl SideConnection {
         if unsafe { ffi::duckdb_execute_pending(pending.0, &mut result.0) } != ffi::DuckDBSuccess {
             return Err(result.error());
         }
-        Ok(result.rows_changed())
+        Ok(result)
     }
 
     /// Run a query; its rows as plain values (BOOLEAN, integers up to BIGINT, VARCHAR, VARCHAR[]).
@@ -205,24 +205,10 @@ impl SideConnection {
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, String> {
         self.set_up()?;
         let text = cstring(sql)?;
-        let mut result = QueryResult::new();
-        if params.is_empty() {
-            // SAFETY: a live connection, a NUL-terminated statement, a result to fill.
-            let state = unsafe { ffi::duckdb_query(self.raw, text.as_ptr(), &mut result.0) };
-            return if state == ffi::DuckDBSuccess {
-                Ok(result)
-            } else {
-                Err(result.error())
-            };
-        }
         let mut stmt = self.prepare(&text)?;
         for (i, p) in params.iter().enumerate() {
             stmt.bind(i as u64 + 1, p)?;
         }
-        // SAFETY: a prepared statement with every parameter bound.
-        if unsafe { ffi::duckdb_execute_prepared(stmt.0, &mut result.0) } != ffi::DuckDBSuccess {
-            return Err(result.error());
-        }
-        Ok(result)
+        Self::run_prepared(&stmt)
     }
 }

@@ -138,7 +138,7 @@ impl SyncConnection {
         let id = self.feeds.put(rows);
         let inserted = self
             .con
-            .execute_waiting(&sql(&format!("{}({id})", feed::NAME)));
+            .execute(&sql(&format!("{}({id})", feed::NAME)), &[]);
         // Still here if the INSERT failed before its scan began: drop it (its readers stop).
         drop(self.feeds.take(id));
         inserted
