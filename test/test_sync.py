@@ -309,6 +309,63 @@ def kill_mid_copy(pg, pgdb, proc):
     assert proc.returncode == -signal.SIGKILL
 
 
+STORED_CHILD = """
+import json, os, sys
+sys.path.insert(0, {test!r})
+from conftest import duckdb_connect
+con = duckdb_connect({db!r})
+row = None
+if {sql!r}:
+    cur = con.execute({sql!r})
+    row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+stored = con.execute("SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'subscriptions'").fetchone()[0]
+print(json.dumps({{"row": row, "stored": stored}}, default=str), flush=True)
+"""
+
+
+def run_stored(db, sql="", env=None):
+    """Run `sql` (if any) in a DuckDB process of its own: its row, the rows the target stores (the
+    deleted ones not vacuumed yet among them), and what it wrote on stderr."""
+    import json
+    code = STORED_CHILD.format(test=os.path.join(ROOT, "test"), db=db, sql=sql)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, **(env or {})))
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return got["row"], got["stored"], out.stderr
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["pg_sync", "tables"])
+def test_a_kept_target_is_vacuumed_once_it_stores_twice_its_rows(pg, pgdb, tmp_path, many):
+    """The watermark method, as CDC (test_cdc.py): each upsert leaves the target's old row stored
+    until DuckDB vacuums it, which only a full checkpoint does, and DuckDB runs one only when nothing
+    committed since the oldest open transaction began (the pg_sync query's is open for the whole
+    call). A call finding its target storing more than twice the rows it holds rolls its reads back
+    and runs a full checkpoint before it writes. Before, the stored rows only grew."""
+    n = 125_000
+    make_source(pg, pgdb, rows=n)
+    db = str(tmp_path / "t.duckdb")
+    dsn = pg.dsn(pgdb)
+    call = (f"SELECT * FROM pg_sync_tables('{dsn}', tables := ['analytics.subscriptions'], target := 'main')" if many
+            else f"SELECT * FROM pg_sync('{dsn}', 'analytics.subscriptions')")
+    assert run_stored(db, call)[0]["mode"] == "bootstrap"
+    seen = []
+    for i in range(3):
+        pg_exec(pg, pgdb, f"UPDATE analytics.subscriptions SET plan = 'u{i}'")
+        row, _, err = run_stored(db, call, env={"LAKEMIG_TRACE": "1"})
+        assert row["rows_upserted"] == n, row
+        seen.append((run_stored(db)[1], "vacuumed the target: true" in err))
+    # n, then 2n stored at the start of the first two calls: not more than twice n, no vacuum. The
+    # third found 3n, vacuumed the 2n old rows away, then added its n.
+    assert seen[:2] == [(2 * n, False), (3 * n, False)], seen
+    assert seen[2][1] and seen[2][0] <= 2 * n, seen
+    con = duckdb_connect(db, extensions=("postgres_scanner",))
+    try:
+        assert_same(con, dsn)
+    finally:
+        con.close()
+
+
 def test_sigkill_mid_sync_leaves_a_consistent_target(pg, pgdb, tmp_path):
     pg_exec(pg, pgdb, SCHEMA)
     pg_exec(pg, pgdb, ROWS.format(start=1, stop=300_000))

@@ -35,6 +35,7 @@ use super::source::{Read, Rows, Source};
 use super::statements::{key_join, Statement, COMMIT_RETRIES};
 use super::tables::{in_table, skipped, TableOutcome};
 use super::target::{TableRef, Target, STATE_SCHEMA};
+use super::vacuum::{self, Reads};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
 use crate::postgres::copy_out::CopyDecoder;
@@ -1871,59 +1872,13 @@ fn checked_state<S: Session>(session: &mut S, target: &Target) -> Result<Option<
     }
 }
 
-/// The transaction a CDC call's DuckDB reads run in, from its first (resolving the target) to its
-/// checkpoint (step 4). DuckDB's `CHECKPOINT` is a full one, which vacuums the rows deleted since
-/// the last, only when nothing committed after the oldest open transaction began (DuckDB 1.5.5's
-/// `DuckTransactionManager::Checkpoint`). The `pg_sync` query's own transaction is open for the
-/// whole call, and even a read commits: with the reads committed one by one, every checkpoint was
-/// a concurrent one, which keeps every deleted row, and a kept target grew by the rows each call
-/// deleted or updated (5.0 million rows stored for 2 million after 30 calls of 100,000 changes),
-/// every scan of it with them. So the reads are rolled back where the target should be vacuumed
-/// ([`bloated`]), committed where not (a full checkpoint would vacuum what it can, at every call).
-pub struct Reads {
-    open: bool,
-}
-
-impl Reads {
-    pub fn begin<S: Session>(session: &mut S) -> Result<Reads> {
-        session.run(&Statement::Begin)?;
-        Ok(Reads { open: true })
-    }
-
-    /// Roll it back (once; again does nothing).
-    fn end<S: Session>(&mut self, session: &mut S) -> Result<()> {
-        if std::mem::take(&mut self.open) {
-            session.run(&Statement::Rollback)?;
-        }
-        Ok(())
-    }
-
-    /// Commit it, so that the checkpoint that follows is a concurrent one, which vacuums nothing.
-    /// A best-effort read that failed (`commit_would_checkpoint`, `stored_rows`) left it aborted,
-    /// which DuckDB will not commit: it is rolled back then.
-    fn commit<S: Session>(&mut self, session: &mut S) -> Result<()> {
-        if std::mem::take(&mut self.open) && session.run(&Statement::Commit).is_err() {
-            let _ = session.run(&Statement::Rollback);
-        }
-        Ok(())
-    }
-}
-
-/// A DuckDB target is vacuumed once it stores more than this many rows per row it holds (the
-/// deleted ones not vacuumed yet). DuckDB's vacuum rewrites the row groups it merges (2.0-2.4 s for
-/// a target of 2 million rows), so it waits until that halves what the target stores: the rewrite
-/// then costs a constant amount per changed row, as a growing array's doubling does. (At a fifth,
-/// PostgreSQL's `autovacuum_vacuum_scale_factor`, the benchmark's table was rewritten every fourth
-/// call.)
-const VACUUM_AT: f64 = 2.0;
-
-/// Some target of the call stores more than [`VACUUM_AT`] rows per row its checkpoint says it
-/// holds (`rows_total`).
+/// Some target of the call stores more than [`vacuum::VACUUM_AT`] rows per row its checkpoint
+/// says it holds (`rows_total`, a CDC target's row count).
 fn bloated<S: Session>(session: &mut S, list: &[Kept]) -> bool {
     list.iter().any(|k| {
         let live = k.state.as_ref().map_or(0, |c| c.rows_total);
         match session.stored_rows(&k.item.target.table()) {
-            Ok(Some(stored)) => stored as f64 > VACUUM_AT * live.max(1) as f64,
+            Ok(Some(stored)) => vacuum::stores_too_many(stored, live),
             _ => false,
         }
     })

@@ -28,6 +28,7 @@ use super::target::{
     parse_target, resolve_target, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
     STATE_SCHEMA,
 };
+use super::vacuum::{self, Reads};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
 use crate::sql::quote_ident;
@@ -81,7 +82,18 @@ pub fn run<S: Session, P: Source>(
     let run_micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
-    let target = resolve(session, req)?;
+    // Its DuckDB reads, up to the writes, in one transaction: rolled back before a full checkpoint
+    // when the target is due a vacuum (see `vacuum::Reads`), else committed.
+    let reads = Reads::begin(session)?;
+    let target = match resolve(session, req) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = session.run(&Statement::Rollback);
+            return Err(e);
+        }
+    };
+    let due = !target.ducklake && vacuum::counted_too_many(session, &target.table());
+    vacuum::settle(session, reads, &target.catalog, due, started)?;
     trace(started, "target resolved");
     let view = source.snapshot(&req.source, &req.cursor, req.blind_window)?;
     trace(started, "snapshot taken");
@@ -248,7 +260,7 @@ pub(super) fn refuse_unclaimed<S: Session>(session: &mut S, target: &Target) -> 
 }
 
 /// `target`, known to have no checkpoint, holds rows: refused. Counted only when the table exists
-/// (a failed count would also abort a CDC call's reads, see `cdc::Reads`).
+/// (a failed count would also abort a CDC call's reads, see `vacuum::Reads`).
 pub(super) fn refuse_held_rows<S: Session>(session: &mut S, target: &Target) -> Result<()> {
     if session.columns(&target.table())?.is_empty() {
         return Ok(());

@@ -24,6 +24,7 @@ pub mod tables;
 pub mod target;
 #[cfg(test)]
 mod tests;
+pub mod vacuum;
 
 pub use engine::{run, Outcome, Request};
 pub use target::{Target, STATE_SCHEMA};

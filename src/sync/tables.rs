@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cdc::{run_call, CdcCall, CdcItem, CdcRequest, ChangeSource, Reads, Snapshots};
+use super::cdc::{run_call, CdcCall, CdcItem, CdcRequest, ChangeSource, Snapshots};
 use super::checkpoint::Checkpoint;
 use super::engine::{
     commit_conflict, is_ducklake, refuse_unclaimed, Outcome, Request, Sync, PREPARE_ATTEMPTS,
@@ -28,6 +28,7 @@ use super::target::{
     parse_target, state_table_name, TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE,
     STATE_SCHEMA,
 };
+use super::vacuum::{self, Reads};
 use super::CursorKind;
 use crate::error::{Error, Result};
 use crate::postgres::catalog::QualifiedName;
@@ -419,8 +420,8 @@ pub fn run_tables<S: Session, M: TablesSource, C: ChangeSource>(
     let started = Instant::now();
     let result = run_inner(req, session, source, changes);
     trace(started, "call done");
-    if result.is_err() && req.cdc.is_some() {
-        // The reads' transaction, if it was left open (see `cdc::Reads`); none: an error DuckDB
+    if result.is_err() {
+        // The reads' transaction, if it was left open (see `vacuum::Reads`); none: an error DuckDB
         // gives and nothing needs.
         let _ = session.run(&Statement::Rollback);
     }
@@ -444,18 +445,15 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
     let run_micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
-    // A CDC call's DuckDB reads, up to its checkpoint, in one transaction rolled back (see
-    // `cdc::Reads`); `run_tables` rolls it back if this returns early.
-    let reads = match req.cdc {
-        Some(_) => Some(Reads::begin(session)?),
-        None => None,
-    };
+    // The call's DuckDB reads, up to its checkpoint (CDC) or its writes (the watermark method), in
+    // one transaction (see `vacuum::Reads`); `run_tables` rolls it back if this returns early.
+    let reads = Reads::begin(session)?;
     let (catalog, schema, ducklake) = resolve_schema(session, req.target.as_deref())?;
     let listed = source.list(req.blind_window)?;
     let selected = select(&req.tables, &req.exclude, &listed)?;
     let described = source.describe(&selected)?;
     trace(started, "tables listed and described");
-    if let (Some(cdc), Some(reads)) = (&req.cdc, reads) {
+    if let Some(cdc) = &req.cdc {
         return run_cdc(
             req,
             cdc,
@@ -533,6 +531,12 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
         }
     }
     let mut planned = checked;
+    // A target due a vacuum gets it now, before anything is written (see `vacuum::Reads`).
+    let due = !ducklake
+        && planned
+            .iter()
+            .any(|p| vacuum::counted_too_many(session, &p.target.table()));
+    vacuum::settle(session, reads, &catalog, due, started)?;
 
     if ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;

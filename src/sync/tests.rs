@@ -120,6 +120,8 @@ impl FakeSession {
     }
 
     /// The statements of each transaction, in order (BEGIN .. COMMIT/ROLLBACK, ends included).
+    /// The transactions run, but those that ran no statement and committed (a call's reads,
+    /// `vacuum::Reads`).
     fn transactions(&self) -> Vec<Vec<Statement>> {
         let mut out = Vec::new();
         let mut cur: Option<Vec<Statement>> = None;
@@ -129,7 +131,9 @@ impl FakeSession {
                 Statement::Commit | Statement::Rollback => {
                     if let Some(mut t) = cur.take() {
                         t.push(st.clone());
-                        out.push(t);
+                        if t != [Statement::Begin, Statement::Commit] {
+                            out.push(t);
+                        }
                     }
                 }
                 _ => {
@@ -239,7 +243,15 @@ impl Session for FakeSession {
             }
             Statement::Commit => {
                 let saved = self.saved.take().expect("COMMIT outside a transaction");
-                if let Some(Some(message)) = self.commits.pop_front() {
+                // A transaction that ran no statement (a call's reads, `vacuum::Reads`) wrote
+                // nothing that could conflict: the scripted outcomes are the writing ones'.
+                let wrote = !matches!(self.log.iter().rev().nth(1), Some(Statement::Begin));
+                let outcome = if wrote {
+                    self.commits.pop_front()
+                } else {
+                    None
+                };
+                if let Some(Some(message)) = outcome {
                     self.state = saved;
                     return Err(Error::Server {
                         context: "committing".into(),
@@ -690,6 +702,41 @@ fn ids(t: &Table) -> Vec<Vec<Value>> {
 }
 
 #[test]
+fn a_watermark_target_storing_twice_its_rows_is_vacuumed_before_the_writes() {
+    use super::vacuum::COUNTED_FROM;
+    let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
+    sync(&mut s, &mut src, &request()).unwrap();
+    // The reads before the writes ran in a transaction, committed: no vacuum due (the fake stores
+    // nothing), so no checkpoint.
+    assert_eq!(
+        s.log[..2],
+        [Statement::Begin, Statement::Commit],
+        "{:?}",
+        s.log
+    );
+    assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
+    // A target storing fewer rows than two row groups is not counted, whatever it holds.
+    s.stored = Some(COUNTED_FROM - 1);
+    sync(&mut s, &mut src, &request()).unwrap();
+    assert!(!s.ran(|x| matches!(x, Statement::Checkpoint(_))));
+    // More than twice the 5 rows it holds: the reads are rolled back, then a full checkpoint,
+    // before anything is written.
+    s.stored = Some(COUNTED_FROM);
+    let o = sync(&mut s, &mut src, &request()).unwrap();
+    assert_eq!(o.mode, "incremental");
+    assert_eq!(
+        s.log[..3],
+        [
+            Statement::Begin,
+            Statement::Rollback,
+            Statement::Checkpoint("db".into())
+        ],
+        "{:?}",
+        s.log
+    );
+}
+
+#[test]
 fn bootstrap_copies_every_row_and_writes_the_checkpoint() {
     let (mut s, mut src) = (FakeSession::new(), FakeSource::new(5));
     let o = sync(&mut s, &mut src, &request()).unwrap();
@@ -1113,8 +1160,16 @@ fn the_checkpoint_table_is_made_in_a_transaction_before_the_sync() {
         .state
         .checkpoints
         .contains_key(&("lake".into(), "raw.subs".into())));
-    // DuckLake's commit retries are raised, before any transaction; never for a DuckDB file.
-    assert_eq!(s.log[0], Statement::CommitRetries(COMMIT_RETRIES));
+    // DuckLake's commit retries are raised after the call's reads (committed: no vacuum for
+    // DuckLake) and before any other transaction; never for a DuckDB file.
+    assert_eq!(
+        s.log[..3],
+        [
+            Statement::Begin,
+            Statement::Commit,
+            Statement::CommitRetries(COMMIT_RETRIES)
+        ]
+    );
     // The next sync finds everything: one transaction.
     sync(&mut s, &mut src, &lake_request()).unwrap();
     let txns = s.transactions();
@@ -1536,7 +1591,8 @@ fn refused_tables_fail_the_call_or_are_skipped() {
             && err.contains("nothing was written"),
         "{err}"
     );
-    assert!(s.transactions().is_empty());
+    // Only the call's reads, rolled back: no transaction ran a statement.
+    assert!(s.transactions().iter().all(|t| t.len() == 2), "{:?}", s.log);
     assert_eq!(s.state, State::default());
     let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], true)).unwrap();
     assert_eq!(
@@ -1561,8 +1617,9 @@ fn a_target_with_rows_but_no_checkpoint_makes_nothing() {
         err.contains("\"analytics\".\"b\"") && err.contains("already exists and holds 1 row,"),
         "{err}"
     );
-    // Refused before the preparing transaction: not even a checkpoint table for `a`.
-    assert!(s.transactions().is_empty());
+    // Refused before the preparing transaction: not even a checkpoint table for `a` (only the
+    // call's reads, rolled back).
+    assert!(s.transactions().iter().all(|t| t.len() == 2), "{:?}", s.log);
     assert_eq!(s.state, before);
     // Skipped: the other table is synced, and nothing is made for the refused one.
     let rows = sync_tables(&mut s, &mut src, &tables_request(&["analytics.*"], true)).unwrap();
@@ -1734,7 +1791,7 @@ fn cdc_call(
     call: &super::cdc::CdcCall,
     slot: &mut impl super::cdc::ChangeSource,
 ) -> Result<Vec<super::tables::TableOutcome>> {
-    let reads = super::cdc::Reads::begin(s)?;
+    let reads = super::vacuum::Reads::begin(s)?;
     super::cdc::run_call(call, s, &mut NoCopies, slot, reads)
 }
 
