@@ -692,6 +692,49 @@ INSERT INTO shop.customers SELECT g, 'c' || g FROM generate_series(1, 30) g;
 INSERT INTO shop.logs VALUES (now(), 'no key: skipped');
 """
 
+def test_a_kept_table_a_later_call_skips_loses_no_change(pg, pgdb, tmp_path):
+    """on_error := 'skip': a table kept through the slot that a later call refuses (its replica
+    identity no longer carries its key) is skipped, and the slot is not moved past what its target
+    applied: once it can be kept again, the changes made meanwhile are all there. Before, the
+    others' advance took them away (the target stayed behind, and said `unchanged`). A call whose
+    every table is skipped makes no slot."""
+    pg_exec(pg, pgdb, SCHEMA + """
+        CREATE TABLE shop.accounts (id int PRIMARY KEY, code text NOT NULL UNIQUE, balance int);
+        INSERT INTO shop.accounts SELECT g, 'c' || g, 0 FROM generate_series(1, 20) g;""")
+    dsn = pg.dsn(pgdb)
+    db = str(tmp_path / "skip.duckdb")
+
+    def call(tables="['shop.accounts', 'shop.orders']"):
+        sql = (f"SELECT source, mode, rows_upserted, rows_deleted FROM pg_sync_tables('{dsn}', tables := {tables}, "
+               "target := 'raw', method := 'cdc', on_error := 'skip')")
+        return {r["source"]: (r["mode"], r["rows_upserted"], r["rows_deleted"]) for r in child(db, sql)}
+
+    # Every table skipped (no key its replica identity carries): no slot, no publication.
+    pg_exec(pg, pgdb, "CREATE TABLE shop.nokey (a int, b text)")
+    assert call("['shop.nokey']") == {"shop.nokey": ("skipped", 0, 0)}
+    assert slots(pg, pgdb) == [] and publications(pg, pgdb) == []
+
+    assert call() == {"shop.accounts": ("bootstrap", 20, 0), "shop.orders": ("bootstrap", 200, 0)}
+    pg_exec(pg, pgdb, "ALTER TABLE shop.accounts REPLICA IDENTITY USING INDEX accounts_code_key")
+    pg_exec(pg, pgdb, "UPDATE shop.accounts SET balance = balance + 1 WHERE id <= 5; "
+                      "INSERT INTO shop.accounts VALUES (100, 'c100', 7); "
+                      "UPDATE shop.orders SET note = 'y' WHERE id <= 3")
+    r = call()
+    assert r == {"shop.accounts": ("skipped", 0, 0), "shop.orders": ("cdc", 3, 0)}, r
+    pg_exec(pg, pgdb, "ALTER TABLE shop.accounts REPLICA IDENTITY DEFAULT")
+    pg_exec(pg, pgdb, "UPDATE shop.orders SET note = 'z' WHERE id = 4")
+    r = call()
+    # The accounts' 6 changes from while it was skipped; orders' 3 from then are not applied again.
+    assert r == {"shop.accounts": ("cdc", 6, 0), "shop.orders": ("cdc", 1, 0)}, r
+    con = duckenv.connect(db, extensions=("postgres_scanner",))
+    try:
+        assert_same(con, dsn, target="raw.accounts", table="accounts", columns="id, code, balance")
+        assert_same(con, dsn, target="raw.orders")
+    finally:
+        con.close()
+    assert call() == {"shop.accounts": ("unchanged", 0, 0), "shop.orders": ("unchanged", 0, 0)}
+
+
 def test_many_tables_through_one_slot(pg, pgdb, tmp_path):
     pg_exec(pg, pgdb, SCHEMA + MANY)
     dsn = pg.dsn(pgdb)

@@ -206,9 +206,11 @@ pub async fn prepare(
         made_publication = !pub_exists;
     }
 
-    // The slot, after the publication (pgoutput looks the publication up as of each change).
+    // The slot, after the publication (pgoutput looks the publication up as of each change); none
+    // when no table can be kept (every one skipped: the call changes nothing here).
     let (slot_lsn, slot_created) = match slot_lsn {
         Some(lsn) => (lsn.parse()?, false),
+        None if kept.is_empty() => (Lsn(0), false),
         None => {
             let made = client
                 .query_typed(

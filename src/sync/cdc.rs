@@ -1590,25 +1590,35 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     let setup = changes.prepare(&wanted, &slot, publication.as_deref(), call.skip_errors)?;
     trace(started, "slot and publication ready");
     let mut list: Vec<Kept> = Vec::with_capacity(on_slot.len());
+    // The oldest position a skipped table kept through this slot has applied: the slot is not
+    // moved past it, so its changes since are still there when it is kept again.
+    let mut held: Option<Lsn> = None;
     for (mut k, t) in on_slot.into_iter().zip(setup.tables.iter()) {
-        let t = match t {
-            Ok(t) => t.clone(),
-            Err(why) => {
-                refuse(&mut rows, k.item, Error::argument(why.clone()))?;
-                continue;
-            }
+        let refused = match t {
+            Ok(t) => match k.state.as_ref().filter(|c| c.source != t.source_name()) {
+                Some(c) => Some(kept_for_another(k.item, &c.source, &t.source_name())),
+                None => {
+                    k.boot = k.state.is_none() || setup.slot_created;
+                    k.table = Some(t.clone());
+                    None
+                }
+            },
+            Err(why) => Some(Error::argument(why.clone())),
         };
-        if let Some(c) = k.state.as_ref().filter(|c| c.source != t.source_name()) {
-            refuse(
-                &mut rows,
-                k.item,
-                kept_for_another(k.item, &c.source, &t.source_name()),
-            )?;
-            continue;
+        match refused {
+            None => list.push(k),
+            Some(e) => {
+                if let Some(since) = k.state.as_ref().and_then(|c| since_of(c).ok()) {
+                    held = Some(held.map_or(since, |h| h.min(since)));
+                }
+                refuse(&mut rows, k.item, e)?;
+            }
         }
-        k.boot = k.state.is_none() || setup.slot_created;
-        k.table = Some(t);
-        list.push(k);
+    }
+    if list.is_empty() {
+        // Every table skipped: nothing is read, and the slot stays where it was.
+        reads.end(session)?;
+        return Ok(rows);
     }
     let targets: Vec<&Target> = list.iter().map(|k| &k.item.target).collect();
     let missing = missing_targets(session, &targets)?;
@@ -1808,7 +1818,9 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
     if let Ok(p) = std::env::var("LAKEMIG_TEST_PAUSE") {
         test_pause(&p, "before_advance");
     }
-    // Only forward: a call that read nothing past where the slot was leaves it be.
+    // Only forward: a call that read nothing past where the slot was leaves it be; and not past
+    // what a skipped table has applied.
+    let end = end.map(|e| held.map_or(e, |h| e.min(h)));
     if let Some(end) = end.filter(|e| *e > setup.slot_lsn) {
         changes.advance(&setup, end)?;
         trace(started, "slot advanced");
