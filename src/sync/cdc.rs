@@ -1664,19 +1664,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             let due = !first.target.ducklake
                 && matches!(session.commit_would_checkpoint(catalog), Ok(true));
             let bloated = !first.target.ducklake && bloated(session, &list);
-            // Rolled back, nothing was committed since the pg_sync query began: DuckDB's
-            // checkpoint is then a full one, which vacuums (see `Reads`).
-            match bloated {
-                true => reads.end(session)?,
-                false => reads.commit(session)?,
-            }
-            if due || bloated {
-                let done = session.run(&Statement::Checkpoint(catalog.clone()));
-                trace(
-                    started,
-                    &format!("checkpointed the WAL: {} (vacuum: {bloated})", done.is_ok()),
-                );
-            }
+            vacuum::settle(session, &mut reads, catalog, bloated, due, started)?;
             Some((rx, since))
         }
         false => None,

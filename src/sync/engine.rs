@@ -84,16 +84,19 @@ pub fn run<S: Session, P: Source>(
         .map_or(0, |d| d.as_micros() as i64);
     // Its DuckDB reads, up to the writes, in one transaction: rolled back before a full checkpoint
     // when the target is due a vacuum (see `vacuum::Reads`), else committed.
-    let reads = Reads::begin(session)?;
-    let target = match resolve(session, req) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = session.run(&Statement::Rollback);
-            return Err(e);
-        }
-    };
-    let due = !target.ducklake && vacuum::counted_too_many(session, &target.table());
-    vacuum::settle(session, reads, &target.catalog, due, started)?;
+    let mut reads = Reads::begin(session)?;
+    let target = resolve(session, req).inspect_err(|_| {
+        let _ = session.run(&Statement::Rollback);
+    })?;
+    let bloated = vacuum::counted_too_many(session, &target);
+    vacuum::settle(
+        session,
+        &mut reads,
+        &target.catalog,
+        bloated,
+        false,
+        started,
+    )?;
     trace(started, "target resolved");
     let view = source.snapshot(&req.source, &req.cursor, req.blind_window)?;
     trace(started, "snapshot taken");

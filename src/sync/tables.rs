@@ -447,7 +447,7 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
         .map_or(0, |d| d.as_micros() as i64);
     // The call's DuckDB reads, up to its checkpoint (CDC) or its writes (the watermark method), in
     // one transaction (see `vacuum::Reads`); `run_tables` rolls it back if this returns early.
-    let reads = Reads::begin(session)?;
+    let mut reads = Reads::begin(session)?;
     let (catalog, schema, ducklake) = resolve_schema(session, req.target.as_deref())?;
     let listed = source.list(req.blind_window)?;
     let selected = select(&req.tables, &req.exclude, &listed)?;
@@ -532,11 +532,10 @@ fn run_inner<S: Session, M: TablesSource, C: ChangeSource>(
     }
     let mut planned = checked;
     // A target due a vacuum gets it now, before anything is written (see `vacuum::Reads`).
-    let due = !ducklake
-        && planned
-            .iter()
-            .any(|p| vacuum::counted_too_many(session, &p.target.table()));
-    vacuum::settle(session, reads, &catalog, due, started)?;
+    let bloated = planned
+        .iter()
+        .any(|p| vacuum::counted_too_many(session, &p.target));
+    vacuum::settle(session, &mut reads, &catalog, bloated, false, started)?;
 
     if ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;

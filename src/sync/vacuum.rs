@@ -7,7 +7,7 @@
 
 use super::session::Session;
 use super::statements::Statement;
-use super::target::TableRef;
+use super::target::Target;
 use crate::error::Result;
 use crate::trace::trace;
 use std::time::Instant;
@@ -73,32 +73,45 @@ pub const COUNTED_FROM: i64 = 2 * 122_880;
 
 /// Whether a watermark target is due a vacuum: its rows counted (the watermark method's
 /// `rows_total` is the rows it upserted in all, not the rows the target holds). Best effort: false
-/// where it cannot be told (no such table yet, a DuckLake table).
-pub fn counted_too_many<S: Session>(session: &mut S, table: &TableRef) -> bool {
-    match session.stored_rows(table) {
+/// where it cannot be told (no such table yet) and for a DuckLake table (DuckLake has no vacuum
+/// by checkpoint).
+pub fn counted_too_many<S: Session>(session: &mut S, target: &Target) -> bool {
+    if target.ducklake {
+        return false;
+    }
+    let table = target.table();
+    match session.stored_rows(&table) {
         Ok(Some(stored)) if stored >= COUNTED_FROM => session
-            .count_rows(table)
+            .count_rows(&table)
             .is_ok_and(|live| stores_too_many(stored, live)),
         _ => false,
     }
 }
 
-/// End a watermark call's reads before it writes: rolled back, then a full checkpoint of
-/// `catalog` (which vacuums), when `vacuum`; else committed. A failed checkpoint fails nothing:
-/// the call writes as before and the next one tries again.
+/// End a call's reads, then checkpoint `catalog` when `vacuum` or `due`: after a rollback when
+/// `vacuum` (nothing committed since the `pg_sync` query began: a full checkpoint, which
+/// vacuums), else after a commit (a concurrent one, which keeps the deleted rows). Best effort: a
+/// failed checkpoint fails nothing (the call goes on as before, the next one tries again); the
+/// trace says how it went.
 pub fn settle<S: Session>(
     session: &mut S,
-    mut reads: Reads,
+    reads: &mut Reads,
     catalog: &str,
     vacuum: bool,
+    due: bool,
     started: Instant,
 ) -> Result<()> {
-    if !vacuum {
-        return reads.commit(session);
+    match vacuum {
+        true => reads.end(session)?,
+        false => reads.commit(session)?,
     }
-    reads.end(session)?;
-    let done = session.run(&Statement::Checkpoint(catalog.to_string()));
-    trace(started, &format!("vacuumed the target: {}", done.is_ok()));
+    if vacuum || due {
+        let done = session.run(&Statement::Checkpoint(catalog.to_string()));
+        trace(
+            started,
+            &format!("checkpointed the WAL: {} (vacuum: {vacuum})", done.is_ok()),
+        );
+    }
     Ok(())
 }
 
