@@ -219,7 +219,8 @@ pub(super) struct PgChanges<'a> {
     params: &'a ConnParams,
     batch_size: usize,
     client: Option<Arc<Conn>>,
-    /// Sent before `prepare` (see `ChangeSource::start_peek`), until `changes` reads it.
+    /// Opened first thing (`ChangeSource::open_peek`), sent before `prepare` (see
+    /// `ChangeSource::start_peek`), until `changes` reads it.
     peek: Option<replication::Peek>,
     /// The replication connection `advance` confirms on, opened by `changes`.
     confirm: Option<replication::Opening>,
@@ -254,11 +255,23 @@ impl Drop for PgChanges<'_> {
 }
 
 impl ChangeSource for PgChanges<'_> {
-    fn start_peek(&mut self, slot: &str, publication: &str) {
+    fn open_peek(&mut self) {
         let params = self.params;
-        self.peek = Some(runtime::block_on(async move {
-            replication::Peek::start(params, slot, publication)
-        }));
+        self.peek = Some(runtime::block_on(
+            async move { replication::Peek::open(params) },
+        ));
+    }
+
+    fn start_peek(&mut self, slot: &str, publication: &str) {
+        match self.peek.as_mut() {
+            Some(p) if !p.is_asked() => p.ask(slot, publication),
+            _ => {
+                let params = self.params;
+                self.peek = Some(runtime::block_on(async move {
+                    replication::Peek::start(params, slot, publication)
+                }));
+            }
+        }
     }
 
     fn prepare(

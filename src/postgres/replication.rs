@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::Type;
 
@@ -323,13 +323,18 @@ async fn cdc_table(
 }
 
 /// A peek of the slot on a connection of its own: the server's flushed position is read first,
-/// then the slot's changes up to it are asked for. A later call sends it before its checks
-/// ([`Peek::start`] from `ChangeSource::start_peek`), so that PostgreSQL decodes (the call's
-/// longest step) while the checks and DuckDB's reads run. [`stream`] reads it; dropped unread (a
-/// refusal, an error), it is cancelled, so the slot is not held until the decode ends.
+/// then the slot's changes up to it are asked for. A call opens it first thing ([`Peek::open`]
+/// from `ChangeSource::open_peek`), so the login is done while DuckDB reads the checkpoints; a
+/// later call sends the peek as soon as they name the slot ([`Peek::ask`] from
+/// `ChangeSource::start_peek`), before its checks, so that PostgreSQL decodes (the call's longest
+/// step) while the checks and DuckDB's reads run. [`stream`] reads it; dropped unread (a refusal,
+/// an error), it is cancelled, so the slot is not held until the decode ends; never asked (a
+/// first call), its connection is closed.
 pub struct Peek {
-    slot: String,
-    publication: String,
+    /// The slot and publication it was asked for (None: not yet).
+    asked: Option<(String, String)>,
+    /// Hands them to the task, which waits for them once connected (None once asked).
+    ask: Option<oneshot::Sender<(String, String)>>,
     params: ConnParams,
     /// The connection with the peek sent, and the position it reads to.
     task: Option<JoinHandle<Result<(Lsn, Wire)>>>,
@@ -339,23 +344,42 @@ pub struct Peek {
 }
 
 impl Peek {
-    /// Connect and send the peek of `slot` for `publication`, on the runtime (call from within it).
-    pub fn start(params: &ConnParams, slot: &str, publication: &str) -> Peek {
+    /// Connect and read the server's flushed position, on the runtime (call from within it); the
+    /// peek is sent once [`Peek::ask`] names the slot.
+    pub fn open(params: &ConnParams) -> Peek {
         let key = Arc::new(OnceLock::new());
-        let task = tokio::spawn(send_peek(
-            params.clone(),
-            slot.to_string(),
-            publication.to_string(),
-            key.clone(),
-        ));
+        let (ask, asked) = oneshot::channel();
+        let task = tokio::spawn(send_peek(params.clone(), asked, key.clone()));
         Peek {
-            slot: slot.to_string(),
-            publication: publication.to_string(),
+            asked: None,
+            ask: Some(ask),
             params: params.clone(),
             task: Some(task),
             key,
             runtime: tokio::runtime::Handle::current(),
         }
+    }
+
+    /// Connect and send the peek of `slot` for `publication`, on the runtime (call from within it).
+    pub fn start(params: &ConnParams, slot: &str, publication: &str) -> Peek {
+        let mut peek = Peek::open(params);
+        peek.ask(slot, publication);
+        peek
+    }
+
+    /// Send the peek of `slot` for `publication` (once connected). A peek is asked for once.
+    pub fn ask(&mut self, slot: &str, publication: &str) {
+        if let Some(ask) = self.ask.take() {
+            let asked = (slot.to_string(), publication.to_string());
+            // A task that ended (its connection failed) keeps its error for `sent`.
+            let _ = ask.send(asked.clone());
+            self.asked = Some(asked);
+        }
+    }
+
+    /// It was asked for a slot.
+    pub fn is_asked(&self) -> bool {
+        self.asked.is_some()
     }
 
     /// The process id of the backend that runs the peek (None before it connected).
@@ -365,7 +389,10 @@ impl Peek {
 
     /// It reads what `setup` needs: its slot (not made by this call) for its publication.
     pub fn reads(&self, setup: &CdcSetup) -> bool {
-        !setup.slot_created && self.slot == setup.slot && self.publication == setup.publication
+        !setup.slot_created
+            && self.asked.as_ref().is_some_and(|(slot, publication)| {
+                *slot == setup.slot && *publication == setup.publication
+            })
     }
 
     /// The connection once the peek is sent, and the position it reads to.
@@ -379,6 +406,9 @@ impl Peek {
     /// so the slot is free again when this returns (best effort, at most [`WITHDRAW_TIMEOUT`]).
     pub async fn cancel(mut self) {
         if let Some(task) = self.task.take() {
+            if self.ask.take().is_some() {
+                return; // never asked: the task closes its connection (not waited for)
+            }
             withdraw(task, self.params.clone()).await;
         }
     }
@@ -401,15 +431,16 @@ impl Drop for Peek {
     /// Unread and not taken back by [`Peek::cancel`]: cancelled in the background.
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
-            self.runtime.spawn(withdraw(task, self.params.clone()));
+            if self.ask.take().is_none() {
+                self.runtime.spawn(withdraw(task, self.params.clone()));
+            }
         }
     }
 }
 
 async fn send_peek(
     params: ConnParams,
-    slot: String,
-    publication: String,
+    asked: oneshot::Receiver<(String, String)>,
     key: Arc<OnceLock<CancelKey>>,
 ) -> Result<(Lsn, Wire)> {
     let target = params.target();
@@ -434,6 +465,10 @@ async fn send_peek(
     };
     while wire.next_value().await?.is_some() {}
     let read_to: Lsn = flushed.parse()?;
+    let Ok((slot, publication)) = asked.await else {
+        wire.close().await;
+        return Err(Error::internal("a peek's connection closed unasked"));
+    };
     let sql = format!(
         "SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, NULL, \
          'proto_version', '1', 'publication_names', {}, 'binary', 'true')",

@@ -121,6 +121,10 @@ pub struct CdcSetup {
 
 /// The PostgreSQL side of a CDC sync.
 pub trait ChangeSource {
+    /// Open the connection [`ChangeSource::start_peek`] sends its peek on, now, so its login and
+    /// the server's flushed position are done while DuckDB reads the checkpoints. Never asked
+    /// for a peek (a first call, a refusal), it is closed.
+    fn open_peek(&mut self) {}
     /// Send the peek of `slot` for `publication` now, before [`ChangeSource::prepare`]: a later
     /// call, whose checkpoints name the slot. PostgreSQL decodes while the call checks and reads;
     /// [`ChangeSource::changes`] then reads this peek (if it is of `setup`'s slot and
@@ -1495,6 +1499,9 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         reads.end(session)?;
         return Ok(Vec::new());
     };
+    // A later call sends its peek once the checkpoints below name the slot: its connection
+    // logs in meanwhile (DuckDB's first read of a checkpoint table loads its blocks: 4-6 ms).
+    changes.open_peek();
     let database = session
         .database_path(&first.target.catalog)?
         .unwrap_or_else(|| first.target.catalog.clone());

@@ -1656,7 +1656,8 @@ fn a_dropped_source_is_reported_and_its_target_kept() {
 }
 
 /// One table's replication stream with no change in it; counts how often it was started, and
-/// logs the calls that shape the stream (`peek <slot> <publication>`, `prepare`, `changes`).
+/// logs the calls that shape the stream (`open peek`, `peek <slot> <publication>`, `prepare`,
+/// `changes`).
 #[derive(Default)]
 struct QuietSlot {
     started: usize,
@@ -1664,6 +1665,9 @@ struct QuietSlot {
 }
 
 impl super::cdc::ChangeSource for QuietSlot {
+    fn open_peek(&mut self) {
+        self.calls.push("open peek".into());
+    }
     fn start_peek(&mut self, slot: &str, publication: &str) {
         self.calls.push(format!("peek {slot} {publication}"));
     }
@@ -1856,7 +1860,7 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
 }
 
 #[test]
-fn a_later_call_sends_its_peek_before_its_checks() {
+fn a_later_call_opens_its_peek_first_and_sends_it_before_its_checks() {
     let (mut s, call) = kept_by_cdc("db");
     let mut slot = QuietSlot::default();
     cdc_call(&mut s, &call, &mut slot).unwrap();
@@ -1866,6 +1870,7 @@ fn a_later_call_sends_its_peek_before_its_checks() {
     assert_eq!(
         slot.calls,
         vec![
+            "open peek".into(),
             format!("peek {name} {name}"),
             "prepare".into(),
             "changes".into()
@@ -1876,7 +1881,7 @@ fn a_later_call_sends_its_peek_before_its_checks() {
     call.publication = Some("mine".into());
     let mut slot = QuietSlot::default();
     cdc_call(&mut s, &call, &mut slot).unwrap();
-    assert_eq!(slot.calls[0], format!("peek {name} mine"));
+    assert_eq!(slot.calls[1], format!("peek {name} mine"));
 }
 
 #[test]
