@@ -5,9 +5,10 @@
 
 -- pg_sync_lag(max_age := INTERVAL 1 HOUR): one row per pg_sync checkpoint with how old it is.
 --   since_last_run  time since the last pg_sync of that target (truncated to the second)
---   data_lag        time since the watermark (how far behind PostgreSQL the target may be), for
---                   timestamp/date cursors; NULL for integer cursors and CDC targets (their watermark is
---                   an LSN: pg_sync_state(dsn := ...) shows the WAL their slot keeps)
+--   data_lag        how far behind PostgreSQL the target may be: for timestamp/date cursors the time
+--                   since the watermark; for CDC targets (method := 'cdc') the time since their last
+--                   call began (it applied every transaction committed before it); NULL for integer
+--                   cursors. pg_sync_state(dsn := ...) shows the WAL a CDC target's slot keeps
 --   stale           since_last_run > max_age
 -- e.g. SELECT target, since_last_run, stale FROM pg_sync_lag(max_age := INTERVAL 15 MINUTE) WHERE stale;
 CREATE OR REPLACE TEMP MACRO pg_sync_lag(max_age := INTERVAL 1 HOUR) AS TABLE
@@ -25,6 +26,7 @@ SELECT catalog,
            WHEN 'TIMESTAMP WITH TIME ZONE' THEN TRY_CAST(watermark AS TIMESTAMPTZ)
            WHEN 'TIMESTAMP' THEN timezone('UTC', TRY_CAST(watermark AS TIMESTAMP))
            WHEN 'DATE' THEN timezone('UTC', CAST(TRY_CAST(watermark AS DATE) AS TIMESTAMP))
+           WHEN 'pg_lsn' THEN last_run
        END) AS data_lag,
        now() - last_run > max_age AS stale
 FROM pg_sync_state()

@@ -4,6 +4,7 @@ its marts checked against the same queries run on PostgreSQL; examples/notebook.
 macros in sql/lakemig_macros.sql."""
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -166,4 +167,9 @@ def test_shell_macros(pg, pgdb):
     assert con.execute("SELECT stale FROM pg_sync_lag(max_age := INTERVAL 0 SECOND)").fetchone() == (True,)
     changed = con.execute(f"SELECT id FROM pg_changes('{dsn}', 'public.items', now() - INTERVAL 90 MINUTE)").fetchall()
     assert changed == [(2,)]
+    # A CDC target's watermark is an LSN: its data_lag is the time since its last call began.
+    con.execute(f"SELECT * FROM pg_sync('{dsn}', 'public.items', target := 'items_cdc', method := 'cdc')")
+    lag = con.execute("SELECT data_lag FROM pg_sync_lag() WHERE target = '\"main\".\"items_cdc\"'").fetchone()
+    assert lag is not None and lag[0] is not None and lag[0] < datetime.timedelta(minutes=1), lag
+    con.execute(f"SELECT * FROM pg_sync_drop('items_cdc', dsn := '{dsn}')")
     con.close()
