@@ -281,6 +281,11 @@ impl ChangeSource for PgChanges<'_> {
         publication: Option<&str>,
         skip_errors: bool,
     ) -> Result<CdcSetup> {
+        // Not asked for a peek by now: a first call, whose stream sends its own after the copy.
+        // Its connection is closed now rather than held through the copy.
+        if self.peek.as_ref().is_some_and(|p| !p.is_asked()) {
+            self.peek = None;
+        }
         let (client, setup) = runtime::block_on(replication::prepare(
             self.params,
             tables,

@@ -328,8 +328,8 @@ async fn cdc_table(
 /// later call sends the peek as soon as they name the slot ([`Peek::ask`] from
 /// `ChangeSource::start_peek`), before its checks, so that PostgreSQL decodes (the call's longest
 /// step) while the checks and DuckDB's reads run. [`stream`] reads it; dropped unread (a refusal,
-/// an error), it is cancelled, so the slot is not held until the decode ends; never asked (a
-/// first call), its connection is closed.
+/// an error), it is cancelled, so the slot is not held until the decode ends; dropped unasked (a
+/// first call, before its copy), its connection is closed.
 pub struct Peek {
     /// The slot and publication it was asked for (None: not yet).
     asked: Option<(String, String)>,
