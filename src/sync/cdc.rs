@@ -1389,9 +1389,9 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
     changes: &mut C,
 ) -> Result<Outcome> {
     // Its DuckDB reads, up to the checkpoint, in one transaction rolled back (see `Reads`).
-    let reads = Reads::begin(session)?;
+    let mut reads = Reads::begin(session)?;
     let target = resolve(session, req).inspect_err(|_| {
-        let _ = session.run(&Statement::Rollback);
+        let _ = reads.end(session);
     })?;
     let call = CdcCall {
         items: vec![CdcItem {

@@ -86,7 +86,7 @@ pub fn run<S: Session, P: Source>(
     // when the target is due a vacuum (see `vacuum::Reads`), else committed.
     let mut reads = Reads::begin(session)?;
     let target = resolve(session, req).inspect_err(|_| {
-        let _ = session.run(&Statement::Rollback);
+        let _ = reads.end(session);
     })?;
     let bloated = vacuum::counted_too_many(session, &target);
     vacuum::settle(
