@@ -24,22 +24,50 @@ pub fn write_batch(
     types: &[DuckType],
 ) -> Result<()> {
     for ((col, &target), ty) in batch.columns.iter().zip(targets).zip(types) {
-        // SAFETY: `target` is a column of `output` (the caller's mapping), so the vector is alive for
-        // as long as `output` is.
-        let raw = unsafe { duckdb_data_chunk_get_vector(output.get_ptr(), target as u64) };
-        match ty {
-            DuckType::List(child_ty) => {
-                let mut lv = output.list_vector(target);
-                write_list(&mut lv, raw, col, child_ty)?;
-            }
-            _ => {
-                let mut fv = output.flat_vector(target);
-                write_flat(&mut fv, raw, col, ty)?;
-            }
-        }
+        write_column(output, target, col, ty)?;
     }
     output.set_len(batch.len);
     Ok(())
+}
+
+/// Write some of `batch`'s columns into `output`: output column `j` is batch column `picks[j]`,
+/// whose DuckDB type is `types[j]`. Sets the chunk's length.
+pub fn write_columns(
+    output: &mut DataChunkHandle,
+    batch: &Batch,
+    picks: &[usize],
+    types: &[DuckType],
+) -> Result<()> {
+    for (target, (&pick, ty)) in picks.iter().zip(types).enumerate() {
+        let col = batch
+            .columns
+            .get(pick)
+            .ok_or_else(|| Error::internal(format!("a batch without column {pick}")))?;
+        write_column(output, target, col, ty)?;
+    }
+    output.set_len(batch.len);
+    Ok(())
+}
+
+fn write_column(
+    output: &mut DataChunkHandle,
+    target: usize,
+    col: &Column,
+    ty: &DuckType,
+) -> Result<()> {
+    // SAFETY: `target` is a column of `output` (the caller's mapping), so the vector is alive for
+    // as long as `output` is.
+    let raw = unsafe { duckdb_data_chunk_get_vector(output.get_ptr(), target as u64) };
+    match ty {
+        DuckType::List(child_ty) => {
+            let mut lv = output.list_vector(target);
+            write_list(&mut lv, raw, col, child_ty)
+        }
+        _ => {
+            let mut fv = output.flat_vector(target);
+            write_flat(&mut fv, raw, col, ty)
+        }
+    }
 }
 
 /// DuckDB keeps strings of up to 12 bytes inside the `string_t` itself.

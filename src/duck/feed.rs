@@ -4,9 +4,14 @@
 //! (laid out as DuckDB's vectors are) and copies each into its output chunk, so DuckDB inserts them
 //! on every thread, as from any table function. Called with an id nobody
 //! registered (by hand, say) it is an error.
+//!
+//! `__lakemig_held_rows(id)`: rows `pg_sync`'s CDC apply keeps in memory for the statements of one
+//! part (`Session::hold`), read as often as those statements read them, in place of a staging
+//! table DuckDB would have to append them to first. Only the columns a statement reads are copied
+//! (projection pushdown).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
@@ -19,6 +24,7 @@ use crate::types::batch::Batch;
 use crate::types::DuckType;
 
 pub const NAME: &str = "__lakemig_sync_rows";
+pub const HELD: &str = "__lakemig_held_rows";
 
 /// Reads waiting for their INSERT, per database (the function's extra info, shared with the
 /// session that registers them).
@@ -26,6 +32,13 @@ pub const NAME: &str = "__lakemig_sync_rows";
 pub struct Feeds {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, Rows<Batch>>>,
+    held: Mutex<HashMap<u64, Arc<HeldRows>>>,
+}
+
+/// Rows kept for the statements that read them, until released.
+pub struct HeldRows {
+    columns: Vec<(String, DuckType)>,
+    batches: Vec<Batch>,
 }
 
 impl Feeds {
@@ -46,6 +59,26 @@ impl Feeds {
     /// Take a read back (its INSERT started, or failed before it could).
     pub fn take(&self, id: u64) -> Option<Rows<Batch>> {
         self.pending.lock().ok()?.remove(&id)
+    }
+
+    /// Keep `batches` (of `columns`) for [`HELD`] to serve under the id returned, until
+    /// [`Feeds::release`].
+    pub fn hold(&self, columns: Vec<(String, DuckType)>, batches: Vec<Batch>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut h) = self.held.lock() {
+            h.insert(id, Arc::new(HeldRows { columns, batches }));
+        }
+        id
+    }
+
+    pub fn release(&self, id: u64) {
+        if let Ok(mut h) = self.held.lock() {
+            h.remove(&id);
+        }
+    }
+
+    fn held(&self, id: u64) -> Option<Arc<HeldRows>> {
+        self.held.lock().ok()?.get(&id).cloned()
     }
 }
 
@@ -139,4 +172,89 @@ impl VTab for Feed {
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
         Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
     }
+}
+
+pub struct Held;
+
+pub struct HeldBind {
+    rows: Arc<HeldRows>,
+}
+
+pub struct HeldInit {
+    rows: Arc<HeldRows>,
+    next: AtomicUsize,
+    /// Output column j is held column `picks[j]`, of type `types[j]`.
+    picks: Vec<usize>,
+    types: Vec<DuckType>,
+}
+
+impl VTab for Held {
+    type InitData = HeldInit;
+    type BindData = HeldBind;
+
+    fn bind(bind: &BindInfo) -> Result<HeldBind, Box<dyn std::error::Error>> {
+        let id = bind.get_parameter(0).to_int64() as u64;
+        let rows = feeds(bind.get_extra_info::<Arc<Feeds>>())?
+            .held(id)
+            .ok_or_else(|| no_held(id))?;
+        for (name, ty) in &rows.columns {
+            bind.add_result_column(name, types::logical_type(ty));
+        }
+        Ok(HeldBind { rows })
+    }
+
+    fn init(init: &InitInfo) -> Result<HeldInit, Box<dyn std::error::Error>> {
+        // SAFETY: DuckDB hands back the bind data this function's bind returned.
+        let bind = unsafe { &*init.get_bind_data::<HeldBind>() };
+        let rows = bind.rows.clone();
+        let picks: Vec<usize> = init
+            .get_column_indices()
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|&i| i < rows.columns.len())
+            .collect();
+        let types = picks.iter().map(|&i| rows.columns[i].1.clone()).collect();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        init.set_max_threads(threads as u64);
+        Ok(HeldInit {
+            rows,
+            next: AtomicUsize::new(0),
+            picks,
+            types,
+        })
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let init = func.get_init_data();
+        loop {
+            let i = init.next.fetch_add(1, Ordering::Relaxed);
+            match init.rows.batches.get(i) {
+                None => {
+                    output.set_len(0);
+                    return Ok(());
+                }
+                // An empty chunk would read as the end: skip it.
+                Some(b) if b.len == 0 => continue,
+                Some(b) => {
+                    return chunk::write_columns(output, b, &init.picks, &init.types)
+                        .map_err(|e| format!("{HELD}: {e}").into());
+                }
+            }
+        }
+    }
+
+    fn supports_pushdown() -> bool {
+        true
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
+    }
+}
+
+fn no_held(id: u64) -> Box<dyn std::error::Error> {
+    format!("{HELD}: no rows held under id {id} (this function is pg_sync's own)").into()
 }

@@ -51,6 +51,7 @@ fn register(con: &Connection, side: SideConnection) -> Result<(), Box<dyn std::e
     // database that loaded lakemig (a process-wide one would send every write to the first).
     let feeds = std::sync::Arc::new(feed::Feeds::default());
     con.register_table_function_with_extra_info::<feed::Feed, _>(feed::NAME, &feeds)?;
+    con.register_table_function_with_extra_info::<feed::Held, _>(feed::HELD, &feeds)?;
     let side: sync::Side = std::sync::Arc::new(std::sync::Mutex::new(sync::SyncConnection {
         con: side,
         feeds,

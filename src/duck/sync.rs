@@ -24,7 +24,7 @@ use crate::postgres::replication;
 use crate::postgres::scan::BATCH_ROWS;
 use crate::postgres::sync::{take_snapshot, SyncSnapshot};
 use crate::sync::cdc::{self, CdcRequest, CdcSetup, CdcTable, CdcWanted, Change, ChangeSource};
-use crate::sync::session::{Database, SqlSession, Value};
+use crate::sync::session::{Database, Held, SqlSession, Value};
 use crate::sync::source::{Read, Rows, Source, SourceView};
 use crate::sync::target::TableRef;
 use crate::sync::{self as engine, Request};
@@ -125,6 +125,22 @@ impl Database for SyncConnection {
                 table.quoted()
             )
         })
+    }
+
+    fn hold(&mut self, rows: Rows<Batch>) -> Result<Held, String> {
+        let columns = rows.columns.clone();
+        let batches = rows
+            .collect::<crate::error::Result<Vec<Batch>>>()
+            .map_err(|e| e.to_string())?;
+        let id = self.feeds.hold(columns, batches);
+        Ok(Held {
+            relation: format!("{}({id})", feed::HELD),
+            id,
+        })
+    }
+
+    fn release(&mut self, held: &Held) {
+        self.feeds.release(held.id);
     }
 }
 

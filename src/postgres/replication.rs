@@ -590,6 +590,7 @@ async fn run_stream<T: Send + 'static>(
                 Staged::SideStart { columns, extras } => {
                     Some((PartKind::Side, columns.clone(), *extras))
                 }
+                Staged::KeysStart(c) => Some((PartKind::Keys, c.clone(), false)),
                 _ => None,
             };
             if let Some((kind, columns, extras)) = start {
@@ -615,8 +616,11 @@ async fn run_stream<T: Send + 'static>(
                 .map_err(|_| gone())?;
             }
             match staged {
-                Staged::Start(_) | Staged::Direct(_) | Staged::SideStart { .. } => {}
-                Staged::Batch(b) | Staged::Side(b) => {
+                Staged::Start(_)
+                | Staged::Direct(_)
+                | Staged::SideStart { .. }
+                | Staged::KeysStart(_) => {}
+                Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) => {
                     let chunk = make(b, &types)?;
                     if let Some(r) = rows_tx.as_ref() {
                         r.send(Ok(chunk)).await.map_err(|_| gone())?;

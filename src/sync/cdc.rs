@@ -30,7 +30,7 @@ use super::checkpoint::Checkpoint;
 use super::engine::{
     commit_conflict, refuse_held_rows, resolve, Outcome, Request, PREPARE_ATTEMPTS,
 };
-use super::session::Session;
+use super::session::{Held, Session};
 use super::source::{Read, Rows, Source};
 use super::statements::{key_join, Statement, COMMIT_RETRIES};
 use super::tables::{in_table, skipped, TableOutcome};
@@ -199,8 +199,11 @@ pub enum PartKind {
     Staged,
     /// Straight into the target (each key's first insert or update of a direct part).
     Direct,
-    /// A direct part's other rows, into the staging table at its end.
+    /// A direct part's other rows, at its end, kept for its statements ([`Session::hold`]).
     Side,
+    /// The keys of a direct part's rows that went straight into the target, kept for its
+    /// statements.
+    Keys,
 }
 
 /// A run of staged rows applied in one go: it begins after a TRUNCATE (`truncate`), at the start
@@ -377,6 +380,11 @@ pub enum Staged {
         extras: bool,
     },
     Side(Batch),
+    /// A direct part's keys of the rows it sent straight into the target follow (after its side
+    /// rows), with these columns: [`direct_sql`] reads them instead of scanning the target for
+    /// its new rows.
+    KeysStart(Vec<StageColumn>),
+    Keys(Batch),
     End(PartSummary),
 }
 
@@ -427,6 +435,9 @@ struct Out {
     decoder: CopyDecoder,
     /// Its rows carry the extra columns (a direct part's rows for the target do not).
     extras: bool,
+    /// A direct part's rows for the target: the positions of the key columns, and those columns
+    /// of every batch handed on.
+    keys: Option<(Vec<usize>, Vec<Batch>)>,
     seqs: Vec<i64>,
     segs: Vec<i32>,
     ops: Vec<u8>,
@@ -445,6 +456,7 @@ impl Out {
                 batch_rows,
             ),
             extras,
+            keys: None,
             seqs: Vec::new(),
             segs: Vec::new(),
             ops: Vec::new(),
@@ -729,7 +741,20 @@ impl Stager {
             })?;
             key.push(i);
         }
-        let main = Out::new(&columns, self.batch_rows, !self.direct);
+        let mut main = Out::new(&columns, self.batch_rows, !self.direct);
+        if self.direct {
+            let positions = key
+                .iter()
+                .map(|k| source.iter().position(|s| s == k))
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| {
+                    Error::argument(
+                        "the replication stream has changes of a version of the table whose key columns \
+                         are not all in the table now; drop the target with pg_sync_drop and sync again",
+                    )
+                })?;
+            main.keys = Some((positions, Vec::new()));
+        }
         let side = self
             .direct
             .then(|| Out::new(&columns, self.batch_rows, true));
@@ -773,6 +798,11 @@ impl Stager {
             return Ok(());
         };
         p.main.hand_on(&mut self.out, true, Staged::Batch)?;
+        let direct_keys = p.main.keys.take().map(|(positions, batches)| {
+            let columns: Vec<StageColumn> =
+                positions.iter().map(|&j| p.columns[j].clone()).collect();
+            (columns, batches)
+        });
         let summary = PartSummary {
             segments: p.segments,
         };
@@ -813,6 +843,10 @@ impl Stager {
                     (x, _) => x,
                 });
             }
+        }
+        if let Some((columns, batches)) = direct_keys {
+            self.out.push_back(Staged::KeysStart(columns));
+            self.out.extend(batches.into_iter().map(Staged::Keys));
         }
         self.out.push_back(Staged::End(summary));
         Ok(())
@@ -985,12 +1019,15 @@ impl Router {
             };
             if let Some(x) = self.held[i].pop_front() {
                 match &x {
-                    Staged::Batch(b) | Staged::Side(b) => {
+                    Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) => {
                         self.held_by[i] -= b.len;
                         self.held_rows -= b.len;
                     }
                     Staged::End(_) => self.owner = None,
-                    Staged::Start(_) | Staged::Direct(_) | Staged::SideStart { .. } => {}
+                    Staged::Start(_)
+                    | Staged::Direct(_)
+                    | Staged::SideStart { .. }
+                    | Staged::KeysStart(_) => {}
                 }
                 return Ok(Some((i, x)));
             }
@@ -1010,7 +1047,7 @@ impl Router {
 
     fn gather(&mut self, i: usize) {
         while let Some(x) = self.stagers[i].next_staged() {
-            if let Staged::Batch(b) | Staged::Side(b) = &x {
+            if let Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) = &x {
                 self.held_by[i] += b.len;
                 self.held_rows += b.len;
             }
@@ -1035,6 +1072,12 @@ impl Out {
             false => None,
         };
         while let Some(b) = next.take().or_else(|| self.decoder.next_batch()) {
+            if let Some((positions, kept)) = self.keys.as_mut() {
+                kept.push(Batch {
+                    len: b.len,
+                    columns: positions.iter().map(|&j| b.columns[j].clone()).collect(),
+                });
+            }
             let b = if self.extras { self.with_extras(b) } else { b };
             out.push_back(wrap(b));
         }
@@ -1279,11 +1322,12 @@ fn column_list(columns: &[String]) -> String {
 
 /// A direct part's statements (see [`Staged::Direct`]). Each key's first insert or update of the
 /// part is in the target already, with a `rowid` above `before` (the table's last before the
-/// part: DuckDB numbers the rows a transaction adds past those it had); the part's other rows
-/// (`side`: there were some) are in the staging table. Then:
+/// part: DuckDB numbers the rows a transaction adds past those it had), and `keys` holds their
+/// keys; the part's other rows are in `side` (None: there were none). Then:
 /// 1. the rows from before the part of every key it changed go (all of them after a TRUNCATE,
 ///    which a direct part has only before its first row);
-/// 2. the part's first writes that a later change of their key replaced or deleted go;
+/// 2. the part's first writes that a later change of their key replaced or deleted go (with a
+///    one-column key, in the same statement as 1: one scan of the target);
 /// 3. each key's last write among the later changes goes in.
 pub fn direct_sql(
     target: &Target,
@@ -1291,55 +1335,68 @@ pub fn direct_sql(
     part_columns: &[String],
     part: &PartSummary,
     before: i64,
-    side: bool,
+    keys: &str,
+    side: Option<&str>,
 ) -> Vec<Step> {
     let truncate = part.segments.iter().any(|s| s.truncate);
     if !truncate && part.segments.iter().all(|s| s.rows == 0) {
         return Vec::new();
     }
     let t = target.quoted();
-    let stage = format!("temp.main.{}", quote_ident(STAGE_TABLE));
     let mut out = Vec::new();
     let old = format!("rowid <= {before}");
     let new = format!("rowid > {before}");
+    // Side rows that replaced no row are deletes of keys the part wrote nowhere else: step 1 does.
+    let replaced = side.filter(|_| part.replaces());
+    let mut merged = false;
     if truncate {
         out.push(Step::Delete(format!("DELETE FROM {t} WHERE {old}")));
     } else {
         out.push(Step::Delete(match key {
             [k] => {
                 let k = quote_ident(k);
-                let staged = match side {
-                    true => format!(" UNION ALL SELECT {k} FROM {stage}"),
-                    false => String::new(),
+                let staged = side.map_or(String::new(), |stage| {
+                    format!(" UNION ALL SELECT {k} FROM {stage}")
+                });
+                let which = match replaced {
+                    Some(stage) => {
+                        merged = true;
+                        format!("({old} OR {k} IN (SELECT {k} FROM {stage}))")
+                    }
+                    None => old,
                 };
-                format!("DELETE FROM {t} WHERE {old} AND {k} IN (SELECT {k} FROM {t} WHERE {new}{staged})")
+                // No key is NULL; the filter makes DuckDB (1.5) push a Bloom filter of the keys
+                // into the target's scan, which it does only for a filtered build side.
+                format!(
+                    "DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {keys} WHERE {k} IS NOT NULL{staged}) AND {which}"
+                )
             }
             _ => {
-                let staged = match side {
-                    true => format!(
+                let staged = side.map_or(String::new(), |stage| {
+                    format!(
                         " OR EXISTS (SELECT 1 FROM {stage} AS __s WHERE {})",
                         key_join("__t", "__s", key)
-                    ),
-                    false => String::new(),
-                };
+                    )
+                });
                 format!(
-                    "DELETE FROM {t} AS __t WHERE __t.{old} AND (EXISTS (SELECT 1 FROM {t} AS __n WHERE __n.{new} AND {}){staged})",
+                    "DELETE FROM {t} AS __t WHERE __t.{old} AND (EXISTS (SELECT 1 FROM {keys} AS __n WHERE {}){staged})",
                     key_join("__t", "__n", key)
                 )
             }
         }));
     }
-    // Side rows that replaced no row are deletes of keys the part wrote nowhere else: step 1 did.
-    if !side || !part.replaces() {
+    let Some(stage) = replaced else {
         return out;
+    };
+    if !merged {
+        out.push(Step::Delete(delete_staged_keys(
+            &t,
+            key,
+            Some(&new),
+            stage,
+            None,
+        )));
     }
-    out.push(Step::Delete(delete_staged_keys(
-        &t,
-        key,
-        Some(&new),
-        &stage,
-        None,
-    )));
     let names = column_list(part_columns);
     out.push(Step::Insert(format!(
         "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s WHERE s.__op IN ('I', 'U') \
@@ -2017,9 +2074,17 @@ struct Applied {
     read_to: Option<Lsn>,
 }
 
+/// A direct part being applied: the target's last `rowid` before it, and its rows held for its
+/// statements.
+struct DirectPart {
+    before: i64,
+    side: Option<Held>,
+    keys: Option<Held>,
+}
+
 /// Stage and apply the stream, part by part: a staged part's rows into the staging table, then
 /// each segment's statements ([`apply_sql`]); a direct part's first writes into the target, its
-/// side rows into the staging table, then [`direct_sql`].
+/// side rows and its first writes' keys held ([`Session::hold`]), then [`direct_sql`].
 fn apply_changes<S: Session>(
     session: &mut S,
     rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
@@ -2027,8 +2092,26 @@ fn apply_changes<S: Session>(
     keys: &[&[String]],
     // Each target's last rowid read before the stream (None where not read); a direct part that is
     // its table's first starts from it.
+    last_rowid: Vec<Option<i64>>,
+    started: Instant,
+) -> Result<Applied> {
+    let mut held = Vec::new();
+    let applied = apply_parts(session, rx, targets, keys, last_rowid, started, &mut held);
+    // Rows still held (the call failed in a part) are forgotten too.
+    for h in &held {
+        session.release(h);
+    }
+    applied
+}
+
+fn apply_parts<S: Session>(
+    session: &mut S,
+    rx: mpsc::Receiver<Result<Change<S::Chunk>>>,
+    targets: &[&Target],
+    keys: &[&[String]],
     mut last_rowid: Vec<Option<i64>>,
     started: Instant,
+    held: &mut Vec<Held>,
 ) -> Result<Applied> {
     let mut moved = vec![0i64; targets.len()];
     let mut rx = Rows {
@@ -2036,10 +2119,10 @@ fn apply_changes<S: Session>(
         rx,
     };
     let mut part_columns: Vec<String> = Vec::new();
-    // A direct part: the target's last `rowid` before it, and whether it has side rows.
-    let mut direct: Option<(i64, bool)> = None;
+    let mut direct: Option<DirectPart> = None;
     let mut summaries = None;
     let mut read_to = None;
+    let no_direct = || Error::internal("a direct part's rows came outside a direct part");
     for item in rx.by_ref() {
         match item? {
             Change::Part {
@@ -2058,19 +2141,27 @@ fn apply_changes<S: Session>(
                             Some(last) => last,
                             None => session.last_rowid(&target.table())?,
                         };
-                        direct = Some((before, false));
+                        direct = Some(DirectPart {
+                            before,
+                            side: None,
+                            keys: None,
+                        });
                         moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
                         trace(started, "part inserted");
                     }
-                    PartKind::Staged | PartKind::Side => {
-                        match (kind, direct.as_mut()) {
-                            (PartKind::Side, Some((_, side))) => *side = true,
-                            _ => {
-                                let extra = stage_extra_columns().len();
-                                part_columns =
-                                    columns[extra..].iter().map(|(n, _)| n.clone()).collect();
-                            }
+                    PartKind::Side | PartKind::Keys => {
+                        let d = direct.as_mut().ok_or_else(no_direct)?;
+                        let h = session.hold(rows)?;
+                        held.push(h.clone());
+                        match kind {
+                            PartKind::Side => d.side = Some(h),
+                            _ => d.keys = Some(h),
                         }
+                        trace(started, "part held");
+                    }
+                    PartKind::Staged => {
+                        let extra = stage_extra_columns().len();
+                        part_columns = columns[extra..].iter().map(|(n, _)| n.clone()).collect();
                         let stage = TableRef::temp(STAGE_TABLE);
                         session.run(&Statement::CreateTable {
                             table: stage.clone(),
@@ -2083,20 +2174,33 @@ fn apply_changes<S: Session>(
             }
             Change::PartEnd(table, part) => {
                 let (target, key) = (targets[table], keys[table]);
-                let steps = match direct.take() {
-                    Some((before, side)) => {
-                        direct_sql(target, key, &part_columns, &part, before, side)
+                match direct.take() {
+                    Some(d) => {
+                        let k = d.keys.as_ref().ok_or_else(no_direct)?;
+                        let steps = direct_sql(
+                            target,
+                            key,
+                            &part_columns,
+                            &part,
+                            d.before,
+                            &k.relation,
+                            d.side.as_ref().map(|h| h.relation.as_str()),
+                        );
+                        let ran = run_steps(session, steps, &mut moved[table], started);
+                        for h in d.side.iter().chain(d.keys.iter()) {
+                            session.release(h);
+                            held.retain(|x| x.id != h.id);
+                        }
+                        ran?;
                     }
-                    None => part
-                        .segments
-                        .iter()
-                        .flat_map(|segment| apply_sql(target, key, &part_columns, segment))
-                        .collect(),
-                };
-                for step in steps {
-                    let n = session.run(&Statement::CdcApply(vec![step.sql().to_string()]))?;
-                    moved[table] += step.rows(n);
-                    trace(started, "applied a statement");
+                    None => {
+                        let steps = part
+                            .segments
+                            .iter()
+                            .flat_map(|segment| apply_sql(target, key, &part_columns, segment))
+                            .collect();
+                        run_steps(session, steps, &mut moved[table], started)?;
+                    }
                 }
                 trace(started, "part applied");
             }
@@ -2114,6 +2218,21 @@ fn apply_changes<S: Session>(
         moved,
         read_to,
     })
+}
+
+/// Run a part's statements; `moved` follows the target's row count.
+fn run_steps<S: Session>(
+    session: &mut S,
+    steps: Vec<Step>,
+    moved: &mut i64,
+    started: Instant,
+) -> Result<()> {
+    for step in steps {
+        let n = session.run(&Statement::CdcApply(vec![step.sql().to_string()]))?;
+        *moved += step.rows(n);
+        trace(started, "applied a statement");
+    }
+    Ok(())
 }
 
 /// Add to `target` the source's `columns` it lacks (names matched as DuckDB matches them); their

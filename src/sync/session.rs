@@ -25,6 +25,14 @@ pub enum Value {
     TextList(Vec<String>),
 }
 
+/// Rows a session keeps in memory for the statements that follow (see [`Session::hold`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// What those statements read them as, where a table's name would go (`FROM <relation>`).
+    pub relation: String,
+    pub id: u64,
+}
+
 /// A DuckDB connection, as `src/duck/` provides it. Errors are DuckDB's message.
 pub trait Database {
     /// Rows in DuckDB's own layout, made by [`Database::to_chunk`] on a reader's thread.
@@ -39,6 +47,10 @@ pub trait Database {
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
     /// Insert every row of a read into `table`'s columns of the same names; how many.
     fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String>;
+    /// See [`Session::hold`].
+    fn hold(&mut self, rows: Rows<Self::Chunk>) -> Result<Held, String>;
+    /// See [`Session::release`].
+    fn release(&mut self, held: &Held);
 }
 
 /// A borrowed database is a database (the connection lives behind a lock).
@@ -58,6 +70,12 @@ impl<D: Database> Database for &mut D {
     }
     fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64, String> {
         (**self).insert_by_name(table, rows)
+    }
+    fn hold(&mut self, rows: Rows<Self::Chunk>) -> Result<Held, String> {
+        (**self).hold(rows)
+    }
+    fn release(&mut self, held: &Held) {
+        (**self).release(held)
     }
 }
 
@@ -87,6 +105,11 @@ pub trait Session {
     fn insert(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
     /// Insert every row of a read into `table`'s columns of the same names; how many.
     fn insert_by_name(&mut self, table: &TableRef, rows: Rows<Self::Chunk>) -> Result<u64>;
+    /// Keep every row of a read in memory, for the statements that follow to read as often as
+    /// they do (as [`Held::relation`]) until [`Session::release`]: no table is written first.
+    fn hold(&mut self, rows: Rows<Self::Chunk>) -> Result<Held>;
+    /// Forget rows held.
+    fn release(&mut self, held: &Held);
     /// The table's largest `rowid` (-1 when empty).
     fn last_rowid(&mut self, table: &TableRef) -> Result<i64>;
     /// [`Session::count_rows`] and [`Session::last_rowid`] of one table, in one scan where the
@@ -350,6 +373,16 @@ impl<D: Database> Session for SqlSession<D> {
         self.0
             .insert_by_name(table, rows)
             .map_err(duck("inserting the changed rows into the target"))
+    }
+
+    fn hold(&mut self, rows: Rows<D::Chunk>) -> Result<Held> {
+        self.0
+            .hold(rows)
+            .map_err(duck("reading the replication stream's changes"))
+    }
+
+    fn release(&mut self, held: &Held) {
+        self.0.release(held)
     }
 
     fn last_rowid(&mut self, table: &TableRef) -> Result<i64> {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::checkpoint::Checkpoint;
 use super::engine::PREPARE_ATTEMPTS;
 use super::engine::{run, Outcome, Request};
-use super::session::{Session, Value};
+use super::session::{Held, Session, Value};
 use super::source::{Read, Rows, Source, SourceView};
 use super::statements::{Statement, Watermark, COMMIT_RETRIES};
 use super::target::{TableRef, Target, BACKFILL_TABLE, KEYS_TABLE, STAGE_TABLE, STATE_SCHEMA};
@@ -453,6 +453,19 @@ impl Session for FakeSession {
     fn insert_by_name(&mut self, to: &TableRef, rows: Rows<Batch>) -> Result<u64> {
         self.insert(to, rows)
     }
+
+    fn hold(&mut self, rows: Rows<Batch>) -> Result<Held> {
+        // Read like a session would; the statements that read them are not modelled.
+        for batch in rows {
+            batch?;
+        }
+        Ok(Held {
+            relation: "held".into(),
+            id: 0,
+        })
+    }
+
+    fn release(&mut self, _held: &Held) {}
 
     fn stored_rows(&mut self, _table: &TableRef) -> Result<Option<i64>> {
         Ok(self.stored)

@@ -124,7 +124,11 @@ fn staged(
                 batches.push(b);
             }
             Staged::End(p) => parts.push(p),
-            Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+            Staged::Direct(_)
+            | Staged::SideStart { .. }
+            | Staged::Side(_)
+            | Staged::KeysStart(_)
+            | Staged::Keys(_) => {
                 unreachable!("not a direct stager")
             }
         }
@@ -399,7 +403,11 @@ fn an_added_column_starts_a_new_part() {
             Staged::Start(c) => shapes.push(format!("start {}", c.len())),
             Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
             Staged::End(p) => shapes.push(format!("end {}", p.segments.len())),
-            Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+            Staged::Direct(_)
+            | Staged::SideStart { .. }
+            | Staged::Side(_)
+            | Staged::KeysStart(_)
+            | Staged::Keys(_) => {
                 unreachable!("not a direct stager")
             }
         }
@@ -667,7 +675,11 @@ fn drain(r: &mut Router, out: &mut Vec<(usize, String)>) {
                 Staged::Start(_) => "S".into(),
                 Staged::Batch(b) => format!("B{}", b.len),
                 Staged::End(p) => format!("E{}", p.segments.iter().map(|s| s.rows).sum::<u64>()),
-                Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                Staged::Direct(_)
+                | Staged::SideStart { .. }
+                | Staged::Side(_)
+                | Staged::KeysStart(_)
+                | Staged::Keys(_) => {
                     unreachable!("not a direct stager")
                 }
             },
@@ -797,7 +809,11 @@ fn one_stream_is_routed_by_relation_and_skipped_per_table() {
                 Staged::Batch(b) => ids[i].extend(batch_rows(&b).iter().map(|r| r.4.unwrap())),
                 Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
                 Staged::Start(_) => {}
-                Staged::Direct(_) | Staged::SideStart { .. } | Staged::Side(_) => {
+                Staged::Direct(_)
+                | Staged::SideStart { .. }
+                | Staged::Side(_)
+                | Staged::KeysStart(_)
+                | Staged::Keys(_) => {
                     unreachable!("not a direct stager")
                 }
             }
@@ -1023,6 +1039,11 @@ fn direct_shapes_in(msgs: &[Message], batch: usize) -> Vec<String> {
                     .collect();
                 format!("side{side:?}")
             }
+            Staged::KeysStart(columns) => format!("K/{}", columns.len()),
+            Staged::Keys(b) => {
+                let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
+                format!("direct{ids:?}")
+            }
             Staged::End(p) => format!(
                 "E{}",
                 "T".repeat(p.segments.iter().filter(|s| s.truncate).count())
@@ -1064,7 +1085,15 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
     ];
     assert_eq!(
         direct_shapes(&msgs),
-        ["D", "B[1, 2, 4]/2", "s/2", r#"side["U1", "D3", "D2"]"#, "E"]
+        [
+            "D",
+            "B[1, 2, 4]/2",
+            "s/2",
+            r#"side["U1", "D3", "D2"]"#,
+            "K/1",
+            "direct[1, 2, 4]",
+            "E"
+        ]
     );
     // Side rows in many batches keep their own extra values (each batch in order).
     let shapes = direct_shapes_in(&msgs, 1);
@@ -1079,6 +1108,10 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
             r#"side["U1"]"#,
             r#"side["D3"]"#,
             r#"side["D2"]"#,
+            "K/1",
+            "direct[1]",
+            "direct[2]",
+            "direct[4]",
             "E"
         ]
     );
@@ -1094,19 +1127,52 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
     ];
     assert_eq!(
         direct_shapes(&deletes),
-        ["D", "B[1, 4]/2", "k/1", "keys[3, 5]", "E"]
+        [
+            "D",
+            "B[1, 4]/2",
+            "k/1",
+            "keys[3, 5]",
+            "K/1",
+            "direct[1, 4]",
+            "E"
+        ]
     );
     assert_eq!(
         direct_shapes_in(&deletes, 1),
-        ["D", "B[1]/2", "B[4]/2", "k/1", "keys[3]", "keys[5]", "E"]
+        [
+            "D",
+            "B[1]/2",
+            "B[4]/2",
+            "k/1",
+            "keys[3]",
+            "keys[5]",
+            "K/1",
+            "direct[1]",
+            "direct[4]",
+            "E"
+        ]
     );
     // A TRUNCATE after rows starts a new direct part, which it begins.
     let shapes = direct_shapes(&[begin(10), ins(1), truncate.clone(), ins(1), commit(10)]);
-    assert_eq!(shapes, ["D", "B[1]/2", "E", "D", "B[1]/2", "ET"]);
+    assert_eq!(
+        shapes,
+        [
+            "D",
+            "B[1]/2",
+            "K/1",
+            "direct[1]",
+            "E",
+            "D",
+            "B[1]/2",
+            "K/1",
+            "direct[1]",
+            "ET"
+        ]
+    );
     // An update that left a TOASTed value unchanged ends direct parts: the rest is staged.
     let shapes = direct_shapes(&[begin(10), ins(1), upd(2, Some("~u")), ins(3), commit(10)]);
-    assert_eq!(shapes[..3], ["D", "B[1]/2", "E"]);
-    assert_eq!(shapes[3], "S");
+    assert_eq!(shapes[..5], ["D", "B[1]/2", "K/1", "direct[1]", "E"]);
+    assert_eq!(shapes[5], "S");
     assert_eq!(shapes.last().map(String::as_str), Some("E"));
 }
 
@@ -1129,56 +1195,84 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
             ..Segment::default()
         }],
     };
+    let replacing_after_truncate = || PartSummary {
+        segments: vec![Segment {
+            seg: 1,
+            truncate: true,
+            rows: 4,
+            superseded: 1,
+            ..Segment::default()
+        }],
+    };
     let cols = ["id".to_string(), "note".to_string()];
-    let steps = |key: &[&str], p: &PartSummary, side| {
+    let (keys, stage) = ("held(1)", "held(2)");
+    let steps = |key: &[&str], p: &PartSummary, side: bool| {
         let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
-        direct_sql(&target(), &key, &cols, p, 41, side)
+        direct_sql(&target(), &key, &cols, p, 41, keys, side.then_some(stage))
     };
     let t = r#""lake"."raw"."orders""#;
-    let stage = r#"temp.main."__lakemig_cdc_stage""#;
-    // Only first writes: the older rows of their keys go.
+    // Only first writes: the older rows of their keys (held: the target is not scanned for them)
+    // go. The key's filter is what lets DuckDB push a Bloom filter into the target's scan.
     assert_eq!(
         steps(&["id"], &part(3, false), false),
         [Step::Delete(format!(
-            r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41)"#
+            r#"DELETE FROM {t} WHERE "id" IN (SELECT "id" FROM {keys} WHERE "id" IS NOT NULL) AND rowid <= 41"#
         ))]
     );
-    // Side rows: their keys' older rows too, then the first writes they replaced, then each key's
-    // last write among them.
+    // Side rows: their keys' older rows too and, in the same scan, the first writes they replaced;
+    // then each key's last write among them.
     let s = steps(&["id"], &replacing(5), true);
     assert_eq!(
-        s[..2],
-        [
-            Step::Delete(format!(
-                r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41 UNION ALL SELECT "id" FROM {stage})"#
-            )),
-            Step::Delete(format!(
-                r#"DELETE FROM {t} AS __t WHERE __t.rowid > 41 AND __t."id" IN (SELECT "id" FROM {stage})"#
-            )),
-        ]
+        s[0],
+        Step::Delete(format!(
+            r#"DELETE FROM {t} WHERE "id" IN (SELECT "id" FROM {keys} WHERE "id" IS NOT NULL UNION ALL SELECT "id" FROM {stage}) AND (rowid <= 41 OR "id" IN (SELECT "id" FROM {stage}))"#
+        ))
     );
-    assert!(matches!(&s[2], Step::Insert(q) if q.contains("NOT IN (SELECT __sup")));
-    assert_eq!(s.len(), 3);
+    assert!(
+        matches!(&s[1], Step::Insert(q) if q.contains(&format!("FROM {stage} AS s")) && q.contains("NOT IN (SELECT __sup"))
+    );
+    assert_eq!(s.len(), 2);
     // Side rows that replaced no row (deletes of keys the part wrote nowhere else): their keys'
     // older rows go with the first writes', and that is all.
     assert_eq!(
         steps(&["id"], &part(5, false), true),
         [Step::Delete(format!(
-            r#"DELETE FROM {t} WHERE rowid <= 41 AND "id" IN (SELECT "id" FROM {t} WHERE rowid > 41 UNION ALL SELECT "id" FROM {stage})"#
+            r#"DELETE FROM {t} WHERE "id" IN (SELECT "id" FROM {keys} WHERE "id" IS NOT NULL UNION ALL SELECT "id" FROM {stage}) AND rowid <= 41"#
         ))]
     );
-    // A composite key joins; a TRUNCATE first removes every older row; an empty part does nothing.
+    // A composite key joins, and deletes the replaced first writes in a statement of its own.
     let s = steps(&["id", "note"], &replacing(5), true);
     assert!(
-        s[0].sql()
-            .contains("__n.rowid > 41 AND __t.\"id\" = __n.\"id\" AND __t.\"note\" = __n.\"note\""),
+        s[0].sql().contains(&format!(
+            "__t.rowid <= 41 AND (EXISTS (SELECT 1 FROM {keys} AS __n WHERE __t.\"id\" = __n.\"id\" AND __t.\"note\" = __n.\"note\") OR EXISTS (SELECT 1 FROM {stage} AS __s"
+        )),
         "{}",
         s[0].sql()
     );
+    assert!(
+        s[1].sql().contains("__t.rowid > 41 AND EXISTS"),
+        "{}",
+        s[1].sql()
+    );
+    assert_eq!(s.len(), 3);
+    // A TRUNCATE first removes every older row, then the replaced first writes go on their own;
+    // an empty part does nothing.
     assert_eq!(
         steps(&["id"], &part(2, true), false),
         [Step::Delete(format!("DELETE FROM {t} WHERE rowid <= 41"))]
     );
+    let s = steps(&["id"], &replacing_after_truncate(), true);
+    assert_eq!(
+        s[0],
+        Step::Delete(format!("DELETE FROM {t} WHERE rowid <= 41"))
+    );
+    assert_eq!(
+        s[1],
+        Step::Delete(format!(
+            r#"DELETE FROM {t} AS __t WHERE __t.rowid > 41 AND __t."id" IN (SELECT "id" FROM {stage})"#
+        ))
+    );
+    assert_eq!(s.len(), 3);
     assert!(steps(&["id"], &part(0, false), false).is_empty());
     assert_eq!(steps(&["id"], &part(0, true), false).len(), 1);
 }
