@@ -281,12 +281,21 @@ impl ChangeSource for PgChanges<'_> {
     fn start_peek(&mut self, slot: &str, publication: &str) {
         match self.peek.as_mut() {
             Some(p) if !p.is_asked() => p.ask(slot, publication),
+            Some(p) if p.asked_for(slot, publication) => {}
             _ => {
+                // One asked for another (a guess): taken back first, so the slot is free.
+                self.withdraw_peek();
                 let params = self.params;
                 self.peek = Some(runtime::block_on(async move {
                     replication::Peek::start(params, slot, publication)
                 }));
             }
+        }
+    }
+
+    fn withdraw_peek(&mut self) {
+        if let Some(p) = self.peek.take() {
+            runtime::block_on(p.cancel());
         }
     }
 

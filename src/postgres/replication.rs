@@ -382,6 +382,13 @@ impl Peek {
         self.asked.is_some()
     }
 
+    /// It was asked for `slot` and `publication`.
+    pub fn asked_for(&self, slot: &str, publication: &str) -> bool {
+        self.asked
+            .as_ref()
+            .is_some_and(|(s, p)| s == slot && p == publication)
+    }
+
     /// The process id of the backend that runs the peek (None before it connected).
     pub fn pid(&self) -> Option<i32> {
         self.key.get().map(|k| k.pid)

@@ -125,11 +125,15 @@ pub trait ChangeSource {
     /// the server's flushed position are done while DuckDB reads the checkpoints. Never asked
     /// for a peek (a first call, a refusal), it is closed.
     fn open_peek(&mut self) {}
-    /// Send the peek of `slot` for `publication` now, before [`ChangeSource::prepare`]: a later
-    /// call, whose checkpoints name the slot. PostgreSQL decodes while the call checks and reads;
-    /// [`ChangeSource::changes`] then reads this peek (if it is of `setup`'s slot and
-    /// publication). Left unread (a refusal, an error), it is cancelled.
+    /// Send the peek of `slot` for `publication` now, before [`ChangeSource::prepare`]: the slot
+    /// a later call's checkpoints name (or, before they are read, the one this call would name).
+    /// PostgreSQL decodes while the call checks and reads; [`ChangeSource::changes`] then reads
+    /// this peek (if it is of `setup`'s slot and publication). A peek sent for another slot or
+    /// publication is taken back first; left unread (a refusal, an error), it is cancelled.
     fn start_peek(&mut self, _slot: &str, _publication: &str) {}
+    /// Take back a peek sent for the slot a first call would name (it copies first, and its
+    /// stream sends its own peek after the copy); returns once the server let the slot go.
+    fn withdraw_peek(&mut self) {}
     /// Check what a CDC sync needs (wal_level, the REPLICATION attribute, a free slot, the
     /// publication, per table a key or REPLICA IDENTITY FULL), then make the publication (when
     /// `publication` is None; or add the tables it lacks) and the slot if they do not exist.
@@ -1556,12 +1560,24 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         reads.end(session)?;
         return Ok(Vec::new());
     };
-    // A later call sends its peek once the checkpoints below name the slot: its connection
-    // logs in meanwhile (DuckDB's first read of a checkpoint table loads its blocks: 4-6 ms).
+    // A later call's peek goes out as soon as its connection is up (its login overlaps DuckDB's
+    // first read of the checkpoint tables, 4-6 ms), for the slot this call would name: the one
+    // its checkpoints name, unless the slot was named otherwise (then it is asked again below).
     changes.open_peek();
     let database = session
         .database_path(&first.target.catalog)?
         .unwrap_or_else(|| first.target.catalog.clone());
+    let guess = slot_name(
+        &database,
+        &call.slot_key.0,
+        &changes.server(),
+        &call.slot_key.1,
+    );
+    let guessed = (
+        guess.clone(),
+        call.publication.clone().unwrap_or_else(|| guess.clone()),
+    );
+    changes.start_peek(&guessed.0, &guessed.1);
     if first.target.ducklake {
         session.run(&Statement::CommitRetries(COMMIT_RETRIES))?;
     }
@@ -1608,12 +1624,7 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
         .find_map(|k| k.state.as_ref().and_then(|c| parse_cursor(&c.cursor)));
     let slot = match &named {
         Some((slot, _)) => slot.clone(),
-        None => slot_name(
-            &database,
-            &call.slot_key.0,
-            &changes.server(),
-            &call.slot_key.1,
-        ),
+        None => guess,
     };
     let mut on_slot = Vec::with_capacity(kept.len());
     for k in kept {
@@ -1639,9 +1650,15 @@ fn call_inner<S: Session, B: Snapshots, C: ChangeSource>(
             .map(|(_, p)| p)
             .filter(|p| !publication_is_lakemigs(&slot, p))
     });
-    // A later call (every target has a checkpoint naming the slot) asks for the changes now.
+    // A later call (every target has a checkpoint naming the slot) reads the changes now; a
+    // first call takes back the peek sent for the slot it would name.
     if on_slot.iter().all(|k| k.state.is_some()) {
-        changes.start_peek(&slot, publication.as_deref().unwrap_or(&slot));
+        let asked = publication.as_deref().unwrap_or(&slot);
+        if (slot.as_str(), asked) != (guessed.0.as_str(), guessed.1.as_str()) {
+            changes.start_peek(&slot, asked);
+        }
+    } else {
+        changes.withdraw_peek();
     }
     let wanted: Vec<CdcWanted> = on_slot
         .iter()

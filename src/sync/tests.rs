@@ -1684,6 +1684,9 @@ impl super::cdc::ChangeSource for QuietSlot {
     fn start_peek(&mut self, slot: &str, publication: &str) {
         self.calls.push(format!("peek {slot} {publication}"));
     }
+    fn withdraw_peek(&mut self) {
+        self.calls.push("withdraw peek".into());
+    }
     fn prepare(
         &mut self,
         wanted: &[super::cdc::CdcWanted],
@@ -1742,7 +1745,7 @@ struct NoCopies;
 
 impl super::cdc::Snapshots for NoCopies {
     fn take(&mut self, _: &[QualifiedName]) -> Result<()> {
-        panic!("nothing to copy")
+        Err(Error::argument("fake: nothing to copy"))
     }
     fn read<T: Send + 'static>(
         &mut self,
@@ -1874,6 +1877,25 @@ fn a_wal_the_commit_would_checkpoint_is_checkpointed_while_the_slot_is_read() {
 
 #[test]
 fn a_later_call_opens_its_peek_first_and_sends_it_before_its_checks() {
+    // The slot this call would name is asked for as soon as the connection is up, before the
+    // checkpoint is read; when the checkpoint names that slot, nothing more.
+    let (mut s, call) = kept_by_cdc("db");
+    let guess = super::cdc::slot_name("db", &call.slot_key.0, "pg", &call.slot_key.1);
+    for c in s.state.checkpoints.values_mut() {
+        c.cursor = super::cdc::cursor_text(&guess, &guess);
+    }
+    let mut slot = QuietSlot::default();
+    cdc_call(&mut s, &call, &mut slot).unwrap();
+    assert_eq!(
+        slot.calls,
+        vec![
+            "open peek".into(),
+            format!("peek {guess} {guess}"),
+            "prepare".into(),
+            "changes".into()
+        ]
+    );
+    // A checkpoint naming another slot (or publication): asked again, for that one.
     let (mut s, call) = kept_by_cdc("db");
     let mut slot = QuietSlot::default();
     cdc_call(&mut s, &call, &mut slot).unwrap();
@@ -1884,6 +1906,7 @@ fn a_later_call_opens_its_peek_first_and_sends_it_before_its_checks() {
         slot.calls,
         vec![
             "open peek".into(),
+            format!("peek {guess} {guess}"),
             format!("peek {name} {name}"),
             "prepare".into(),
             "changes".into()
@@ -1894,7 +1917,24 @@ fn a_later_call_opens_its_peek_first_and_sends_it_before_its_checks() {
     call.publication = Some("mine".into());
     let mut slot = QuietSlot::default();
     cdc_call(&mut s, &call, &mut slot).unwrap();
-    assert_eq!(slot.calls[1], format!("peek {name} mine"));
+    assert_eq!(slot.calls[1], format!("peek {guess} mine"));
+    assert_eq!(slot.calls[2], format!("peek {name} mine"));
+    // A first call (no checkpoint) takes the guessed peek back before anything is made.
+    let (mut s, call) = kept_by_cdc("db");
+    s.state.checkpoints.clear();
+    s.state.tables.values_mut().for_each(|t| t.rows.clear());
+    let mut slot = QuietSlot::default();
+    let copied = cdc_call(&mut s, &call, &mut slot);
+    assert!(copied.is_err_and(|e| e.to_string().contains("nothing to copy")));
+    assert_eq!(
+        slot.calls[..4],
+        [
+            "open peek".to_string(),
+            format!("peek {guess} {guess}"),
+            "withdraw peek".into(),
+            "prepare".into()
+        ]
+    );
 }
 
 #[test]
