@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal};
 use crate::sync::cdc::{
     choose_key, publication_is_lakemigs, read_ahead, stage_extra_columns, CdcSetup, CdcTable,
-    CdcWanted, Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS,
+    CdcWanted, Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS, LIVE_COLUMN,
 };
 use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
@@ -594,9 +594,8 @@ async fn run_stream<T: Send + 'static>(
             let start = match &staged {
                 Staged::Start(c) => Some((PartKind::Staged, c.clone(), true)),
                 Staged::Direct(c) => Some((PartKind::Direct, c.clone(), false)),
-                Staged::SideStart { columns, extras } => {
-                    Some((PartKind::Side, columns.clone(), *extras))
-                }
+                Staged::SideStart(c) => Some((PartKind::Side, c.clone(), false)),
+                Staged::WritesStart(c) => Some((PartKind::Writes, c.clone(), false)),
                 Staged::KeysStart(c) => Some((PartKind::Keys, c.clone(), false)),
                 _ => None,
             };
@@ -607,6 +606,9 @@ async fn run_stream<T: Send + 'static>(
                     Vec::new()
                 };
                 all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
+                if kind == PartKind::Writes {
+                    all.push((LIVE_COLUMN.into(), DuckType::Boolean));
+                }
                 types = all.iter().map(|(_, t)| t.clone()).collect();
                 let (rtx, rrx) = mpsc::channel(read_ahead(&types, BATCH_ROWS, queued));
                 *rows_tx = Some(rtx);
@@ -625,9 +627,10 @@ async fn run_stream<T: Send + 'static>(
             match staged {
                 Staged::Start(_)
                 | Staged::Direct(_)
-                | Staged::SideStart { .. }
+                | Staged::SideStart(_)
+                | Staged::WritesStart(_)
                 | Staged::KeysStart(_) => {}
-                Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) => {
+                Staged::Batch(b) | Staged::Side(b) | Staged::Writes(b) | Staged::Keys(b) => {
                     let chunk = make(b, &types)?;
                     if let Some(r) = rows_tx.as_ref() {
                         r.send(Ok(chunk)).await.map_err(|_| gone())?;

@@ -203,8 +203,11 @@ pub enum PartKind {
     Staged,
     /// Straight into the target (each key's first insert or update of a direct part).
     Direct,
-    /// A direct part's other rows, at its end, kept for its statements ([`Session::hold`]).
+    /// The keys of a direct part's other rows, at its end, kept for its statements
+    /// ([`Session::hold`]).
     Side,
+    /// A direct part's later writes of a key, kept for its statements.
+    Writes,
     /// The keys of a direct part's rows that went straight into the target, kept for its
     /// statements.
     Keys,
@@ -373,17 +376,19 @@ pub enum Staged {
     Start(Vec<StageColumn>),
     /// A new direct part: its `Batch`es are each key's first insert or update of the part, with
     /// the table columns only, to insert straight into the target while the stream goes on; the
-    /// other rows follow at its end (`SideStart`, then `Side` batches), to be staged.
+    /// other rows follow at its end: their keys (`SideStart`, then `Side` batches), then those of
+    /// them that write (`WritesStart`, then `Writes` batches).
     Direct(Vec<StageColumn>),
     Batch(Batch),
-    /// A direct part's other rows follow, with these table columns, after the extra columns if
-    /// `extras`. Only the key columns, without extras, when no row of the part replaced another
-    /// of its key ([`PartSummary::replaces`]): [`direct_sql`] then needs only their keys.
-    SideStart {
-        columns: Vec<StageColumn>,
-        extras: bool,
-    },
+    /// The keys (these columns) of a direct part's other rows: later changes of a key it wrote,
+    /// deletes, the old keys of key changes. [`direct_sql`] deletes the target's rows of them.
+    SideStart(Vec<StageColumn>),
     Side(Batch),
+    /// A direct part's later inserts and updates of a key, whole (these table columns), then
+    /// [`LIVE_COLUMN`]: false for those a later change of their key replaced. [`direct_sql`]
+    /// inserts the live ones.
+    WritesStart(Vec<StageColumn>),
+    Writes(Batch),
     /// A direct part's keys of the rows it sent straight into the target follow (after its side
     /// rows), with these columns: [`direct_sql`] reads them instead of scanning the target for
     /// its new rows.
@@ -424,7 +429,7 @@ struct Part {
     /// Staged rows; in a direct part, the rows that go straight into the target.
     main: Out,
     /// A direct part's other rows (None: not a direct part).
-    side: Option<Out>,
+    side: Option<Side>,
     /// Per key in the open segment, the `__seq` of its latest row.
     latest: LatestByKey,
     /// Scratch for a row's key bytes.
@@ -433,6 +438,22 @@ struct Part {
     /// Rows staged in this part.
     rows: u64,
 }
+
+/// A direct part's rows that do not go straight into the target.
+struct Side {
+    /// Part columns of the key, in the key's order.
+    key: Vec<usize>,
+    /// Every such row's key.
+    keys: Out,
+    /// Those that insert or update, whole.
+    writes: Out,
+    /// The writes' `__seq`s (ascending), and which a later row of their key replaced.
+    seqs: Vec<i64>,
+    dead: Vec<bool>,
+}
+
+/// The column that tells a direct part's live side writes (see [`Staged::WritesStart`]).
+pub const LIVE_COLUMN: &str = "__live";
 
 /// Decoded rows, and the extra values of those that carry them.
 struct Out {
@@ -746,6 +767,7 @@ impl Stager {
             key.push(i);
         }
         let mut main = Out::new(&columns, self.batch_rows, !self.direct);
+        let mut side = None;
         if self.direct {
             let positions = key
                 .iter()
@@ -757,11 +779,17 @@ impl Stager {
                          are not all in the table now; drop the target with pg_sync_drop and sync again",
                     )
                 })?;
-            main.keys = Some((positions, Vec::new()));
+            let key_columns: Vec<StageColumn> =
+                positions.iter().map(|&j| columns[j].clone()).collect();
+            main.keys = Some((positions.clone(), Vec::new()));
+            side = Some(Side {
+                key: positions,
+                keys: Out::new(&key_columns, self.batch_rows, false),
+                writes: Out::new(&columns, self.batch_rows, false),
+                seqs: Vec::new(),
+                dead: Vec::new(),
+            });
         }
-        let side = self
-            .direct
-            .then(|| Out::new(&columns, self.batch_rows, true));
         self.seg += 1;
         self.out.push_back(match self.direct {
             true => Staged::Direct(columns.clone()),
@@ -811,41 +839,29 @@ impl Stager {
             segments: p.segments,
         };
         if let Some(mut side) = p.side {
-            // Where no row replaced another, the side rows' keys are all the apply reads of them.
-            let keys: Option<Vec<usize>> = match summary.replaces() {
-                true => None,
-                false => p
-                    .key
-                    .iter()
-                    .map(|k| p.source.iter().position(|s| s == k))
-                    .collect(),
-            };
-            side.extras = keys.is_none();
+            let key_columns: Vec<StageColumn> =
+                side.key.iter().map(|&j| p.columns[j].clone()).collect();
             let mut rows = std::collections::VecDeque::new();
-            side.hand_on(&mut rows, true, Staged::Side)?;
+            side.keys.hand_on(&mut rows, true, Staged::Side)?;
             if !rows.is_empty() {
-                let columns = match &keys {
-                    Some(k) => k.iter().map(|&j| p.columns[j].clone()).collect(),
-                    None => p.columns,
-                };
-                self.out.push_back(Staged::SideStart {
-                    columns,
-                    extras: keys.is_none(),
-                });
+                self.out.push_back(Staged::SideStart(key_columns));
+                self.out.extend(rows);
             }
-            for x in rows {
-                self.out.push_back(match (x, &keys) {
-                    (Staged::Side(b), Some(k)) => {
-                        let mut columns: Vec<Option<Column>> =
-                            b.columns.into_iter().map(Some).collect();
-                        Staged::Side(Batch {
-                            len: b.len,
-                            // Distinct positions: each column is taken once.
-                            columns: k.iter().filter_map(|&j| columns[j].take()).collect(),
-                        })
+            let mut rows = std::collections::VecDeque::new();
+            side.writes.hand_on(&mut rows, true, Staged::Writes)?;
+            if !rows.is_empty() {
+                self.out.push_back(Staged::WritesStart(p.columns));
+                let mut dead = side.dead.into_iter();
+                for x in rows {
+                    if let Staged::Writes(mut b) = x {
+                        let live: Vec<bool> = dead.by_ref().take(b.len).map(|d| !d).collect();
+                        b.columns.push(Column {
+                            validity: vec![true; live.len()],
+                            data: ColumnData::Bool(live),
+                        });
+                        self.out.push_back(Staged::Writes(b));
                     }
-                    (x, _) => x,
-                });
+                }
             }
         }
         if let Some((columns, batches)) = direct_keys {
@@ -907,12 +923,30 @@ impl Stager {
                 }
             }
         }
-        // A direct part: each key's first insert or update goes straight into the target.
-        let first_write = matches!(op, b'I' | b'U') && sup.is_none();
-        let out = match p.side.as_mut() {
-            Some(side) if !first_write => side,
-            _ => &mut p.main,
-        };
+        // A direct part: each key's first insert or update goes straight into the target; of the
+        // other rows, every key, and the writes whole.
+        let writes = matches!(op, b'I' | b'U');
+        if let Some(side) = p.side.as_mut().filter(|_| !writes || sup.is_some()) {
+            if let Some(i) = sup.and_then(|s| side.seqs.binary_search(&s).ok()) {
+                side.dead[i] = true;
+            }
+            let value = |i: usize| match tuple.0.get(i) {
+                Some(Datum::Binary(v)) => Some(*v),
+                _ => None,
+            };
+            side.keys
+                .decoder
+                .push_row(p.key.iter().map(|&i| value(i)))?;
+            if writes {
+                side.writes
+                    .decoder
+                    .push_row(p.source.iter().map(|&i| value(i)))?;
+                side.seqs.push(self.seq);
+                side.dead.push(false);
+            }
+            return p.main.hand_on(&mut self.out, false, Staged::Batch);
+        }
+        let out = &mut p.main;
         if out.extras {
             out.seqs.push(self.seq);
             out.segs.push(seg.seg);
@@ -1023,14 +1057,15 @@ impl Router {
             };
             if let Some(x) = self.held[i].pop_front() {
                 match &x {
-                    Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) => {
+                    Staged::Batch(b) | Staged::Side(b) | Staged::Writes(b) | Staged::Keys(b) => {
                         self.held_by[i] -= b.len;
                         self.held_rows -= b.len;
                     }
                     Staged::End(_) => self.owner = None,
                     Staged::Start(_)
                     | Staged::Direct(_)
-                    | Staged::SideStart { .. }
+                    | Staged::SideStart(_)
+                    | Staged::WritesStart(_)
                     | Staged::KeysStart(_) => {}
                 }
                 return Ok(Some((i, x)));
@@ -1051,7 +1086,7 @@ impl Router {
 
     fn gather(&mut self, i: usize) {
         while let Some(x) = self.stagers[i].next_staged() {
-            if let Staged::Batch(b) | Staged::Side(b) | Staged::Keys(b) = &x {
+            if let Staged::Batch(b) | Staged::Side(b) | Staged::Writes(b) | Staged::Keys(b) = &x {
                 self.held_by[i] += b.len;
                 self.held_rows += b.len;
             }
@@ -1326,8 +1361,8 @@ fn column_list(columns: &[String]) -> String {
 
 /// A direct part's statements (see [`Staged::Direct`]). Each key's first insert or update of the
 /// part is in the target already, with a `rowid` above `before` (the table's last before the
-/// part: DuckDB numbers the rows a transaction adds past those it had), and `keys` holds their
-/// keys; the part's other rows are in `side` (None: there were none). Then:
+/// part: DuckDB numbers the rows a transaction adds past those it had); `held` says where the
+/// statements read their keys and the part's other rows. Then:
 /// 1. the rows from before the part of every key it changed go (all of them after a TRUNCATE,
 ///    which a direct part has only before its first row);
 /// 2. the part's first writes that a later change of their key replaced or deleted go (with a
@@ -1339,9 +1374,9 @@ pub fn direct_sql(
     part_columns: &[String],
     part: &PartSummary,
     before: i64,
-    keys: &str,
-    side: Option<&str>,
+    held: &DirectRows,
 ) -> Vec<Step> {
+    let DirectRows { keys, side, writes } = *held;
     let truncate = part.segments.iter().any(|s| s.truncate);
     if !truncate && part.segments.iter().all(|s| s.rows == 0) {
         return Vec::new();
@@ -1389,10 +1424,7 @@ pub fn direct_sql(
             }
         }));
     }
-    let Some(stage) = replaced else {
-        return out;
-    };
-    if !merged {
+    if let Some(stage) = replaced.filter(|_| !merged) {
         out.push(Step::Delete(delete_staged_keys(
             &t,
             key,
@@ -1401,11 +1433,13 @@ pub fn direct_sql(
             None,
         )));
     }
-    let names = column_list(part_columns);
-    out.push(Step::Insert(format!(
-        "INSERT INTO {t} ({names}) SELECT {names} FROM {stage} AS s WHERE s.__op IN ('I', 'U') \
-         AND s.__seq NOT IN (SELECT __sup FROM {stage} WHERE __sup IS NOT NULL)"
-    )));
+    if let Some(writes) = writes {
+        let names = column_list(part_columns);
+        out.push(Step::Insert(format!(
+            "INSERT INTO {t} ({names}) SELECT {names} FROM {writes} WHERE {}",
+            quote_ident(LIVE_COLUMN)
+        )));
+    }
     out
 }
 
@@ -2091,11 +2125,23 @@ struct Applied {
     read_to: Option<Lsn>,
 }
 
+/// Where a direct part's statements read the rows held for them ([`Session::hold`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DirectRows<'a> {
+    /// The keys of the rows that went straight into the target.
+    pub keys: &'a str,
+    /// The keys of the part's other rows (None: there were none).
+    pub side: Option<&'a str>,
+    /// Those of them that insert or update, whole, then [`LIVE_COLUMN`] (None: none do).
+    pub writes: Option<&'a str>,
+}
+
 /// A direct part being applied: the target's last `rowid` before it, and its rows held for its
 /// statements.
 struct DirectPart {
     before: i64,
     side: Option<Held>,
+    writes: Option<Held>,
     keys: Option<Held>,
 }
 
@@ -2161,17 +2207,19 @@ fn apply_parts<S: Session>(
                         direct = Some(DirectPart {
                             before,
                             side: None,
+                            writes: None,
                             keys: None,
                         });
                         moved[table] += session.insert_by_name(&target.table(), rows)? as i64;
                         trace(started, "part inserted");
                     }
-                    PartKind::Side | PartKind::Keys => {
+                    PartKind::Side | PartKind::Writes | PartKind::Keys => {
                         let d = direct.as_mut().ok_or_else(no_direct)?;
                         let h = session.hold(rows)?;
                         held.push(h.clone());
                         match kind {
                             PartKind::Side => d.side = Some(h),
+                            PartKind::Writes => d.writes = Some(h),
                             _ => d.keys = Some(h),
                         }
                         trace(started, "part held");
@@ -2200,11 +2248,14 @@ fn apply_parts<S: Session>(
                             &part_columns,
                             &part,
                             d.before,
-                            &k.relation,
-                            d.side.as_ref().map(|h| h.relation.as_str()),
+                            &DirectRows {
+                                keys: &k.relation,
+                                side: d.side.as_ref().map(|h| h.relation.as_str()),
+                                writes: d.writes.as_ref().map(|h| h.relation.as_str()),
+                            },
                         );
                         let ran = run_steps(session, steps, &mut moved[table], started);
-                        for h in d.side.iter().chain(d.keys.iter()) {
+                        for h in [&d.side, &d.writes, &d.keys].into_iter().flatten() {
                             session.release(h);
                             held.retain(|x| x.id != h.id);
                         }

@@ -125,8 +125,10 @@ fn staged(
             }
             Staged::End(p) => parts.push(p),
             Staged::Direct(_)
-            | Staged::SideStart { .. }
+            | Staged::SideStart(_)
             | Staged::Side(_)
+            | Staged::WritesStart(_)
+            | Staged::Writes(_)
             | Staged::KeysStart(_)
             | Staged::Keys(_) => {
                 unreachable!("not a direct stager")
@@ -404,8 +406,10 @@ fn an_added_column_starts_a_new_part() {
             Staged::Batch(b) => shapes.push(format!("batch {}x{}", b.len, b.columns.len())),
             Staged::End(p) => shapes.push(format!("end {}", p.segments.len())),
             Staged::Direct(_)
-            | Staged::SideStart { .. }
+            | Staged::SideStart(_)
             | Staged::Side(_)
+            | Staged::WritesStart(_)
+            | Staged::Writes(_)
             | Staged::KeysStart(_)
             | Staged::Keys(_) => {
                 unreachable!("not a direct stager")
@@ -676,8 +680,10 @@ fn drain(r: &mut Router, out: &mut Vec<(usize, String)>) {
                 Staged::Batch(b) => format!("B{}", b.len),
                 Staged::End(p) => format!("E{}", p.segments.iter().map(|s| s.rows).sum::<u64>()),
                 Staged::Direct(_)
-                | Staged::SideStart { .. }
+                | Staged::SideStart(_)
                 | Staged::Side(_)
+                | Staged::WritesStart(_)
+                | Staged::Writes(_)
                 | Staged::KeysStart(_)
                 | Staged::Keys(_) => {
                     unreachable!("not a direct stager")
@@ -810,8 +816,10 @@ fn one_stream_is_routed_by_relation_and_skipped_per_table() {
                 Staged::End(p) => truncates[i] += p.segments.iter().filter(|s| s.truncate).count(),
                 Staged::Start(_) => {}
                 Staged::Direct(_)
-                | Staged::SideStart { .. }
+                | Staged::SideStart(_)
                 | Staged::Side(_)
+                | Staged::WritesStart(_)
+                | Staged::Writes(_)
                 | Staged::KeysStart(_)
                 | Staged::Keys(_) => {
                     unreachable!("not a direct stager")
@@ -1023,21 +1031,22 @@ fn direct_shapes_in(msgs: &[Message], batch: usize) -> Vec<String> {
                 let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
                 format!("B{ids:?}/{}", b.columns.len())
             }
-            Staged::SideStart { columns, extras } => {
-                format!("{}/{}", if extras { "s" } else { "k" }, columns.len())
-            }
-            // Only the keys.
-            Staged::Side(b) if b.columns.len() == 1 => {
+            Staged::SideStart(columns) => format!("k/{}", columns.len()),
+            Staged::Side(b) => {
                 let ids: Vec<i64> = (0..b.len).map(|i| id_of(&b, 0, i)).collect();
                 format!("keys{ids:?}")
             }
-            Staged::Side(b) => {
-                let rows = batch_rows(&b);
-                let side: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{}{}", r.2, r.4.unwrap()))
+            Staged::WritesStart(columns) => format!("W/{}", columns.len()),
+            // Each write's id, and whether it is live (its last column).
+            Staged::Writes(b) => {
+                let live = match &b.columns.last().unwrap().data {
+                    ColumnData::Bool(v) => v.clone(),
+                    other => panic!("{other:?}"),
+                };
+                let w: Vec<String> = (0..b.len)
+                    .map(|i| format!("{}{}", id_of(&b, 0, i), if live[i] { "+" } else { "-" }))
                     .collect();
-                format!("side{side:?}")
+                format!("w{w:?}")
             }
             Staged::KeysStart(columns) => format!("K/{}", columns.len()),
             Staged::Keys(b) => {
@@ -1088,8 +1097,10 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
         [
             "D",
             "B[1, 2, 4]/2",
-            "s/2",
-            r#"side["U1", "D3", "D2"]"#,
+            "k/1",
+            "keys[1, 3, 2]",
+            "W/2",
+            r#"w["1+"]"#,
             "K/1",
             "direct[1, 2, 4]",
             "E"
@@ -1104,10 +1115,12 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
             "B[1]/2",
             "B[2]/2",
             "B[4]/2",
-            "s/2",
-            r#"side["U1"]"#,
-            r#"side["D3"]"#,
-            r#"side["D2"]"#,
+            "k/1",
+            "keys[1]",
+            "keys[3]",
+            "keys[2]",
+            "W/2",
+            r#"w["1+"]"#,
             "K/1",
             "direct[1]",
             "direct[2]",
@@ -1115,8 +1128,33 @@ fn a_direct_part_sends_each_key_s_first_write_to_the_target_and_stages_the_rest(
             "E"
         ]
     );
+    // A later write replaced by a later one still is not live; a delete replaces a write too.
+    let again = [
+        begin(10),
+        ins(1),
+        upd(1, Some("b")),
+        upd(1, Some("c")),
+        ins(2),
+        upd(2, Some("d")),
+        del(2),
+        commit(10),
+    ];
+    assert_eq!(
+        direct_shapes(&again),
+        [
+            "D",
+            "B[1, 2]/2",
+            "k/1",
+            "keys[1, 1, 2, 2]",
+            "W/2",
+            r#"w["1-", "1+", "2-"]"#,
+            "K/1",
+            "direct[1, 2]",
+            "E"
+        ]
+    );
     // Where no row replaced another (each side row deletes a key the part wrote nowhere else),
-    // the side rows carry their keys only.
+    // there is nothing to write.
     let deletes = [
         begin(10),
         ins(1),
@@ -1205,10 +1243,16 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
         }],
     };
     let cols = ["id".to_string(), "note".to_string()];
-    let (keys, stage) = ("held(1)", "held(2)");
+    let (keys, stage, writes) = ("held(1)", "held(2)", "held(3)");
     let steps = |key: &[&str], p: &PartSummary, side: bool| {
         let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
-        direct_sql(&target(), &key, &cols, p, 41, keys, side.then_some(stage))
+        let held = DirectRows {
+            keys,
+            side: side.then_some(stage),
+            // Side rows write only where some replaced another.
+            writes: side.then_some(writes).filter(|_| p.replaces()),
+        };
+        direct_sql(&target(), &key, &cols, p, 41, &held)
     };
     let t = r#""lake"."raw"."orders""#;
     // Only first writes: the older rows of their keys (held: the target is not scanned for them)
@@ -1228,8 +1272,11 @@ fn a_direct_part_deletes_older_rows_by_rowid_then_applies_its_side_rows() {
             r#"DELETE FROM {t} WHERE "id" IN (SELECT "id" FROM {keys} WHERE "id" IS NOT NULL UNION ALL SELECT "id" FROM {stage}) AND (rowid <= 41 OR "id" IN (SELECT "id" FROM {stage}))"#
         ))
     );
-    assert!(
-        matches!(&s[1], Step::Insert(q) if q.contains(&format!("FROM {stage} AS s")) && q.contains("NOT IN (SELECT __sup"))
+    assert_eq!(
+        s[1],
+        Step::Insert(format!(
+            r#"INSERT INTO {t} ("id", "note") SELECT "id", "note" FROM {writes} WHERE "__live""#
+        ))
     );
     assert_eq!(s.len(), 2);
     // Side rows that replaced no row (deletes of keys the part wrote nowhere else): their keys'
