@@ -272,6 +272,9 @@ impl Drop for PgChanges<'_> {
 
 impl ChangeSource for PgChanges<'_> {
     fn open_peek(&mut self) {
+        if self.peek.is_some() {
+            return;
+        }
         let params = self.params;
         self.peek = Some(runtime::block_on(
             async move { replication::Peek::open(params) },

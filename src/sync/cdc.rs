@@ -123,7 +123,7 @@ pub struct CdcSetup {
 pub trait ChangeSource {
     /// Open the connection [`ChangeSource::start_peek`] sends its peek on, now, so its login and
     /// the server's flushed position are done while DuckDB reads the checkpoints. Never asked
-    /// for a peek (a first call, a refusal), it is closed.
+    /// for a peek (a first call, a refusal), it is closed. Opened already: nothing.
     fn open_peek(&mut self) {}
     /// Send the peek of `slot` for `publication` now, before [`ChangeSource::prepare`]: the slot
     /// a later call's checkpoints name (or, before they are read, the one this call would name).
@@ -1483,6 +1483,8 @@ pub fn run<S: Session, P: Source, C: ChangeSource>(
     source: &mut P,
     changes: &mut C,
 ) -> Result<Outcome> {
+    // The peek's connection logs in while DuckDB resolves the target (see `call_inner`).
+    changes.open_peek();
     // Its DuckDB reads, up to the checkpoint, in one transaction rolled back (see `Reads`).
     let mut reads = Reads::begin(session)?;
     let target = resolve(session, req).inspect_err(|_| {
