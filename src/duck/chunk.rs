@@ -30,6 +30,26 @@ pub fn write_batch(
     Ok(())
 }
 
+/// Fill `output` from the next batch `next` gives that has rows (an empty chunk would read as
+/// the end); none left (None): an empty chunk, the end. `write` copies a batch in. A table
+/// function's `func` whose batches come from a queue or a list.
+pub fn fill_next<B: std::borrow::Borrow<Batch>, E>(
+    output: &mut DataChunkHandle,
+    mut next: impl FnMut() -> std::result::Result<Option<B>, E>,
+    write: impl FnOnce(&mut DataChunkHandle, &Batch) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    loop {
+        match next()? {
+            None => {
+                output.set_len(0);
+                return Ok(());
+            }
+            Some(b) if b.borrow().len == 0 => continue,
+            Some(b) => return write(output, b.borrow()),
+        }
+    }
+}
+
 /// Write some of `batch`'s columns into `output`: output column `j` is batch column `picks[j]`,
 /// whose DuckDB type is `types[j]`. Sets the chunk's length.
 pub fn write_columns(

@@ -94,6 +94,18 @@ fn feeds<'a>(ptr: *const Arc<Feeds>) -> Result<&'a Feeds, Box<dyn std::error::Er
         .ok_or_else(|| format!("{NAME}: internal error: no registry").into())
 }
 
+/// The registry and the id a function is called with.
+fn registered<'a>(bind: &BindInfo) -> Result<(&'a Feeds, u64), Box<dyn std::error::Error>> {
+    let id = bind.get_parameter(0).to_int64() as u64;
+    Ok((feeds(bind.get_extra_info::<Arc<Feeds>>())?, id))
+}
+
+fn declare(bind: &BindInfo, columns: &[(String, DuckType)]) {
+    for (name, ty) in columns {
+        bind.add_result_column(name, types::logical_type(ty));
+    }
+}
+
 pub struct Feed;
 
 pub struct Bind {
@@ -112,13 +124,9 @@ impl VTab for Feed {
     type BindData = Bind;
 
     fn bind(bind: &BindInfo) -> Result<Bind, Box<dyn std::error::Error>> {
-        let id = bind.get_parameter(0).to_int64() as u64;
-        let columns = feeds(bind.get_extra_info::<Arc<Feeds>>())?
-            .columns(id)
-            .ok_or_else(|| no_rows(id))?;
-        for (name, ty) in &columns {
-            bind.add_result_column(name, types::logical_type(ty));
-        }
+        let (feeds, id) = registered(bind)?;
+        let columns = feeds.columns(id).ok_or_else(|| no_rows(id))?;
+        declare(bind, &columns);
         Ok(Bind {
             id,
             types: columns.into_iter().map(|(_, ty)| ty).collect(),
@@ -146,27 +154,22 @@ impl VTab for Feed {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
-        loop {
+        chunk::fill_next(
+            output,
             // Hold the lock only to take the next batch; copy it outside, in parallel.
-            let next = init
-                .rows
-                .lock()
-                .map_err(|_| format!("{NAME}: poisoned by an earlier failure"))?
-                .next();
-            match next {
-                None => {
-                    output.set_len(0);
-                    return Ok(());
-                }
-                Some(Err(e)) => return Err(e.to_string().into()),
-                // An empty chunk would read as the end: skip it.
-                Some(Ok(b)) if b.len == 0 => continue,
-                Some(Ok(b)) => {
-                    return chunk::write_batch(output, &b, &init.targets, &init.types)
-                        .map_err(|e| format!("{NAME}: {e}").into());
-                }
-            }
-        }
+            || -> Result<Option<Batch>, Box<dyn std::error::Error>> {
+                let next = init
+                    .rows
+                    .lock()
+                    .map_err(|_| format!("{NAME}: poisoned by an earlier failure"))?
+                    .next();
+                Ok(next.transpose().map_err(|e| e.to_string())?)
+            },
+            |output, b| {
+                chunk::write_batch(output, b, &init.targets, &init.types)
+                    .map_err(|e| format!("{NAME}: {e}").into())
+            },
+        )
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
@@ -193,13 +196,9 @@ impl VTab for Held {
     type BindData = HeldBind;
 
     fn bind(bind: &BindInfo) -> Result<HeldBind, Box<dyn std::error::Error>> {
-        let id = bind.get_parameter(0).to_int64() as u64;
-        let rows = feeds(bind.get_extra_info::<Arc<Feeds>>())?
-            .held(id)
-            .ok_or_else(|| no_held(id))?;
-        for (name, ty) in &rows.columns {
-            bind.add_result_column(name, types::logical_type(ty));
-        }
+        let (feeds, id) = registered(bind)?;
+        let rows = feeds.held(id).ok_or_else(|| no_held(id))?;
+        declare(bind, &rows.columns);
         Ok(HeldBind { rows })
     }
 
@@ -229,21 +228,19 @@ impl VTab for Held {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
-        loop {
-            let i = init.next.fetch_add(1, Ordering::Relaxed);
-            match init.rows.batches.get(i) {
-                None => {
-                    output.set_len(0);
-                    return Ok(());
-                }
-                // An empty chunk would read as the end: skip it.
-                Some(b) if b.len == 0 => continue,
-                Some(b) => {
-                    return chunk::write_columns(output, b, &init.picks, &init.types)
-                        .map_err(|e| format!("{HELD}: {e}").into());
-                }
-            }
-        }
+        chunk::fill_next(
+            output,
+            || {
+                Ok(init
+                    .rows
+                    .batches
+                    .get(init.next.fetch_add(1, Ordering::Relaxed)))
+            },
+            |output, b| {
+                chunk::write_columns(output, b, &init.picks, &init.types)
+                    .map_err(|e| format!("{HELD}: {e}").into())
+            },
+        )
     }
 
     fn supports_pushdown() -> bool {

@@ -215,31 +215,25 @@ impl VTab for PgIncrementalScan {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let init = func.get_init_data();
-        loop {
+        chunk::fill_next(
+            output,
             // Hold the lock only to take the next batch, so several DuckDB threads (a parallel
             // sink) each copy their own.
-            let next = init
-                .scan
-                .lock()
-                .map_err(|_| {
-                    fail(NAME)(Error::internal("scan state poisoned by an earlier failure"))
-                })?
-                .rx
-                .blocking_recv();
-            match next {
-                None => {
-                    output.set_len(0);
-                    return Ok(());
-                }
-                Some(Err(e)) => return Err(fail(NAME)(e)),
-                // An empty chunk would read as the end of the scan: skip it.
-                Some(Ok(b)) if b.len == 0 => continue,
-                Some(Ok(b)) => {
-                    return chunk::write_batch(output, &b, &init.targets, &init.types)
-                        .map_err(fail(NAME));
-                }
-            }
-        }
+            || {
+                let next = init
+                    .scan
+                    .lock()
+                    .map_err(|_| {
+                        fail(NAME)(Error::internal("scan state poisoned by an earlier failure"))
+                    })?
+                    .rx
+                    .blocking_recv();
+                next.transpose().map_err(fail(NAME))
+            },
+            |output, b| {
+                chunk::write_batch(output, b, &init.targets, &init.types).map_err(fail(NAME))
+            },
+        )
     }
 
     fn supports_pushdown() -> bool {
