@@ -21,8 +21,8 @@ use super::wire::{CancelKey, Wire};
 use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal};
 use crate::sync::cdc::{
-    choose_key, publication_is_lakemigs, read_ahead, stage_extra_columns, CdcSetup, CdcTable,
-    CdcWanted, Change, PartKind, Router, StageColumn, Staged, Stager, HELD_ROWS, LIVE_COLUMN,
+    choose_key, publication_is_lakemigs, read_ahead, CdcSetup, CdcTable, CdcWanted, Change, Router,
+    StageColumn, Staged, Stager, HELD_ROWS,
 };
 use crate::sync::slot_state::SlotOnServer;
 use crate::sync::source::Rows;
@@ -591,24 +591,7 @@ async fn run_stream<T: Send + 'static>(
         };
         while let Some((table, staged)) = router.next_out()? {
             // A new part (or a direct part's side rows): its columns, and a channel for its rows.
-            let start = match &staged {
-                Staged::Start(c) => Some((PartKind::Staged, c.clone(), true)),
-                Staged::Direct(c) => Some((PartKind::Direct, c.clone(), false)),
-                Staged::SideStart(c) => Some((PartKind::Side, c.clone(), false)),
-                Staged::WritesStart(c) => Some((PartKind::Writes, c.clone(), false)),
-                Staged::KeysStart(c) => Some((PartKind::Keys, c.clone(), false)),
-                _ => None,
-            };
-            if let Some((kind, columns, extras)) = start {
-                let mut all = if extras {
-                    stage_extra_columns()
-                } else {
-                    Vec::new()
-                };
-                all.extend(columns.into_iter().map(|c| (c.name, c.duck)));
-                if kind == PartKind::Writes {
-                    all.push((LIVE_COLUMN.into(), DuckType::Boolean));
-                }
+            if let Some((kind, all)) = staged.part_start() {
                 types = all.iter().map(|(_, t)| t.clone()).collect();
                 let (rtx, rrx) = mpsc::channel(read_ahead(&types, BATCH_ROWS, queued));
                 *rows_tx = Some(rtx);

@@ -397,6 +397,29 @@ pub enum Staged {
     End(PartSummary),
 }
 
+impl Staged {
+    /// A new part's kind and the columns of its rows, in order (None: not a part's start).
+    pub fn part_start(&self) -> Option<(PartKind, Vec<(String, DuckType)>)> {
+        let (kind, columns) = match self {
+            Staged::Start(c) => (PartKind::Staged, c),
+            Staged::Direct(c) => (PartKind::Direct, c),
+            Staged::SideStart(c) => (PartKind::Side, c),
+            Staged::WritesStart(c) => (PartKind::Writes, c),
+            Staged::KeysStart(c) => (PartKind::Keys, c),
+            _ => return None,
+        };
+        let mut all = match kind {
+            PartKind::Staged => stage_extra_columns(),
+            _ => Vec::new(),
+        };
+        all.extend(columns.iter().map(|c| (c.name.clone(), c.duck.clone())));
+        if kind == PartKind::Writes {
+            all.push((LIVE_COLUMN.into(), DuckType::Boolean));
+        }
+        Some((kind, all))
+    }
+}
+
 /// Turns pgoutput messages into staged rows. Pure: no I/O.
 pub struct Stager {
     table_oid: u32,
@@ -441,8 +464,6 @@ struct Part {
 
 /// A direct part's rows that do not go straight into the target.
 struct Side {
-    /// Part columns of the key, in the key's order.
-    key: Vec<usize>,
     /// Every such row's key.
     keys: Out,
     /// Those that insert or update, whole.
@@ -781,9 +802,8 @@ impl Stager {
                 })?;
             let key_columns: Vec<StageColumn> =
                 positions.iter().map(|&j| columns[j].clone()).collect();
-            main.keys = Some((positions.clone(), Vec::new()));
+            main.keys = Some((positions, Vec::new()));
             side = Some(Side {
-                key: positions,
                 keys: Out::new(&key_columns, self.batch_rows, false),
                 writes: Out::new(&columns, self.batch_rows, false),
                 seqs: Vec::new(),
@@ -830,6 +850,7 @@ impl Stager {
             return Ok(());
         };
         p.main.hand_on(&mut self.out, true, Staged::Batch)?;
+        // A direct part: its key columns, and their values in the rows sent into the target.
         let direct_keys = p.main.keys.take().map(|(positions, batches)| {
             let columns: Vec<StageColumn> =
                 positions.iter().map(|&j| p.columns[j].clone()).collect();
@@ -838,13 +859,11 @@ impl Stager {
         let summary = PartSummary {
             segments: p.segments,
         };
-        if let Some(mut side) = p.side {
-            let key_columns: Vec<StageColumn> =
-                side.key.iter().map(|&j| p.columns[j].clone()).collect();
+        if let (Some(mut side), Some((key_columns, _))) = (p.side, direct_keys.as_ref()) {
             let mut rows = std::collections::VecDeque::new();
             side.keys.hand_on(&mut rows, true, Staged::Side)?;
             if !rows.is_empty() {
-                self.out.push_back(Staged::SideStart(key_columns));
+                self.out.push_back(Staged::SideStart(key_columns.clone()));
                 self.out.extend(rows);
             }
             let mut rows = std::collections::VecDeque::new();

@@ -1352,3 +1352,39 @@ fn the_stream_reads_ahead_about_a_fixed_amount_of_memory() {
     assert_eq!(read_ahead(&vec![Varchar; 400], 2048, 0), 1);
     assert_eq!(read_ahead(&[], 2048, 0), READ_AHEAD_BATCHES);
 }
+
+#[test]
+fn each_part_s_rows_have_the_columns_of_its_kind() {
+    let names = |x: &Staged| {
+        x.part_start()
+            .map(|(kind, c)| (kind, c.into_iter().map(|(n, _)| n).collect::<Vec<_>>()))
+    };
+    let cols = described();
+    let (kind, staged) = names(&Staged::Start(cols.clone())).unwrap();
+    assert_eq!(kind, PartKind::Staged);
+    assert_eq!(staged[..5], ["__seq", "__seg", "__op", "__u", "__sup"]);
+    assert_eq!(staged[5..], ["id", "note"]);
+    assert_eq!(
+        names(&Staged::Direct(cols.clone())),
+        Some((PartKind::Direct, vec!["id".into(), "note".into()]))
+    );
+    assert_eq!(
+        names(&Staged::WritesStart(cols.clone())),
+        Some((
+            PartKind::Writes,
+            vec!["id".into(), "note".into(), LIVE_COLUMN.into()]
+        ))
+    );
+    assert_eq!(
+        names(&Staged::SideStart(cols[..1].to_vec())),
+        Some((PartKind::Side, vec!["id".into()]))
+    );
+    assert_eq!(
+        names(&Staged::KeysStart(cols[..1].to_vec())),
+        Some((PartKind::Keys, vec!["id".into()]))
+    );
+    assert!(names(&Staged::End(PartSummary {
+        segments: Vec::new()
+    }))
+    .is_none());
+}
